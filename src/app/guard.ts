@@ -1,0 +1,51 @@
+/**
+ * An app that throws, rejects or returns something other than a Response gets
+ * a 500 for that request and a log line; the worker keeps serving.
+ */
+import { describeError } from "../errors.ts";
+import type { FetchHandler, NodeListener } from "../runtime/types.ts";
+
+const HINT = "; if this app is a Node listener (req, res), start tsgw with --interface node";
+
+export function guardFetch(handler: FetchHandler, log: (m: string) => void): FetchHandler {
+  const failed = (err: unknown) => {
+    log(`app raised: ${describeError(err)}`);
+    return internalError();
+  };
+  const check = (r: unknown): Response => {
+    if (r instanceof Response) return r;
+    log(`app returned ${r === undefined ? "undefined" : typeof r}, not a Response${HINT}`);
+    return internalError();
+  };
+  return (request, info) => {
+    let out: unknown;
+    try {
+      out = handler(request, info);
+    } catch (err) {
+      return failed(err);
+    }
+    if (out instanceof Response) return out;
+    if (typeof (out as Promise<unknown>)?.then === "function") return (out as Promise<unknown>).then(check, failed);
+    return check(out);
+  };
+}
+
+export function guardNode(listener: NodeListener, log: (m: string) => void): NodeListener {
+  return (req, res) => {
+    const failed = (err: unknown) => {
+      log(`app raised: ${describeError(err)}`);
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" }).end("Internal Server Error");
+      else res.destroy();
+    };
+    try {
+      const out = listener(req, res) as unknown;
+      if (typeof (out as Promise<unknown>)?.then === "function") (out as Promise<unknown>).then(undefined, failed);
+    } catch (err) {
+      failed(err);
+    }
+  };
+}
+
+function internalError(): Response {
+  return new Response("Internal Server Error", { status: 500, headers: { "content-type": "text/plain" } });
+}

@@ -1,0 +1,42 @@
+/** Listener addresses: HOST:PORT, :PORT, [::1]:PORT, HOST, unix:/path.sock (or /path.sock where a socket is meant). */
+import { resolve } from "node:path";
+
+export type Address = { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string };
+
+export const DEFAULT_PORT = 8000;
+
+/** Parse one address; returns the problem as a string when it is not one. */
+export function parseAddress(text: string, cwd: string): Address | string {
+  const t = text.trim();
+  if (t.startsWith("unix:")) {
+    const path = t.slice(5);
+    return path ? { kind: "unix", path: resolve(cwd, path) } : `"${text}" names no socket path`;
+  }
+  if (t.startsWith("/") || t.startsWith("./")) return { kind: "unix", path: resolve(cwd, t) };
+  let host: string;
+  let port: string | undefined;
+  const v6 = /^\[([0-9a-fA-F:.]+)\](?::(.*))?$/.exec(t);
+  if (v6) {
+    host = v6[1]!;
+    port = v6[2];
+  } else if (t.includes(":")) {
+    const i = t.lastIndexOf(":");
+    host = t.slice(0, i);
+    port = t.slice(i + 1);
+    if (host.includes(":")) return `"${text}": write IPv6 addresses in brackets, e.g. [::1]:8000`;
+  } else if (/^\d+$/.test(t)) {
+    return `"${text}" is only a number: write :${t} for every interface or 127.0.0.1:${t}`;
+  } else {
+    host = t;
+  }
+  if (host === "" ) host = "0.0.0.0";
+  if (!/^[A-Za-z0-9.:_-]+$/.test(host)) return `"${text}" has an invalid host "${host}"`;
+  if (port === undefined) return { kind: "tcp", host, port: DEFAULT_PORT };
+  if (!/^\d+$/.test(port) || Number(port) > 65535) return `"${text}" has an invalid port "${port}" (expected 0-65535)`;
+  return { kind: "tcp", host, port: Number(port) };
+}
+
+export function formatAddress(a: Address, scheme = "http"): string {
+  if (a.kind === "unix") return `unix:${a.path}`;
+  return `${scheme}://${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`;
+}

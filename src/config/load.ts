@@ -1,0 +1,113 @@
+/**
+ * Resolving the effective configuration. Precedence, lowest first:
+ * built-in defaults < per-setting environment variables (WEB_CONCURRENCY)
+ * < config file (-c or --ini) < TSGW_CMD_ARGS < command line.
+ * A higher source replaces a setting wholesale (lists included); within one
+ * source, repeated list settings accumulate.
+ */
+import { ConfigError } from "../errors.ts";
+import { parseAddress, type Address } from "./address.ts";
+import { parseArgv } from "./cli.ts";
+import { cmdArgsLayer, envDefaultsLayer } from "./env.ts";
+import { loadIni } from "./ini.ts";
+import type { Entry, Layer } from "./layer.ts";
+import { SETTINGS, camelCase, setting, type SettingDef, type SettingName } from "./settings.ts";
+import { loadTsConfig } from "./ts.ts";
+import type { Config } from "./types.ts";
+
+export interface ResolvedConfig {
+  config: Config;
+  /** where each setting's value came from, by setting name */
+  sources: Record<string, string>;
+  /** HTTP listeners, parsed */
+  binds: Address[];
+  warnings: string[];
+  /** the command-line action asked for, if any */
+  action?: "help" | "version" | "print-config" | "check-config";
+}
+
+export interface ResolveInput {
+  argv: readonly string[];
+  env: Record<string, string | undefined>;
+  cwd: string;
+  importModule: (file: string) => Promise<Record<string, unknown>>;
+}
+
+export const DEFAULT_BIND = "127.0.0.1:8000";
+
+export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig> {
+  const cli = parseArgv(input.argv, "command line");
+  const action = (["help", "version"] as const).find((a) => has(cli, a));
+  if (action) return finish([cli], input, action); // --help must work whatever else is wrong
+  const cmdArgs = cmdArgsLayer(input.env);
+  const layers: Layer[] = [envDefaultsLayer(input.env)];
+  const pick = (name: SettingName) => lastValue(cli, name) ?? lastValue(cmdArgs, name);
+  const tsFile = pick("config") as string | undefined;
+  const iniFile = pick("ini") as string | undefined;
+  if (tsFile && iniFile) throw new ConfigError("give either -c (TS/JS config) or --ini, not both", "command line");
+  if (tsFile) layers.push(await loadTsConfig(tsFile, input.cwd, input.importModule));
+  if (iniFile) layers.push(loadIni(iniFile, input.cwd));
+  layers.push(cmdArgs, cli);
+  const second = (["print-config", "check-config"] as const).find((a) => has(cli, a) || has(cmdArgs, a));
+  return finish(layers, input, second);
+}
+
+function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["action"]): ResolvedConfig {
+  const values: Record<string, unknown> = {};
+  const sources: Record<string, string> = {};
+  for (const s of SETTINGS as readonly SettingDef[]) {
+    values[s.name] = s.default;
+    sources[s.name] = "default";
+  }
+  for (const layer of layers) {
+    const fromLayer = new Map<string, Entry[]>();
+    for (const e of layer.entries) fromLayer.set(e.setting.name, [...(fromLayer.get(e.setting.name) ?? []), e]);
+    for (const [name, entries] of fromLayer) {
+      const s = entries[0]!.setting;
+      values[name] = s.type === "list" ? entries.flatMap((e) => e.value as string[]) : entries.at(-1)!.value;
+      sources[name] = entries.at(-1)!.where;
+    }
+  }
+  const warnings = layers.flatMap((l) => l.warnings);
+  const resolved: ResolvedConfig = { config: toConfig(values), sources, binds: [], warnings, action };
+  if (action === "help" || action === "version") return resolved;
+  validate(values, sources, warnings);
+  if (!(values.bind as string[]).length && !(values.socket as string[]).length && !(values["http-socket"] as string[]).length) {
+    values.bind = [DEFAULT_BIND];
+    resolved.config = toConfig(values);
+  }
+  resolved.binds = (values.bind as string[]).map((text) => {
+    const a = parseAddress(text, input.cwd);
+    if (typeof a === "string") throw new ConfigError(`bad bind address ${a}`, sources.bind);
+    return a;
+  });
+  return resolved;
+}
+
+function validate(values: Record<string, unknown>, sources: Record<string, string>, warnings: string[]): void {
+  for (const s of SETTINGS as readonly SettingDef[]) {
+    if (sources[s.name] === "default") continue;
+    const v = values[s.name];
+    const problem = (s.check as ((v: unknown) => string | undefined) | undefined)?.(v);
+    if (problem) throw new ConfigError(`${s.name}: ${problem}`, sources[s.name]);
+    if (s.pending && JSON.stringify(v) !== JSON.stringify(s.default)) {
+      throw new ConfigError(`${s.name} is not available yet: ${s.pending}`, sources[s.name]);
+    }
+    if (s.noEffect) warnings.push(`${sources[s.name]}: ${s.name} has no effect: ${s.noEffect}`);
+  }
+}
+
+function toConfig(values: Record<string, unknown>): Config {
+  const out: Record<string, unknown> = {};
+  for (const s of SETTINGS as readonly SettingDef[]) if (!s.action) out[camelCase(s.name)] = values[s.name];
+  return out as Config;
+}
+
+function has(layer: Layer, name: SettingName): boolean {
+  return lastValue(layer, name) === true;
+}
+
+function lastValue(layer: Layer, name: SettingName): unknown {
+  const s = setting(name);
+  return layer.entries.filter((e) => e.setting === s).at(-1)?.value;
+}

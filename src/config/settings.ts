@@ -1,0 +1,550 @@
+/**
+ * The settings table: every setting tsgw knows, defined once. CLI parsing,
+ * INI and TS config loading, TSGW_CMD_ARGS, --help, --print-config and
+ * docs/settings.md are all generated from it (Gunicorn's config.py idea).
+ */
+
+export type SettingType =
+  | "string" // free text
+  | "path" // a file or folder; relative paths resolve against where it was given
+  | "int"
+  | "number" // may have a fraction (seconds)
+  | "bool"
+  | "list" // repeatable; each occurrence adds one (or several, if `split`)
+  | "octal" // file mode such as 660
+  | "enum"
+  | "workers" // an integer or "auto" (one per CPU)
+  | "hook"; // a function; TS/JS config only
+
+export type Source = "cli" | "ini" | "ts";
+
+export type Section =
+  | "Config"
+  | "Application"
+  | "Server socket"
+  | "Worker processes"
+  | "Process management"
+  | "Logging"
+  | "Server hooks";
+
+export const SECTIONS: readonly Section[] = [
+  "Config",
+  "Application",
+  "Server socket",
+  "Worker processes",
+  "Process management",
+  "Logging",
+  "Server hooks",
+];
+
+export interface SettingDef {
+  /** kebab-case; the CLI flag is --name, the INI key name, the TS key camelCase(name) */
+  readonly name: string;
+  readonly section: Section;
+  readonly type: SettingType;
+  readonly default: unknown;
+  /** further CLI flags, e.g. "-w", "--processes" */
+  readonly flags?: readonly string[];
+  /** further INI keys, e.g. "processes" (uWSGI's spelling) */
+  readonly iniKeys?: readonly string[];
+  /** environment variable that supplies a default (above the built-in default) */
+  readonly env?: string;
+  readonly choices?: readonly string[];
+  /** for lists: one occurrence may carry several values separated by this */
+  readonly split?: string;
+  /** value hint in --help */
+  readonly meta?: string;
+  readonly help: string;
+  /** may a graceful reload (HUP) change it? */
+  readonly reload: boolean;
+  /** where it may be given (default: everywhere) */
+  readonly sources?: readonly Source[];
+  /** a command-line action rather than a setting: never printed as config */
+  readonly action?: boolean;
+  /** accepted for operators' habits but has no effect in tsgw: warn with this */
+  readonly noEffect?: string;
+  /** not built yet: using it (a non-default value) is an error naming this */
+  readonly pending?: string;
+  /** further checks on a parsed value; returns what is wrong, if anything */
+  readonly check?: (value: never) => string | undefined;
+}
+
+const CLI_ONLY: readonly Source[] = ["cli"];
+const TS_ONLY: readonly Source[] = ["ts"];
+
+const HOOK_PENDING = "server hooks need the master process, which is not built yet";
+const MASTER_PENDING = (what: string) => `${what} needs the master process, which is not built yet`;
+
+export const SETTINGS = [
+  // --- Config -------------------------------------------------------------
+  {
+    name: "config",
+    section: "Config",
+    type: "path",
+    default: null,
+    flags: ["-c"],
+    meta: "FILE",
+    help: "TS or JS config module exporting defineConfig({...}) (Gunicorn style).",
+    reload: true,
+    sources: CLI_ONLY,
+  },
+  {
+    name: "ini",
+    section: "Config",
+    type: "string",
+    default: null,
+    meta: "FILE[:SECTION]",
+    help: "INI config file (uWSGI style); reads [tsgw], else [uwsgi], or the SECTION given.",
+    reload: true,
+    sources: CLI_ONLY,
+  },
+  {
+    name: "print-config",
+    section: "Config",
+    type: "bool",
+    default: false,
+    help: "Print every setting with its effective value and where it came from, then exit.",
+    reload: false,
+    sources: CLI_ONLY,
+    action: true,
+  },
+  {
+    name: "check-config",
+    section: "Config",
+    type: "bool",
+    default: false,
+    help: "Validate the configuration and load the app, then exit 0 (or non-zero) without serving.",
+    reload: false,
+    sources: CLI_ONLY,
+    action: true,
+  },
+  {
+    name: "version",
+    section: "Config",
+    type: "bool",
+    default: false,
+    flags: ["-v"],
+    help: "Print the version and the runtime, then exit.",
+    reload: false,
+    sources: CLI_ONLY,
+    action: true,
+  },
+  {
+    name: "help",
+    section: "Config",
+    type: "bool",
+    default: false,
+    flags: ["-h"],
+    help: "Show this help, then exit.",
+    reload: false,
+    sources: CLI_ONLY,
+    action: true,
+  },
+
+  // --- Application --------------------------------------------------------
+  {
+    name: "app",
+    section: "Application",
+    type: "string",
+    default: null,
+    flags: ["--file", "--wsgi-file"],
+    iniKeys: ["module", "file", "wsgi-file"],
+    meta: "PATH[:NAME]",
+    help: "The app: a module path (extension optional) and an export name (default export, then app, then application); NAME() calls a factory. Also the positional APP.",
+    reload: true,
+  },
+  {
+    name: "callable",
+    section: "Application",
+    type: "string",
+    default: null,
+    meta: "NAME",
+    help: "Export to serve when APP names none (uWSGI's callable).",
+    reload: true,
+  },
+  {
+    name: "interface",
+    section: "Application",
+    type: "enum",
+    default: "auto",
+    choices: ["auto", "fetch", "node"],
+    help: "How to call the app: fetch handler (Request -> Response), Node listener (req, res), or auto-detect.",
+    reload: true,
+  },
+  {
+    name: "chdir",
+    section: "Application",
+    type: "path",
+    default: null,
+    meta: "DIR",
+    help: "Change to this folder before loading the app; APP resolves against it.",
+    reload: false,
+  },
+  {
+    name: "env",
+    section: "Application",
+    type: "list",
+    default: [],
+    meta: "KEY=VALUE",
+    help: "Set an environment variable for the app (repeatable).",
+    reload: true,
+    check: (list: string[]) => {
+      const bad = list.find((kv) => !/^[^=\s]+=/.test(kv));
+      return bad === undefined ? undefined : `expected KEY=VALUE, got "${bad}"`;
+    },
+  },
+
+  // --- Server socket ------------------------------------------------------
+  {
+    name: "bind",
+    section: "Server socket",
+    type: "list",
+    default: [],
+    flags: ["-b", "--http"],
+    iniKeys: ["http"],
+    meta: "ADDRESS",
+    help: "Serve HTTP at HOST:PORT, :PORT, [::1]:PORT or unix:/path.sock (repeatable). Default 127.0.0.1:8000 when no listener is given.",
+    reload: false,
+  },
+  {
+    name: "socket",
+    section: "Server socket",
+    type: "list",
+    default: [],
+    flags: ["-s"],
+    iniKeys: ["uwsgi-socket"],
+    meta: "ADDRESS",
+    help: "Serve the uwsgi protocol (nginx uwsgi_pass) at HOST:PORT or /path.sock (repeatable).",
+    reload: false,
+    pending: "uwsgi protocol listeners (socket mode) are not built yet",
+  },
+  {
+    name: "http-socket",
+    section: "Server socket",
+    type: "list",
+    default: [],
+    meta: "ADDRESS",
+    help: "Serve HTTP/1.1 for a proxy (nginx proxy_pass) at HOST:PORT or /path.sock (repeatable).",
+    reload: false,
+    pending: "http-socket listeners (socket mode) are not built yet",
+  },
+  {
+    name: "chmod-socket",
+    section: "Server socket",
+    type: "octal",
+    default: 0o660,
+    meta: "MODE",
+    help: "Permissions of unix sockets tsgw creates.",
+    reload: false,
+    check: (mode: number) => (mode > 0o777 ? "must be at most 777" : undefined),
+  },
+  {
+    name: "buffer-size",
+    section: "Server socket",
+    type: "int",
+    default: 4096,
+    meta: "BYTES",
+    help: "Largest uwsgi vars block accepted (uWSGI's buffer-size).",
+    reload: false,
+    pending: "the uwsgi protocol (socket mode) is not built yet",
+  },
+  {
+    name: "socket-allow-from",
+    section: "Server socket",
+    type: "list",
+    default: ["127.0.0.1", "::1"],
+    split: ",",
+    meta: "ADDRS",
+    help: "Peers allowed to speak the uwsgi protocol over TCP (unix sockets are always allowed).",
+    reload: false,
+    pending: "the uwsgi protocol (socket mode) is not built yet",
+  },
+  {
+    name: "socket-timeout",
+    section: "Server socket",
+    type: "number",
+    default: 4,
+    meta: "SECONDS",
+    help: "Close a connection that sends nothing for this long (uWSGI's socket-timeout).",
+    reload: false,
+    pending: "socket timeouts (socket mode) are not built yet",
+  },
+
+  // --- Worker processes ---------------------------------------------------
+  {
+    name: "workers",
+    section: "Worker processes",
+    type: "workers",
+    default: 1,
+    flags: ["-w", "--processes"],
+    iniKeys: ["processes"],
+    env: "WEB_CONCURRENCY",
+    meta: "INT|auto",
+    help: "Number of worker processes; auto = one per CPU.",
+    reload: true,
+    check: (n: number) =>
+      n < 1 ? "must be at least 1" : n > 1 ? MASTER_PENDING("more than one worker") : undefined,
+  },
+  {
+    name: "master",
+    section: "Worker processes",
+    type: "bool",
+    default: true,
+    help: "Run a master process that supervises the workers (--no-master: one unsupervised process).",
+    reload: false,
+  },
+  {
+    name: "timeout",
+    section: "Worker processes",
+    type: "number",
+    default: 30,
+    flags: ["-t", "--harakiri"],
+    iniKeys: ["harakiri"],
+    meta: "SECONDS",
+    help: "Kill and replace a worker silent for this long (uWSGI's harakiri).",
+    reload: true,
+    pending: MASTER_PENDING("the worker timeout"),
+  },
+  {
+    name: "graceful-timeout",
+    section: "Worker processes",
+    type: "number",
+    default: 30,
+    meta: "SECONDS",
+    help: "How long in-flight requests may run after a stop or reload before they are cut.",
+    reload: true,
+  },
+  {
+    name: "max-requests",
+    section: "Worker processes",
+    type: "int",
+    default: 0,
+    meta: "INT",
+    help: "Recycle a worker after this many requests (0 = never).",
+    reload: true,
+    pending: MASTER_PENDING("worker recycling"),
+  },
+  {
+    name: "max-requests-jitter",
+    section: "Worker processes",
+    type: "int",
+    default: 0,
+    meta: "INT",
+    help: "Add a random 0..N to max-requests per worker, so workers do not recycle together.",
+    reload: true,
+    pending: MASTER_PENDING("worker recycling"),
+  },
+  {
+    name: "reload-on-rss",
+    section: "Worker processes",
+    type: "int",
+    default: 0,
+    meta: "MB",
+    help: "Recycle a worker whose resident memory exceeds this (0 = never).",
+    reload: true,
+    pending: MASTER_PENDING("worker recycling"),
+  },
+
+  // --- Process management -------------------------------------------------
+  {
+    name: "pidfile",
+    section: "Process management",
+    type: "path",
+    default: null,
+    flags: ["--pid", "-p"],
+    meta: "FILE",
+    help: "Write the master's pid here once it serves; removed on exit.",
+    reload: false,
+    pending: MASTER_PENDING("the pidfile"),
+  },
+  {
+    name: "daemon",
+    section: "Process management",
+    type: "bool",
+    default: false,
+    flags: ["-D"],
+    help: "Detach from the terminal once serving.",
+    reload: false,
+    pending: MASTER_PENDING("daemon mode"),
+  },
+  {
+    name: "daemonize",
+    section: "Process management",
+    type: "path",
+    default: null,
+    meta: "LOGFILE",
+    help: "Detach and send output to LOGFILE (uWSGI style).",
+    reload: false,
+    pending: MASTER_PENDING("daemon mode"),
+  },
+  {
+    name: "user",
+    section: "Process management",
+    type: "string",
+    default: null,
+    flags: ["-u"],
+    iniKeys: ["uid"],
+    meta: "USER",
+    help: "Switch workers to this user.",
+    reload: false,
+    pending: MASTER_PENDING("switching user"),
+  },
+  {
+    name: "group",
+    section: "Process management",
+    type: "string",
+    default: null,
+    flags: ["-g"],
+    iniKeys: ["gid"],
+    meta: "GROUP",
+    help: "Switch workers to this group.",
+    reload: false,
+    pending: MASTER_PENDING("switching group"),
+  },
+  {
+    name: "vacuum",
+    section: "Process management",
+    type: "bool",
+    default: true,
+    help: "Remove unix sockets and the pidfile on exit (uWSGI's vacuum; always on).",
+    reload: false,
+    noEffect: "tsgw always removes its sockets and pidfile on exit",
+  },
+  {
+    name: "die-on-term",
+    section: "Process management",
+    type: "bool",
+    default: true,
+    help: "TERM stops the server (uWSGI's die-on-term; always on).",
+    reload: false,
+    noEffect: "TERM always stops tsgw gracefully",
+  },
+  {
+    name: "home",
+    section: "Process management",
+    type: "string",
+    default: null,
+    iniKeys: ["virtualenv", "venv"],
+    meta: "DIR",
+    help: "uWSGI's Python virtualenv; has no meaning for JavaScript and is ignored with a warning.",
+    reload: false,
+    noEffect: "a Python virtualenv has no meaning for JavaScript apps; install packages in the app's node_modules",
+  },
+
+  // --- Logging ------------------------------------------------------------
+  {
+    name: "log-level",
+    section: "Logging",
+    type: "enum",
+    default: "info",
+    choices: ["debug", "info", "warning", "error", "critical"],
+    help: "Least severe level of log lines printed.",
+    reload: true,
+  },
+  {
+    name: "access-log",
+    section: "Logging",
+    type: "string",
+    default: null,
+    meta: "FILE|-",
+    help: "Write an access log line per request to FILE, or - for stdout.",
+    reload: true,
+    pending: "access logs are not built yet",
+  },
+  {
+    name: "access-log-format",
+    section: "Logging",
+    type: "string",
+    default: '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
+    meta: "FORMAT",
+    help: "Access log format, with Gunicorn's variables.",
+    reload: true,
+    pending: "access logs are not built yet",
+  },
+  {
+    name: "error-log",
+    section: "Logging",
+    type: "string",
+    default: "-",
+    meta: "FILE|-",
+    help: "Where server log lines go; - is stderr.",
+    reload: true,
+    pending: "log files are not built yet; logs go to stderr",
+  },
+
+  // --- Server hooks (TS config only) -------------------------------------
+  ...(
+    [
+      ["on-starting", "Called in the master before it starts workers."],
+      ["on-reload", "Called in the master when a reload (HUP) begins."],
+      ["when-ready", "Called in the master once the server serves."],
+      ["post-fork", "Called in the master after a worker was started."],
+      ["post-worker-init", "Called in a worker after it loaded the app."],
+      ["worker-exit", "Called in the master after a worker exited."],
+      ["on-exit", "Called in the master just before it exits."],
+    ] as const
+  ).map(([name, help]) => ({
+    name,
+    section: "Server hooks" as const,
+    type: "hook" as const,
+    default: null,
+    help,
+    reload: true,
+    sources: TS_ONLY,
+    pending: HOOK_PENDING,
+  })),
+] as const satisfies readonly SettingDef[];
+
+export type SettingName = (typeof SETTINGS)[number]["name"];
+
+const byName = new Map<string, SettingDef>(SETTINGS.map((s) => [s.name, s]));
+
+export function setting(name: SettingName): SettingDef {
+  return byName.get(name)!;
+}
+
+export function camelCase(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Flags accepted on the command line for a setting, long form first. */
+export function cliFlags(s: SettingDef): string[] {
+  return [`--${s.name}`, ...(s.flags ?? [])];
+}
+
+/** Keys accepted in INI files: kebab-case, snake_case, and the setting's INI aliases. */
+export function iniKeys(s: SettingDef): string[] {
+  const keys = [s.name, ...(s.iniKeys ?? [])];
+  return [...new Set([...keys, ...keys.map((k) => k.replace(/-/g, "_"))])];
+}
+
+export function acceptsSource(s: SettingDef, src: Source): boolean {
+  return !s.sources || s.sources.includes(src);
+}
+
+/** Names that read like the unknown one, for "did you mean" hints. */
+export function nearest(unknown: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDist = Infinity;
+  const u = unknown.toLowerCase();
+  for (const c of candidates) {
+    const d = editDistance(u, c.toLowerCase());
+    if (d < bestDist) {
+      bestDist = d;
+      best = c;
+    }
+  }
+  return best !== undefined && bestDist <= Math.max(2, Math.floor(u.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}

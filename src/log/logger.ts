@@ -1,0 +1,46 @@
+/**
+ * Human-facing log lines of the CLI and the server, through consola, in
+ * Gunicorn's shape so operators' tools read them:
+ *   [2026-11-25 17:00:00 +0000] [1234] [INFO] Listening at: http://127.0.0.1:8000
+ * Plain text, no colours or boxes: the same line on a terminal, in a log file
+ * or under an init system.
+ */
+import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
+import { format } from "node:util";
+
+export type LogLevelName = "debug" | "info" | "warning" | "error" | "critical";
+
+const LEVELS: Record<LogLevelName, number> = { critical: 0, error: 0, warning: 1, info: 3, debug: 4 };
+const LABELS: Record<string, string> = {
+  fatal: "CRITICAL",
+  error: "ERROR",
+  warn: "WARNING",
+  info: "INFO",
+  success: "INFO",
+  ready: "INFO",
+  start: "INFO",
+  log: "INFO",
+  debug: "DEBUG",
+  trace: "DEBUG",
+  verbose: "DEBUG",
+};
+
+function stamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+}
+
+export function createLogger(level: LogLevelName = "info", out: { write(s: string): unknown } = process.stderr): ConsolaInstance {
+  return createConsola({
+    level: LEVELS[level],
+    reporters: [
+      {
+        log(obj: LogObject) {
+          out.write(`[${stamp(obj.date)}] [${process.pid}] [${LABELS[obj.type] ?? "INFO"}] ${format(...obj.args)}\n`);
+        },
+      },
+    ],
+  });
+}
+
+export type Logger = ConsolaInstance;

@@ -1,0 +1,105 @@
+/**
+ * Listening helpers shared by the shims (none of them asks which runtime it
+ * is on): stale unix socket handling, socket permissions, one-line bind
+ * errors, and node:http servers (Node itself, and Node listeners on Bun/Deno).
+ */
+import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import type { Server } from "node:http";
+import { connect } from "node:net";
+import { formatAddress, type Address } from "../config/address.ts";
+import { TsgwError } from "../errors.ts";
+import type { RunningServer, ServeOptions } from "./types.ts";
+
+/** Make a unix socket path usable: remove a stale socket file, refuse one a live process serves. */
+export async function prepareUnixPath(path: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return; // nothing there
+  }
+  if (!isSocket) throw new TsgwError(`cannot listen on unix:${path}: the path exists and is not a socket`);
+  const alive = await new Promise<boolean>((done) => {
+    const probe = connect(path);
+    probe.once("connect", () => {
+      probe.destroy();
+      done(true);
+    });
+    probe.once("error", () => done(false));
+  });
+  if (alive) throw new TsgwError(`cannot listen on unix:${path}: another process is serving on it`);
+  unlinkSync(path);
+}
+
+export function chmodSocket(address: Address, mode: number): void {
+  if (address.kind === "unix") chmodSync(address.path, mode);
+}
+
+export function removeSocket(address: Address): void {
+  if (address.kind !== "unix") return;
+  try {
+    unlinkSync(address.path);
+  } catch {
+    // already gone (some runtimes unlink on close)
+  }
+}
+
+const BIND_REASONS: Record<string, string> = {
+  EADDRINUSE: "address already in use",
+  AddrInUse: "address already in use",
+  EACCES: "permission denied (ports below 1024 need root)",
+  PermissionDenied: "permission denied",
+  EADDRNOTAVAIL: "address not available on this machine",
+  AddrNotAvailable: "address not available on this machine",
+  ENOTFOUND: "unknown host",
+  EAI_AGAIN: "unknown host",
+  ENOENT: "folder does not exist",
+  NotFound: "folder does not exist",
+};
+
+/** One line for a failed bind, whatever the runtime's error looks like. */
+export function bindError(address: Address, err: unknown): TsgwError {
+  const e = err as { code?: string; name?: string; message?: string };
+  let reason = (e.code && BIND_REASONS[e.code]) || (e.name && BIND_REASONS[e.name]);
+  if (!reason && /in use/i.test(e.message ?? "")) reason = BIND_REASONS.EADDRINUSE;
+  return new TsgwError(`cannot listen on ${formatAddress(address)}: ${reason ?? e.message ?? String(err)}`);
+}
+
+/** Listen with a node:http server and describe it as a RunningServer. */
+export async function listenNodeServer(server: Server, address: Address, options: ServeOptions): Promise<RunningServer> {
+  if (address.kind === "unix") await prepareUnixPath(address.path);
+  await new Promise<void>((resolve, reject) => {
+    const fail = (err: unknown) => reject(bindError(address, err));
+    server.once("error", fail);
+    const ready = () => {
+      server.off("error", fail);
+      resolve();
+    };
+    if (address.kind === "unix") server.listen(address.path, ready);
+    else server.listen(address.port, address.host, ready);
+  });
+  chmodSocket(address, options.socketMode);
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    // A malformed request gets a 400 and a closed connection; the worker keeps serving.
+    if (err.code === "ECONNRESET" || !socket.writable) return socket.destroy();
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  });
+  const bound = server.address();
+  const url =
+    address.kind === "tcp" && bound && typeof bound === "object"
+      ? formatAddress({ ...address, port: bound.port })
+      : formatAddress(address);
+  return {
+    url,
+    stop: (graceful) =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          removeSocket(address);
+          resolve();
+        });
+        server.closeIdleConnections?.();
+        if (!graceful) server.closeAllConnections?.();
+      }),
+  };
+}

@@ -1,0 +1,4 @@
+/** File kinds, shared by the shims. */
+export function isTypeScript(file: string): boolean {
+  return /\.(c|m)?tsx?$/.test(file);
+}

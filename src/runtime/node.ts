@@ -1,0 +1,29 @@
+/** Node shim: node:http for both interfaces, jiti for TypeScript modules. */
+import { createServer } from "node:http";
+import { pathToFileURL } from "node:url";
+import { createJiti } from "jiti";
+import { fetchToNodeListener } from "../app/node-adapter.ts";
+import { listenNodeServer } from "./listen.ts";
+import { isTypeScript } from "./modules.ts";
+import type { Runtime } from "./types.ts";
+
+let jiti: ReturnType<typeof createJiti> | undefined;
+
+export const runtime: Runtime = {
+  name: "node",
+  version: process.versions.node,
+  async importModule(file) {
+    if (isTypeScript(file)) {
+      jiti ??= createJiti(import.meta.url, { interopDefault: false });
+      return (await jiti.import(file)) as Record<string, unknown>;
+    }
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  },
+  serveFetch(address, handler, options) {
+    const listener = fetchToNodeListener(handler, options.workerId, options.onError);
+    return listenNodeServer(createServer(listener), address, options);
+  },
+  serveNode(address, listener, options) {
+    return listenNodeServer(createServer(listener), address, options);
+  },
+};

@@ -1,0 +1,41 @@
+/** The one interface every runtime shim implements. Nothing here asks which runtime it is. */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Address } from "../config/address.ts";
+
+export interface RemoteAddr {
+  hostname: string;
+  port: number;
+}
+
+/** The second argument every fetch handler receives. */
+export interface RequestInfo {
+  remoteAddr: RemoteAddr;
+  workerId: number;
+}
+
+export type FetchHandler = (request: Request, info: RequestInfo) => Response | Promise<Response>;
+export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface ServeOptions {
+  workerId: number;
+  /** permissions for unix sockets */
+  socketMode: number;
+  /** called for errors the server itself meets (not the app's 500s) */
+  onError: (message: string) => void;
+}
+
+export interface RunningServer {
+  /** what was bound, for log lines: http://127.0.0.1:8000 or unix:/run/app.sock */
+  readonly url: string;
+  /** stop accepting; resolves when in-flight requests finished (graceful) or at once */
+  stop(graceful: boolean): Promise<void>;
+}
+
+export interface Runtime {
+  readonly name: "node" | "bun" | "deno";
+  readonly version: string;
+  /** import a module from disk, TypeScript included */
+  importModule(file: string): Promise<Record<string, unknown>>;
+  serveFetch(address: Address, handler: FetchHandler, options: ServeOptions): Promise<RunningServer>;
+  serveNode(address: Address, listener: NodeListener, options: ServeOptions): Promise<RunningServer>;
+}
