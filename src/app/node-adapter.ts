@@ -1,11 +1,13 @@
 /**
- * Serving a fetch handler from node:http (Node itself has no fetch server).
- * The request body streams in as a ReadableStream; the response body streams
- * out chunk by chunk with backpressure, never buffered whole.
+ * Serving a fetch handler from node:http (Node has no fetch server of its
+ * own). Requests are light objects (see node-light.ts); responses of known
+ * length go out in one write with content-length; stream bodies go out chunk
+ * by chunk with backpressure, never buffered whole.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { FetchHandler, NodeListener, RemoteAddr, RequestInfo } from "../runtime/types.ts";
+import { LightRequest, rawResponse } from "./node-light.ts";
 
 class NodeRequestInfo implements RequestInfo {
   #socket: Socket;
@@ -19,103 +21,106 @@ class NodeRequestInfo implements RequestInfo {
   }
 }
 
+/** `handler` must not throw (wrap it with guardFetch); write failures are reported to onError. */
 export function fetchToNodeListener(handler: FetchHandler, workerId: number, onError: (m: string) => void): NodeListener {
+  const failed = (res: ServerResponse) => (err: unknown) => {
+    onError(`writing the response failed: ${String(err)}`);
+    if (res.headersSent) res.destroy();
+    else res.writeHead(500, { "content-type": "text/plain", "content-length": "21" }).end("Internal Server Error");
+  };
   return (req, res) => {
     const controller = new AbortController();
     res.once("close", () => {
       if (!res.writableFinished) controller.abort();
     });
-    let out: Response | Promise<Response>;
-    try {
-      out = handler(toRequest(req, controller.signal), new NodeRequestInfo(req.socket, workerId));
-    } catch (err) {
-      onError(`handler failed: ${String(err)}`);
-      return fail(res);
-    }
-    if (out instanceof Response) writeResponse(req, res, out).catch((err) => writeFailed(res, err, onError));
-    else
-      out.then(
-        (r) => writeResponse(req, res, r),
-        (err) => {
-          onError(`handler failed: ${String(err)}`);
-          fail(res);
-        },
-      ).catch((err) => writeFailed(res, err, onError));
+    const request = new LightRequest(req, controller.signal) as unknown as Request;
+    const out = handler(request, new NodeRequestInfo(req.socket, workerId));
+    if (out instanceof Promise) out.then((r) => writeResponse(req, res, r)).catch(failed(res));
+    else writeResponse(req, res, out).catch(failed(res));
   };
 }
 
-function toRequest(req: IncomingMessage, signal: AbortSignal): Request {
-  const headers = new Headers();
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
-  const method = req.method ?? "GET";
-  if (method === "GET" || method === "HEAD") return new Request(url, { method, headers, signal });
-  return new Request(url, { method, headers, signal, body: bodyStream(req), duplex: "half" } as RequestInit);
+export function writeResponse(req: IncomingMessage, res: ServerResponse, response: Response): Promise<void> {
+  const raw = rawResponse(response);
+  if (raw) {
+    const headers = toNodeHeaders(raw.headers);
+    if (raw.textDefault && !hasHeader(headers, "content-type")) headers["content-type"] = "text/plain;charset=UTF-8";
+    const body = raw.body;
+    const bytes = body === null ? undefined : typeof body === "string" ? body : new Uint8Array(body);
+    headers["content-length"] = bytes === undefined ? 0 : typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.byteLength;
+    res.writeHead(raw.status, raw.statusText || undefined, headers);
+    res.end(bytes);
+    return Promise.resolve();
+  }
+  return writeStream(req, res, response);
 }
 
-function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        req.on("data", (chunk: Buffer) => {
-          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-          if ((controller.desiredSize ?? 0) <= 0) req.pause();
-        });
-        req.once("end", () => controller.close());
-        req.once("error", (err) => controller.error(err));
-      },
-      pull() {
-        req.resume();
-      },
-      cancel() {
-        req.destroy();
-      },
-    },
-    { highWaterMark: 65536, size: (c) => c?.byteLength ?? 0 },
-  );
-}
-
-export function responseHeaders(response: Response): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  response.headers.forEach((value, key) => {
-    if (key !== "set-cookie") out[key] = value;
-  });
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length) out["set-cookie"] = cookies;
-  return out;
-}
-
-async function writeResponse(req: IncomingMessage, res: ServerResponse, response: Response): Promise<void> {
-  const headers = responseHeaders(response);
+async function writeStream(req: IncomingMessage, res: ServerResponse, response: Response): Promise<void> {
+  const headers = toNodeHeaders(response.headers);
   const body = response.body;
+  const head = () => res.writeHead(response.status, response.statusText || undefined, headers);
   if (!body || req.method === "HEAD") {
-    res.writeHead(response.status, response.statusText || undefined, headers);
-    res.end();
+    head().end();
     if (body) await body.cancel().catch(() => {});
     return;
   }
   const reader = body.getReader();
-  const first: ReadableStreamReadResult<Uint8Array> = await reader.read();
-  if (first.done) {
-    headers["content-length"] ??= "0";
-    res.writeHead(response.status, response.statusText || undefined, headers).end();
-    return;
+  let next: ReadableStreamReadResult<Uint8Array> = await reader.read();
+  if (!next.done && !hasHeader(headers, "content-length")) {
+    // A body that is already complete (bytes, a fetched Response read to its end) still
+    // goes out with content-length: peek whether the next read settles at once.
+    const later = reader.read();
+    const peek = await Promise.race([later, Promise.resolve().then(() => undefined)]);
+    if (peek?.done) {
+      headers["content-length"] = next.value.byteLength;
+      head().end(next.value);
+      return;
+    }
+    head();
+    if (!res.write(next.value)) await drained(res);
+    next = peek ?? (await later);
+  } else {
+    if (next.done) headers["content-length"] ??= 0;
+    head();
   }
-  res.writeHead(response.status, response.statusText || undefined, headers);
   try {
-    for (let chunk = first; !chunk.done; chunk = await reader.read()) {
-      if (!res.write(chunk.value) && !res.destroyed) await drained(res);
-      if (res.destroyed) {
-        await reader.cancel();
-        return;
-      }
+    for (; !next.done; next = await reader.read()) {
+      if (res.destroyed) return void (await reader.cancel());
+      if (!res.write(next.value)) await drained(res);
     }
     res.end();
   } catch (err) {
     reader.cancel(err).catch(() => {});
     throw err;
   }
+}
+
+function toNodeHeaders(init: HeadersInit | Headers | undefined): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  if (!init) return out;
+  if (init instanceof Headers) {
+    init.forEach((value, key) => {
+      if (key !== "set-cookie") out[key] = value;
+    });
+    const cookies = init.getSetCookie();
+    if (cookies.length) out["set-cookie"] = cookies;
+  } else if (Array.isArray(init)) {
+    for (const [key, value] of init) addHeader(out, key!.toLowerCase(), value!);
+  } else {
+    for (const key in init) addHeader(out, key.toLowerCase(), (init as Record<string, string>)[key]!);
+  }
+  return out;
+}
+
+function addHeader(out: OutgoingHttpHeaders, key: string, value: string): void {
+  const had = out[key];
+  if (had === undefined) out[key] = value;
+  else if (key === "set-cookie") out[key] = Array.isArray(had) ? [...had, value] : [String(had), value];
+  else out[key] = `${had}, ${value}`;
+}
+
+function hasHeader(headers: OutgoingHttpHeaders, key: string): boolean {
+  return headers[key] !== undefined;
 }
 
 function drained(res: ServerResponse): Promise<void> {
@@ -128,14 +133,4 @@ function drained(res: ServerResponse): Promise<void> {
     res.on("drain", done);
     res.on("close", done);
   });
-}
-
-function fail(res: ServerResponse): void {
-  if (res.headersSent) res.destroy();
-  else res.writeHead(500, { "content-type": "text/plain", "content-length": "21" }).end("Internal Server Error");
-}
-
-function writeFailed(res: ServerResponse, err: unknown, onError: (m: string) => void): void {
-  onError(`writing the response failed: ${String(err)}`);
-  fail(res);
 }

@@ -35,6 +35,7 @@ class BunRequestInfo implements RequestInfo {
 export const runtime: Runtime = {
   name: "bun",
   version: Bun.version,
+  prepareWorker() {},
   async importModule(file) {
     return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   },

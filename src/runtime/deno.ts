@@ -22,6 +22,7 @@ declare const Deno: {
 export const runtime: Runtime = {
   name: "deno",
   version: Deno.version.deno,
+  prepareWorker() {},
   async importModule(file) {
     return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   },

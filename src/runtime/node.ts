@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import { pathToFileURL } from "node:url";
 import { createJiti } from "jiti";
 import { fetchToNodeListener } from "../app/node-adapter.ts";
+import { installLightGlobals } from "../app/node-light.ts";
 import { listenNodeServer } from "./listen.ts";
 import { isTypeScript } from "./modules.ts";
 import type { Runtime } from "./types.ts";
@@ -18,6 +19,9 @@ export const runtime: Runtime = {
       return (await jiti.import(file)) as Record<string, unknown>;
     }
     return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  },
+  prepareWorker() {
+    installLightGlobals();
   },
   serveFetch(address, handler, options) {
     const listener = fetchToNodeListener(handler, options.workerId, options.onError);

@@ -34,6 +34,8 @@ export interface RunningServer {
 export interface Runtime {
   readonly name: "node" | "bun" | "deno";
   readonly version: string;
+  /** set up a process that will load and serve an app (before the app is imported) */
+  prepareWorker(): void;
   /** import a module from disk, TypeScript included */
   importModule(file: string): Promise<Record<string, unknown>>;
   serveFetch(address: Address, handler: FetchHandler, options: ServeOptions): Promise<RunningServer>;

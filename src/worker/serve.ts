@@ -2,7 +2,6 @@
  * Serving the app in this process: load it, listen on every address, stop on
  * signals. (The master/worker pool builds on this; today one process serves.)
  */
-import { formatAddress } from "../config/address.ts";
 import type { ResolvedConfig } from "../config/load.ts";
 import { loadApp, type LoadedApp } from "../app/load.ts";
 import { guardFetch, guardNode } from "../app/guard.ts";
@@ -29,6 +28,7 @@ export function prepareProcess(resolved: ResolvedConfig, cwd: string): string {
 
 export async function loadConfiguredApp(runtime: Runtime, resolved: ResolvedConfig, cwd: string, log: Logger): Promise<LoadedApp> {
   const { config } = resolved;
+  runtime.prepareWorker();
   const app = await loadApp(runtime, config.app!, { cwd, callable: config.callable, interface: config.interface });
   if (app.note) log.info(app.note);
   const kind = app.kind === "fetch" ? "fetch handler" : "Node listener";
@@ -75,8 +75,4 @@ export async function serve(runtime: Runtime, resolved: ResolvedConfig, app: Loa
   process.on("SIGTERM", () => stop(true, "term"));
   process.on("SIGINT", () => stop(false, "int"));
   process.on("SIGQUIT", () => stop(false, "quit"));
-}
-
-export function describeListeners(resolved: ResolvedConfig): string {
-  return resolved.binds.map((a) => formatAddress(a)).join(", ");
 }

@@ -1,0 +1,259 @@
+/**
+ * Light Request and Response objects for serving fetch apps from node:http.
+ *
+ * Why: on Node, constructing undici's Request and Response costs more than a
+ * whole hello-world request in node:http, and reading a Response body back
+ * out of a ReadableStream costs more again. So a request is a light object
+ * that builds the real Request only when the app touches something beyond
+ * method/url/headers, and (with the global Response swapped for LightResponse
+ * in the serving process) a response made from a string or bytes is written
+ * straight to the socket with a content-length, in one write.
+ *
+ * Both pass `instanceof Request` / `instanceof Response` (their prototypes
+ * chain to the native ones), and the global Request and fetch unwrap a light
+ * request, so apps that proxy (`fetch(request)`) or copy (`new Request(req)`)
+ * keep working.
+ */
+import type { IncomingMessage } from "node:http";
+
+const NativeRequest = globalThis.Request;
+const NativeResponse = globalThis.Response;
+const nativeFetch = globalThis.fetch;
+
+export const REAL = Symbol("tsgw.real");
+const RAW = Symbol("tsgw.raw");
+
+// ---------------------------------------------------------------- requests
+
+export class LightRequest {
+  #req: IncomingMessage;
+  #signal: AbortSignal;
+  #url?: string;
+  #headers?: Headers;
+  #real?: Request;
+
+  constructor(req: IncomingMessage, signal: AbortSignal) {
+    this.#req = req;
+    this.#signal = signal;
+  }
+  get method(): string {
+    return this.#req.method ?? "GET";
+  }
+  get url(): string {
+    return (this.#url ??= `http://${this.#req.headers.host ?? "localhost"}${this.#req.url ?? "/"}`);
+  }
+  get headers(): Headers {
+    if (this.#real) return this.#real.headers;
+    if (!this.#headers) {
+      const h = new Headers();
+      const raw = this.#req.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) h.append(raw[i]!, raw[i + 1]!);
+      this.#headers = h;
+    }
+    return this.#headers;
+  }
+  get signal(): AbortSignal {
+    return this.#signal;
+  }
+  /** The real Request, built on first need (body, clone, text(), ...). */
+  [REAL](): Request {
+    if (!this.#real) {
+      const method = this.method;
+      const init: RequestInit & { duplex?: string } = { method, headers: this.headers, signal: this.#signal };
+      if (method !== "GET" && method !== "HEAD") {
+        init.body = bodyStream(this.#req);
+        init.duplex = "half";
+      }
+      this.#real = new NativeRequest(this.url, init);
+    }
+    return this.#real;
+  }
+}
+
+delegateTo(LightRequest.prototype, NativeRequest.prototype);
+
+/** The request body as a web stream, pulled from the socket with backpressure. */
+export function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        req.on("data", (chunk: Buffer) => {
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if ((controller.desiredSize ?? 0) <= 0) req.pause();
+        });
+        req.once("end", () => controller.close());
+        req.once("error", (err) => controller.error(err));
+      },
+      pull() {
+        req.resume();
+      },
+      cancel() {
+        req.destroy();
+      },
+    },
+    { highWaterMark: 65536, size: (c) => c?.byteLength ?? 0 },
+  );
+}
+
+// --------------------------------------------------------------- responses
+
+type KnownBody = string | Uint8Array | ArrayBuffer | null;
+
+function isKnownBody(body: unknown): body is KnownBody | undefined {
+  return body == null || typeof body === "string" || body instanceof Uint8Array || body instanceof ArrayBuffer;
+}
+
+export class LightResponse {
+  #body: KnownBody;
+  #init: ResponseInit | undefined;
+  #headers?: Headers;
+  #real?: Response;
+
+  constructor(body?: BodyInit | null, init?: ResponseInit) {
+    if (isKnownBody(body)) {
+      this.#body = body ?? null;
+      this.#init = init;
+      if (init && (init.status ?? 200) !== 200) checkStatus(init.status!);
+    } else {
+      // streams, Blobs, FormData, URLSearchParams: the native Response handles them
+      this.#body = null;
+      this.#real = new NativeResponse(body, init);
+    }
+  }
+  static json(data: unknown, init?: ResponseInit): LightResponse {
+    const body = JSON.stringify(data);
+    if (body === undefined) throw new TypeError("Response.json: value is not JSON serializable");
+    const headers = new Headers(init?.headers);
+    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+    return new LightResponse(body, { ...init, headers });
+  }
+  static redirect(url: string | URL, status?: number): Response {
+    return NativeResponse.redirect(url, status);
+  }
+  static error(): Response {
+    return NativeResponse.error();
+  }
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return value instanceof NativeResponse; // native responses (from fetch) and light ones alike
+  }
+  get status(): number {
+    return this.#real ? this.#real.status : (this.#init?.status ?? 200);
+  }
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+  get statusText(): string {
+    return this.#real ? this.#real.statusText : (this.#init?.statusText ?? "");
+  }
+  get headers(): Headers {
+    if (this.#real) return this.#real.headers;
+    if (!this.#headers) {
+      this.#headers = new Headers(this.#init?.headers);
+      if (typeof this.#body === "string" && !this.#headers.has("content-type")) {
+        this.#headers.set("content-type", "text/plain;charset=UTF-8");
+      }
+    }
+    return this.#headers;
+  }
+  get type(): ResponseType {
+    return this.#real ? this.#real.type : "default";
+  }
+  get url(): string {
+    return this.#real ? this.#real.url : "";
+  }
+  get redirected(): boolean {
+    return this.#real ? this.#real.redirected : false;
+  }
+  [REAL](): Response {
+    if (!this.#real) {
+      this.#real = new NativeResponse(this.#body as BodyInit | null, { ...this.#init, headers: this.#headers ?? this.#init?.headers });
+    }
+    return this.#real;
+  }
+  /**
+   * What the writer needs for a body of known length, while the body was not
+   * read through the stream: status, statusText, headers (init form or
+   * Headers) and the body itself. Undefined when the body must be streamed.
+   */
+  [RAW](): { status: number; statusText: string; headers: HeadersInit | Headers | undefined; body: KnownBody; textDefault: boolean } | undefined {
+    const real = this.#real;
+    if (real && (real.bodyUsed || (this.#body === null && real.body !== null))) return undefined;
+    return {
+      status: this.status,
+      statusText: this.statusText,
+      headers: real ? real.headers : (this.#headers ?? this.#init?.headers),
+      body: this.#body,
+      // a string body without content-type gets text/plain, as the Response constructor does
+      textDefault: !real && !this.#headers && typeof this.#body === "string",
+    };
+  }
+}
+
+delegateTo(LightResponse.prototype, NativeResponse.prototype);
+
+function checkStatus(status: number): void {
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    throw new RangeError(`init["status"] must be in the range of 200 to 599, inclusive.`);
+  }
+}
+
+/** The parts of a light response, when it can be written without reading a stream. */
+export function rawResponse(response: Response): ReturnType<LightResponse[typeof RAW]> {
+  return (response as unknown as LightResponse)[RAW]?.();
+}
+
+// ------------------------------------------------------------------ common
+
+/**
+ * Make `light` answer every member of the native prototype it does not define
+ * itself by building the real object and asking it; and chain the prototypes
+ * so `instanceof` holds.
+ */
+function delegateTo(light: object, native: object): void {
+  for (const key of Object.getOwnPropertyNames(native)) {
+    if (key === "constructor" || Object.prototype.hasOwnProperty.call(light, key)) continue;
+    const desc = Object.getOwnPropertyDescriptor(native, key)!;
+    if (typeof desc.value === "function") {
+      Object.defineProperty(light, key, {
+        configurable: true,
+        writable: true,
+        value(this: { [REAL](): Record<string, (...a: unknown[]) => unknown> }, ...args: unknown[]) {
+          return this[REAL]()[key]!(...args);
+        },
+      });
+    } else if (desc.get) {
+      Object.defineProperty(light, key, {
+        configurable: true,
+        get(this: { [REAL](): Record<string, unknown> }) {
+          return this[REAL]()[key];
+        },
+      });
+    }
+  }
+  Object.setPrototypeOf(light, native);
+}
+
+/** Unwrap light objects wherever native code would see them. */
+function real<T>(value: T): T {
+  return value && typeof value === "object" && REAL in value ? (value as { [REAL](): T })[REAL]() : value;
+}
+
+class CompatRequest extends NativeRequest {
+  constructor(input: RequestInfo | URL, init?: RequestInit) {
+    super(real(input), init);
+  }
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return value instanceof NativeRequest;
+  }
+}
+
+let installed = false;
+
+/** Swap the globals in the serving process (Node only: Bun and Deno serve fetch natively). */
+export function installLightGlobals(): void {
+  if (installed) return;
+  installed = true;
+  Object.defineProperty(globalThis, "Response", { value: LightResponse, writable: true, configurable: true });
+  Object.defineProperty(globalThis, "Request", { value: CompatRequest, writable: true, configurable: true });
+  globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => nativeFetch(real(input), init);
+}

@@ -1,0 +1,184 @@
+/** Starting the real tsgw CLI as a subprocess on each runtime, and talking to it over real sockets. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const FIXTURES = join(ROOT, "test", "fixtures");
+const BIN = join(ROOT, "node_modules", ".bin");
+
+export type RuntimeName = "node" | "bun" | "deno";
+
+/** The runtimes the e2e matrix covers; TSGW_RUNTIMES=node,bun narrows it for local work. */
+export const RUNTIMES: RuntimeName[] = (process.env.TSGW_RUNTIMES?.split(",") as RuntimeName[] | undefined) ?? ["node", "bun", "deno"];
+
+export function commandFor(rt: RuntimeName): string[] {
+  switch (rt) {
+    case "node":
+      return [process.execPath, join(ROOT, "bin", "tsgw.mjs")];
+    case "bun":
+      return [join(BIN, "bun"), join(ROOT, "src", "cli.ts")];
+    case "deno":
+      return [join(BIN, "deno"), "run", "-A", join(ROOT, "src", "cli.ts")];
+  }
+}
+
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /** how many "Listening at:" lines to wait for (default 1) */
+  listeners?: number;
+}
+
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const p of live) p.kill("SIGKILL");
+});
+
+function spawnTsgw(rt: RuntimeName, args: string[], opts: RunOptions): ChildProcess {
+  const [cmd, ...pre] = commandFor(rt);
+  const env: Record<string, string | undefined> = { ...process.env, TSGW_CMD_ARGS: undefined, WEB_CONCURRENCY: undefined, NO_COLOR: "1", ...opts.env };
+  const child = spawn(cmd!, [...pre, ...args], { cwd: opts.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  return child;
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run tsgw to completion (errors, --print-config, --check-config). */
+export function runTsgw(rt: RuntimeName, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const child = spawnTsgw(rt, args, opts);
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`tsgw ${args.join(" ")} did not exit within ${opts.timeoutMs ?? 20000} ms\n${stderr}`));
+    }, opts.timeoutMs ?? 20000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      // let the pipes drain
+      setImmediate(() => resolve({ code, stdout, stderr }));
+    });
+  });
+}
+
+export interface Server {
+  /** http://127.0.0.1:PORT, or unix:/path */
+  url: string;
+  port: number;
+  socketPath?: string;
+  child: ChildProcess;
+  logs(): string;
+  /** signal the server and wait for it to exit; resolves to the exit code */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Start a server and wait until it listens (its "Listening at:" line). */
+export function startTsgw(rt: RuntimeName, args: string[], opts: RunOptions = {}): Promise<Server> {
+  const child = spawnTsgw(rt, args, opts);
+  let logs = "";
+  child.stdout!.on("data", (d) => (logs += d));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`tsgw did not start within ${opts.timeoutMs ?? 20000} ms:\n${logs}`));
+    }, opts.timeoutMs ?? 20000);
+    const early = (code: number | null) => {
+      clearTimeout(timer);
+      reject(new Error(`tsgw exited with ${code} before listening:\n${logs}`));
+    };
+    child.once("exit", early);
+    child.stderr!.on("data", (d) => {
+      logs += d;
+      const all = [...logs.matchAll(/Listening at: (\S+)/g)];
+      const m = all[0];
+      if (!m || all.length < (opts.listeners ?? 1)) return;
+      clearTimeout(timer);
+      child.off("exit", early);
+      const url = m[1]!;
+      const socketPath = url.startsWith("unix:") ? url.slice(5) : undefined;
+      resolve({
+        url,
+        port: socketPath ? 0 : Number(new URL(url).port),
+        socketPath,
+        child,
+        logs: () => logs,
+        stop(signal = "SIGTERM") {
+          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+          return exited;
+        },
+      });
+    });
+  });
+}
+
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: Buffer;
+  text: string;
+}
+
+export interface Ask {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  body?: Buffer | string | AsyncIterable<Buffer | string>;
+}
+
+/** One request on a fresh connection (no keep-alive pool to leak between tests). */
+export function ask(server: Pick<Server, "port" | "socketPath">, what: Ask = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        ...(server.socketPath ? { socketPath: server.socketPath } : { host: "127.0.0.1", port: server.port }),
+        method: what.method ?? "GET",
+        path: what.path ?? "/",
+        headers: what.headers,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const body = Buffer.concat(chunks);
+          resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body, text: body.toString() });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.setTimeout(15000, () => req.destroy(new Error(`request ${what.path} timed out`)));
+    const body = what.body;
+    if (body === undefined || typeof body === "string" || Buffer.isBuffer(body)) return void req.end(body);
+    (async () => {
+      for await (const chunk of body) if (!req.write(chunk)) await new Promise((r) => req.once("drain", r));
+      req.end();
+    })().catch(reject);
+  });
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "tsgw-test-"));
+}
+
+/** The error contract: one line on stderr, no stack trace. */
+export function oneLine(stderr: string): string {
+  const lines = stderr.trim().split("\n");
+  if (lines.length !== 1 || /^\s+at /m.test(stderr)) throw new Error(`expected one error line, got:\n${stderr}`);
+  return lines[0]!;
+}
