@@ -79,12 +79,14 @@ export function loadIni(spec: string, cwd: string): Layer {
   const lines = keyLines(text, name);
   const expand = expander(values, file);
   const layer: Layer = { entries: [], warnings: [] };
+  const placeholders = referencedKeys(values);
   for (const [key, raw] of Object.entries(values)) {
     if (isObject(raw)) continue; // a dotted sub-section, e.g. [tsgw.extra]
     const occurrences = Array.isArray(raw) ? raw : [raw];
     const at = (i: number) => `${given}:${lines.get(key)?.[i] ?? lines.get(key)?.[0] ?? "?"}`;
     const s = keys().get(key);
     if (!s) {
+      if (placeholders.has(key)) continue; // uWSGI style: a key defined only to be used as %(key)
       if (UWSGI_ONLY.has(key.replace(/_/g, "-"))) {
         layer.warnings.push(`${at(0)}: uWSGI option "${key}" has no meaning in tsgw; ignored`);
         continue;
@@ -141,6 +143,15 @@ function expander(values: Record<string, unknown>, file: string) {
     });
   };
   return expand;
+}
+
+/** Keys used as %(key) somewhere in the section. */
+function referencedKeys(values: Record<string, unknown>): Set<string> {
+  const out = new Set<string>();
+  for (const v of Object.values(values).flat()) {
+    for (const m of String(v).matchAll(/%\(([^)]+)\)/g)) out.add(m[1]!);
+  }
+  return out;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

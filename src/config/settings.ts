@@ -203,7 +203,7 @@ export const SETTINGS = [
     flags: ["-b", "--http"],
     iniKeys: ["http"],
     meta: "ADDRESS",
-    help: "Serve HTTP at HOST:PORT, :PORT, [::1]:PORT or unix:/path.sock (repeatable). Default 127.0.0.1:8000 when no listener is given.",
+    help: "Serve HTTP at HOST:PORT, :PORT, [::1]:PORT or unix:/path.sock (repeatable); 127.0.0.1:8000 when no listener is given.",
     reload: false,
   },
   {

@@ -176,9 +176,11 @@ export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "tsgw-test-"));
 }
 
-/** The error contract: one line on stderr, no stack trace. */
+/** The error contract: one "tsgw: error:" line on stderr (log lines aside), no stack trace. */
 export function oneLine(stderr: string): string {
-  const lines = stderr.trim().split("\n");
-  if (lines.length !== 1 || /^\s+at /m.test(stderr)) throw new Error(`expected one error line, got:\n${stderr}`);
-  return lines[0]!;
+  const lines = stderr.trim().split("\n").filter((l) => !/^\[[^\]]+\] \[\d+\] \[(INFO|DEBUG)\]/.test(l));
+  if (lines.length !== 1 || !lines[0]!.startsWith("tsgw: error: ") || /^\s+at /m.test(stderr)) {
+    throw new Error(`expected one error line, got:\n${stderr}`);
+  }
+  return lines[0]!.slice("tsgw: error: ".length);
 }
