@@ -1,6 +1,6 @@
 /**
  * Deciding how to call an exported app (--interface auto). The rule, also in
- * docs/apps.md, in order:
+ * the README (Apps), in order:
  *   1. an object with fetch()                      -> fetch (Hono, Elysia, { fetch })
  *   2. an object with callback()                   -> node (Koa: callback() returns the listener)
  *   3. a function with listen/handle/use methods   -> node (Express, Connect)

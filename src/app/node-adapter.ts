@@ -29,11 +29,7 @@ export function fetchToNodeListener(handler: FetchHandler, workerId: number, onE
     else res.writeHead(500, { "content-type": "text/plain", "content-length": "21" }).end("Internal Server Error");
   };
   return (req, res) => {
-    const controller = new AbortController();
-    res.once("close", () => {
-      if (!res.writableFinished) controller.abort();
-    });
-    const request = new LightRequest(req, controller.signal) as unknown as Request;
+    const request = new LightRequest(req, res) as unknown as Request;
     const out = handler(request, new NodeRequestInfo(req.socket, workerId));
     if (out instanceof Promise) out.then((r) => writeResponse(req, res, r)).catch(failed(res));
     else writeResponse(req, res, out).catch(failed(res));

@@ -14,7 +14,7 @@
  * request, so apps that proxy (`fetch(request)`) or copy (`new Request(req)`)
  * keep working.
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 
 const NativeRequest = globalThis.Request;
 const NativeResponse = globalThis.Response;
@@ -27,14 +27,15 @@ const RAW = Symbol("tsgw.raw");
 
 export class LightRequest {
   #req: IncomingMessage;
-  #signal: AbortSignal;
+  #res: ServerResponse;
+  #signal?: AbortSignal;
   #url?: string;
   #headers?: Headers;
   #real?: Request;
 
-  constructor(req: IncomingMessage, signal: AbortSignal) {
+  constructor(req: IncomingMessage, res: ServerResponse) {
     this.#req = req;
-    this.#signal = signal;
+    this.#res = res;
   }
   get method(): string {
     return this.#req.method ?? "GET";
@@ -52,14 +53,22 @@ export class LightRequest {
     }
     return this.#headers;
   }
+  /** aborts when the client goes away before the response was sent; made on first use */
   get signal(): AbortSignal {
+    if (!this.#signal) {
+      const controller = new AbortController();
+      const res = this.#res;
+      if (res.destroyed && !res.writableFinished) controller.abort();
+      else res.once("close", () => res.writableFinished || controller.abort());
+      this.#signal = controller.signal;
+    }
     return this.#signal;
   }
   /** The real Request, built on first need (body, clone, text(), ...). */
   [REAL](): Request {
     if (!this.#real) {
       const method = this.method;
-      const init: RequestInit & { duplex?: string } = { method, headers: this.headers, signal: this.#signal };
+      const init: RequestInit & { duplex?: string } = { method, headers: this.headers, signal: this.signal };
       if (method !== "GET" && method !== "HEAD") {
         init.body = bodyStream(this.#req);
         init.duplex = "half";

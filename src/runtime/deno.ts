@@ -3,7 +3,7 @@ import { createServer } from "node:http";
 import { pathToFileURL } from "node:url";
 import { formatAddress } from "../config/address.ts";
 import { bindError, chmodSocket, listenNodeServer, prepareUnixPath, removeSocket } from "./listen.ts";
-import type { Runtime } from "./types.ts";
+import type { RemoteAddr, RequestInfo, Runtime } from "./types.ts";
 
 interface DenoAddr {
   transport: string;
@@ -18,6 +18,17 @@ declare const Deno: {
   version: { deno: string };
   serve(options: Record<string, unknown>, handler: (req: Request, info: { remoteAddr: DenoAddr }) => Response | Promise<Response>): DenoServer;
 };
+
+class DenoRequestInfo implements RequestInfo {
+  #addr: DenoAddr;
+  #remote?: RemoteAddr;
+  constructor(addr: DenoAddr, readonly workerId: number) {
+    this.#addr = addr;
+  }
+  get remoteAddr(): RemoteAddr {
+    return (this.#remote ??= { hostname: this.#addr.hostname ?? "", port: this.#addr.port ?? 0 });
+  }
+}
 
 export const runtime: Runtime = {
   name: "deno",
@@ -40,11 +51,7 @@ export const runtime: Runtime = {
             return new Response("Internal Server Error", { status: 500 });
           },
         },
-        (req, info) =>
-          handler(req, {
-            remoteAddr: { hostname: info.remoteAddr.hostname ?? "", port: info.remoteAddr.port ?? 0 },
-            workerId,
-          }),
+        (req, info) => handler(req, new DenoRequestInfo(info.remoteAddr, workerId)),
       );
     } catch (err) {
       throw bindError(address, err);
