@@ -107,6 +107,44 @@ for (const rt of RUNTIMES) {
         assert.equal(r.text, "200000");
       });
 
+      test("a copied Request keeps method, url, headers and body", async () => {
+        assert.equal((await ask(server, { path: "/copy", headers: { "x-copy": "h" } })).text, "GET /copy h ");
+        assert.equal((await ask(server, { method: "POST", path: "/copy", headers: { "x-copy": "p" }, body: "payload" })).text, "POST /copy p payload");
+      });
+
+      test("bytes bodies, statusText, Response.json and headers set after construction", async () => {
+        const bytes = await ask(server, { path: "/bytes" });
+        assert.equal(bytes.status, 202);
+        assert.equal(bytes.text, "hi");
+        assert.equal(bytes.headers["content-length"], "2");
+        const json = await ask(server, { path: "/json" });
+        assert.deepEqual(JSON.parse(json.text), { ok: true });
+        assert.match(String(json.headers["content-type"]), /^application\/json/);
+        assert.equal(json.headers["x-extra"], "1");
+        const late = await ask(server, { path: "/headers-after" });
+        assert.equal(late.headers["x-late"], "yes");
+        assert.deepEqual(late.headers["set-cookie"], ["c=3"]);
+        assert.match(String(late.headers["content-type"]), /^text\/plain/);
+      });
+
+      test("request.signal aborts when the client goes away", async () => {
+        const { request } = await import("node:http");
+        const req = request({ host: "127.0.0.1", port: server.port, path: "/abort-watch", agent: false });
+        req.on("error", () => {});
+        req.end();
+        let state = "";
+        for (let i = 0; i < 100 && state !== "waiting"; i++) {
+          state = (await ask(server, { path: "/abort-state" })).text;
+          if (state !== "waiting") await new Promise((r) => setTimeout(r, 20));
+        }
+        req.destroy();
+        for (let i = 0; i < 100 && state !== "aborted"; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+          state = (await ask(server, { path: "/abort-state" })).text;
+        }
+        assert.equal(state, "aborted");
+      });
+
       test("an app that throws gets a 500 and the worker keeps serving", async () => {
         const r = await ask(server, { path: "/throw" });
         assert.equal(r.status, 500);
@@ -136,7 +174,9 @@ for (const rt of RUNTIMES) {
     test("Hono app (object with fetch)", async () => {
       const server = await startTsgw(rt, ["test/fixtures/hono:app", ...LOCAL]);
       try {
-        assert.equal((await ask(server)).text, "hello from hono");
+        const hello = await ask(server);
+        assert.equal(hello.text, "hello from hono");
+        assert.equal(hello.headers["x-middleware"], "ran");
         const r = await ask(server, { method: "POST", path: "/json", body: '{"a":1}', headers: { "content-type": "application/json" } });
         assert.deepEqual(JSON.parse(r.text), { got: { a: 1 } });
         assert.match(server.logs(), /loaded as fetch handler \(object with fetch\(\)\)/);
