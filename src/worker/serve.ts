@@ -69,7 +69,7 @@ export async function serve(runtime: Runtime, resolved: ResolvedConfig, app: Loa
     }, deadline);
     await Promise.all(servers.map((s) => s.stop(graceful)));
     clearTimeout(timer);
-    log.info("Shutting down: Master");
+    log.info("Shutting down");
     process.exit(0);
   };
   process.on("SIGTERM", () => stop(true, "term"));
