@@ -6,20 +6,11 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import type { FetchHandler, NodeListener, RemoteAddr, RequestInfo } from "../runtime/types.ts";
+import { LazyRequestInfo } from "../runtime/info.ts";
+import type { FetchHandler, NodeListener, RemoteAddr } from "../runtime/types.ts";
 import { LightRequest, rawResponse } from "./node-light.ts";
 
-class NodeRequestInfo implements RequestInfo {
-  #socket: Socket;
-  #remote?: RemoteAddr;
-  constructor(socket: Socket, readonly workerId: number) {
-    this.#socket = socket;
-  }
-  /** computed on first use: most apps never look */
-  get remoteAddr(): RemoteAddr {
-    return (this.#remote ??= { hostname: this.#socket.remoteAddress ?? "", port: this.#socket.remotePort ?? 0 });
-  }
-}
+const remote = (socket: Socket): RemoteAddr => ({ hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 });
 
 /** `handler` must not throw (wrap it with guardFetch); write failures are reported to onError. */
 export function fetchToNodeListener(handler: FetchHandler, workerId: number, onError: (m: string) => void): NodeListener {
@@ -30,7 +21,7 @@ export function fetchToNodeListener(handler: FetchHandler, workerId: number, onE
   };
   return (req, res) => {
     const request = new LightRequest(req, res) as unknown as Request;
-    const out = handler(request, new NodeRequestInfo(req.socket, workerId));
+    const out = handler(request, new LazyRequestInfo(req.socket, remote, workerId));
     if (out instanceof Promise) out.then((r) => writeResponse(req, res, r)).catch(failed(res));
     else writeResponse(req, res, out).catch(failed(res));
   };

@@ -103,3 +103,32 @@ export async function listenNodeServer(server: Server, address: Address, options
       }),
   };
 }
+
+/** What a runtime's own server (Bun.serve, Deno.serve) gives back once started. */
+export interface NativeServer {
+  /** the port actually bound (TCP) */
+  port?: number;
+  stop(graceful: boolean): Promise<void> | void;
+}
+
+/**
+ * Start a runtime's own server: unix path checks before, one-line bind errors,
+ * socket permissions after, and the socket file removed on stop.
+ */
+export async function listenNative(address: Address, options: ServeOptions, start: () => NativeServer): Promise<RunningServer> {
+  if (address.kind === "unix") await prepareUnixPath(address.path);
+  let server: NativeServer;
+  try {
+    server = start();
+  } catch (err) {
+    throw bindError(address, err);
+  }
+  chmodSocket(address, options.socketMode);
+  return {
+    url: formatAddress(address.kind === "tcp" ? { ...address, port: server.port ?? address.port } : address),
+    async stop(graceful) {
+      await server.stop(graceful);
+      removeSocket(address);
+    },
+  };
+}

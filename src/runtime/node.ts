@@ -1,11 +1,10 @@
 /** Node shim: node:http for both interfaces, jiti for TypeScript modules. */
 import { createServer } from "node:http";
-import { pathToFileURL } from "node:url";
 import { createJiti } from "jiti";
 import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installLightGlobals } from "../app/node-light.ts";
 import { listenNodeServer } from "./listen.ts";
-import { isTypeScript } from "./modules.ts";
+import { importFile, isTypeScript } from "./modules.ts";
 import type { Runtime } from "./types.ts";
 
 let jiti: ReturnType<typeof createJiti> | undefined;
@@ -18,7 +17,7 @@ export const runtime: Runtime = {
       jiti ??= createJiti(import.meta.url, { interopDefault: false });
       return (await jiti.import(file)) as Record<string, unknown>;
     }
-    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    return importFile(file);
   },
   prepareWorker() {
     installLightGlobals();

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { RUNTIMES, ask, startTsgw, tempDir, type Server } from "../helpers/tsgw.ts";
+import { RUNTIMES, ask, startTsgw, tempDir, waitForLog, type Server } from "../helpers/tsgw.ts";
 
 const LOCAL = ["-b", "127.0.0.1:0"];
 
@@ -148,7 +148,7 @@ for (const rt of RUNTIMES) {
       test("an app that throws gets a 500 and the worker keeps serving", async () => {
         const r = await ask(server, { path: "/throw" });
         assert.equal(r.status, 500);
-        assert.match(server.logs(), /boom from the app/);
+        await waitForLog(server, /boom from the app/);
         assert.equal((await ask(server)).status, 200);
       });
 

@@ -125,6 +125,15 @@ export function startTsgw(rt: RuntimeName, args: string[], opts: RunOptions = {}
   });
 }
 
+/** Log lines travel through a pipe and may land after the response that caused them: wait a little. */
+export async function waitForLog(server: Pick<Server, "logs">, pattern: RegExp, ms = 5000): Promise<string> {
+  for (const start = Date.now(); Date.now() - start < ms; await new Promise((r) => setTimeout(r, 20))) {
+    const m = pattern.exec(server.logs());
+    if (m) return m[0];
+  }
+  throw new Error(`no log line matching ${pattern} within ${ms} ms:\n${server.logs()}`);
+}
+
 export interface Reply {
   status: number;
   headers: IncomingHttpHeaders;
