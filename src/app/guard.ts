@@ -5,6 +5,9 @@
 import { describeError } from "../errors.ts";
 import type { FetchHandler, NodeListener } from "../runtime/types.ts";
 
+/** Captured at load: on Node the global is later swapped for a light class whose prototype chains to this one. */
+const NativeResponse = globalThis.Response;
+
 const HINT = "; if this app is a Node listener (req, res), start tsgw with --interface node";
 
 export function guardFetch(handler: FetchHandler, log: (m: string) => void): FetchHandler {
@@ -13,7 +16,7 @@ export function guardFetch(handler: FetchHandler, log: (m: string) => void): Fet
     return internalError();
   };
   const check = (r: unknown): Response => {
-    if (r instanceof Response) return r;
+    if (r instanceof NativeResponse) return r;
     log(`app returned ${r === undefined ? "undefined" : typeof r}, not a Response${HINT}`);
     return internalError();
   };
@@ -24,7 +27,7 @@ export function guardFetch(handler: FetchHandler, log: (m: string) => void): Fet
     } catch (err) {
       return failed(err);
     }
-    if (out instanceof Response) return out;
+    if (out instanceof NativeResponse) return out;
     if (typeof (out as Promise<unknown>)?.then === "function") return (out as Promise<unknown>).then(check, failed);
     return check(out);
   };

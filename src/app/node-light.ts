@@ -15,13 +15,14 @@
  * keep working.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { hasHeader, toNodeHeaders } from "./node-headers.ts";
 
 const NativeRequest = globalThis.Request;
 const NativeResponse = globalThis.Response;
 const nativeFetch = globalThis.fetch;
 
 export const REAL = Symbol("tsgw.real");
-const RAW = Symbol("tsgw.raw");
+const WRITE = Symbol("tsgw.write");
 
 // ---------------------------------------------------------------- requests
 
@@ -180,21 +181,24 @@ export class LightResponse {
     return this.#real;
   }
   /**
-   * What the writer needs for a body of known length, while the body was not
-   * read through the stream: status, statusText, headers (init form or
-   * Headers) and the body itself. Undefined when the body must be streamed.
+   * Write this response to node:http in one go when its body is known (a
+   * string or bytes not yet read through the stream): content-length set,
+   * one write. Returns false when the body must be streamed instead.
    */
-  [RAW](): { status: number; statusText: string; headers: HeadersInit | Headers | undefined; body: KnownBody; textDefault: boolean } | undefined {
+  [WRITE](res: ServerResponse): boolean {
     const real = this.#real;
-    if (real && (real.bodyUsed || (this.#body === null && real.body !== null))) return undefined;
-    return {
-      status: this.status,
-      statusText: this.statusText,
-      headers: real ? real.headers : (this.#headers ?? this.#init?.headers),
-      body: this.#body,
-      // a string body without content-type gets text/plain, as the Response constructor does
-      textDefault: !real && !this.#headers && typeof this.#body === "string",
-    };
+    if (real && (real.bodyUsed || (this.#body === null && real.body !== null))) return false;
+    const body = this.#body;
+    const headers = toNodeHeaders(real ? real.headers : (this.#headers ?? this.#init?.headers));
+    // a string body without content-type gets text/plain, as the Response constructor does
+    if (!real && !this.#headers && typeof body === "string" && !hasHeader(headers, "content-type")) {
+      headers["content-type"] = "text/plain;charset=UTF-8";
+    }
+    const bytes = body === null ? undefined : typeof body === "string" ? body : new Uint8Array(body);
+    headers["content-length"] = bytes === undefined ? 0 : typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.byteLength;
+    res.writeHead(this.status, this.statusText || undefined, headers);
+    res.end(bytes);
+    return true;
   }
 }
 
@@ -206,9 +210,9 @@ function checkStatus(status: number): void {
   }
 }
 
-/** The parts of a light response, when it can be written without reading a stream. */
-export function rawResponse(response: Response): ReturnType<LightResponse[typeof RAW]> {
-  return (response as unknown as LightResponse)[RAW]?.();
+/** Write a light response with a known body in one go; false for anything that must be streamed. */
+export function writeKnownBody(response: Response, res: ServerResponse): boolean {
+  return (response as unknown as LightResponse)[WRITE]?.(res) ?? false;
 }
 
 // ------------------------------------------------------------------ common

@@ -1,7 +1,23 @@
 /** The light Request/Response used on Node must behave like the real ones wherever an app can tell. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { LightResponse, installLightGlobals, rawResponse } from "../../src/app/node-light.ts";
+import type { ServerResponse } from "node:http";
+import { LightResponse, installLightGlobals, writeKnownBody } from "../../src/app/node-light.ts";
+
+/** What writeKnownBody hands to node:http, captured. */
+function written(response: Response): { status: number; headers: Record<string, unknown>; body: unknown } | undefined {
+  let out: { status: number; headers: Record<string, unknown>; body: unknown } | undefined;
+  const res = {
+    writeHead(status: number, _reason: unknown, headers: Record<string, unknown>) {
+      out = { status, headers, body: undefined };
+      return this;
+    },
+    end(body: unknown) {
+      out!.body = body;
+    },
+  };
+  return writeKnownBody(response, res as unknown as ServerResponse) ? out : undefined;
+}
 
 const NativeResponse = globalThis.Response;
 installLightGlobals();
@@ -48,16 +64,27 @@ describe("LightResponse as the global Response", () => {
     assert.deepEqual(await r.json(), { a: 1 });
   });
 
-  test("stream bodies go to a real Response; raw bodies are written directly until read", async () => {
-    assert.equal(rawResponse(new Response(new ReadableStream())), undefined);
-    const raw = rawResponse(new Response("direct", { headers: { a: "b" } }));
-    assert.equal(raw?.body, "direct");
+  test("known bodies are written in one go with content-length; streams and read bodies are not", async () => {
+    assert.equal(written(new Response(new ReadableStream())), undefined);
+    assert.deepEqual(written(new Response("direct", { status: 203, headers: { A: "b" } })), {
+      status: 203,
+      headers: { a: "b", "content-type": "text/plain;charset=UTF-8", "content-length": 6 },
+      body: "direct",
+    });
+    assert.deepEqual(written(new Response(new Uint8Array([1, 2]), { headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"]] }))?.headers, {
+      "set-cookie": ["a=1", "b=2"],
+      "content-length": 2,
+    });
+    assert.equal(written(new Response(null, { status: 204 }))?.headers["content-length"], 0);
     const used = new Response("used");
     await used.text();
-    assert.equal(rawResponse(used), undefined, "a consumed body is not written again");
-    const headersTouched = new Response("h");
-    headersTouched.headers.set("x", "1");
-    assert.equal((rawResponse(headersTouched)?.headers as Headers).get("x"), "1");
+    assert.equal(written(used), undefined, "a consumed body is not written again");
+    const touched = new Response("h");
+    touched.headers.set("x", "1");
+    assert.equal(written(touched)?.headers.x, "1");
+    const cloned = new Response("c");
+    cloned.clone();
+    assert.equal(written(cloned)?.body, "c", "materialized but unread: still written directly");
   });
 
   test("Response.redirect and Response.error still work", () => {
