@@ -120,7 +120,8 @@ for (const rt of RUNTIMES) {
   }
 }
 if (!quick && !process.env.TSGW_RUNTIMES) {
-  const versions = RUNTIMES.map((rt) => `${rt} ${spawnSync(commandFor(rt)[0]!, rt === "node" ? ["--version"] : ["--version"], { encoding: "utf8" }).stdout.split("\n")[0]}`).join(", ");
+  const versionOf = (rt: RuntimeName) => /\d+\.\d+\.\d+/.exec(spawnSync(commandFor(rt)[0]!, ["--version"], { encoding: "utf8" }).stdout)?.[0];
+  const versions = RUNTIMES.map((rt) => `${rt} ${versionOf(rt)}`).join(", ");
   writeFileSync(
     join(ROOT, "docs", "benchmarks.md"),
     [
