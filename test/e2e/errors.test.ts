@@ -70,6 +70,12 @@ const CASES: Case[] = [
   { name: "object without fetch or callback", args: () => ["test/fixtures/shapes:helper"], code: 4, message: /an object with keys name is not an app/ },
   { name: "factory that is not a function", args: () => ["test/fixtures/shapes:notAnApp()"], code: 4, message: /not a factory function/ },
   { name: "app module that throws at import", args: () => ["test/fixtures/throws"], code: 4, message: /app module .*test\/fixtures\/throws\.ts failed to load: database unreachable at import$/ },
+  {
+    name: "app module with a syntax error",
+    args: () => [file("broken.ts", 'export default (req: Request) => { return new Response("x" ; }\n')],
+    code: 4,
+    message: /app module .*broken\.ts failed to load: .+/,
+  },
   { name: "bad app spec", args: () => ["demo:not-a-name"], code: 4, message: /bad app spec: "demo:not-a-name": the part after ":" must be an export name/ },
   { name: "bad bind address", args: () => ["demo:app", "-b", "127.0.0.1:99999"], code: 1, message: /bad bind address "127\.0\.0\.1:99999" has an invalid port/ },
   { name: "bare number as bind address", args: () => ["demo:app", "-b", "8000"], code: 1, message: /is only a number: write :8000/ },
