@@ -13,35 +13,44 @@ import { createLogger, type Logger } from "./log/logger.ts";
 import { currentRuntime } from "./runtime/index.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { VERSION } from "./version.ts";
-import { loadConfiguredApp, prepareProcess, serve } from "./worker/serve.ts";
+import { Arbiter } from "./master/arbiter.ts";
+import { reloadMaster, stopMaster } from "./master/manage.ts";
+import { WORKER_ENV, runWorker } from "./worker/main.ts";
+import { loadConfiguredApp, prepareProcess, serveAlone } from "./worker/serve.ts";
 
 const command = defineCommand({
   meta: { name: "tsgw", version: VERSION, description: "Serve JavaScript and TypeScript web apps on Node, Bun and Deno" },
   async run({ rawArgs }) {
     const runtime = await currentRuntime();
+    if (process.env[WORKER_ENV.id]) return runWorker(runtime, rawArgs, process.env);
     const cwd = process.cwd();
     const resolved = await resolveConfig({ argv: rawArgs, env: process.env, cwd, importModule: runtime.importModule });
     if (resolved.action === "help") return void process.stdout.write(renderHelp(VERSION));
     if (resolved.action === "version") return void process.stdout.write(`tsgw ${VERSION} (${runtime.name} ${runtime.version})\n`);
     if (resolved.action === "print-config") return void process.stdout.write(renderPrintConfig(resolved));
+    if (resolved.action === "reload") return void process.stdout.write(`${await reloadMaster(resolved.actionValue!)}\n`);
+    if (resolved.action === "stop") return void process.stdout.write(`${await stopMaster(resolved.actionValue!)}\n`);
     const log = createLogger(resolved.config.logLevel);
     for (const w of resolved.warnings) log.warn(w);
     if (!resolved.config.app) {
       throw new TsgwError("no app given: tsgw APP (e.g. tsgw demo:app), or module = ... in the INI file; see tsgw --help");
     }
-    await start(runtime, resolved, cwd, log);
+    await start(runtime, resolved, rawArgs, cwd, log);
   },
 });
 
-async function start(runtime: Runtime, resolved: ResolvedConfig, cwd: string, log: Logger): Promise<void> {
-  if (resolved.action !== "check-config") log.info(`Starting tsgw ${VERSION} on ${runtime.name} ${runtime.version}`);
-  const appCwd = prepareProcess(resolved, cwd);
-  const app = await loadConfiguredApp(runtime, resolved, appCwd, log);
-  if (resolved.action === "check-config") {
-    log.info("configuration OK");
-    process.exit(EXIT.ok);
+async function start(runtime: Runtime, resolved: ResolvedConfig, argv: string[], cwd: string, log: Logger): Promise<void> {
+  if (resolved.action === "check-config" || !resolved.config.master) {
+    // a check, or --no-master: this process loads the app itself
+    if (resolved.action !== "check-config") log.info(`Starting tsgw ${VERSION} on ${runtime.name} ${runtime.version}, no master`);
+    const app = await loadConfiguredApp(runtime, resolved, prepareProcess(resolved, cwd), log);
+    if (resolved.action === "check-config") {
+      log.info("configuration OK");
+      process.exit(EXIT.ok);
+    }
+    return serveAlone(runtime, resolved, app, log);
   }
-  await serve(runtime, resolved, app, log);
+  await new Arbiter({ runtime, resolved, argv, env: process.env, cwd, log }).run();
 }
 
 export async function main(argv: string[]): Promise<void> {

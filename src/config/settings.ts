@@ -72,8 +72,8 @@ export interface SettingDef {
 const CLI_ONLY: readonly Source[] = ["cli"];
 const TS_ONLY: readonly Source[] = ["ts"];
 
-const HOOK_PENDING = "server hooks need the master process, which is not built yet";
-const MASTER_PENDING = (what: string) => `${what} needs the master process, which is not built yet`;
+const NOT_YET = (what: string) => `${what} is not built yet`;
+const HOOK_PENDING = NOT_YET("running server hooks");
 
 export const SETTINGS = [
   // --- Config -------------------------------------------------------------
@@ -125,6 +125,28 @@ export const SETTINGS = [
     default: false,
     flags: ["-v"],
     help: "Print the version and the runtime, then exit.",
+    reload: false,
+    sources: CLI_ONLY,
+    action: true,
+  },
+  {
+    name: "reload",
+    section: "Process management",
+    type: "path",
+    default: null,
+    meta: "PIDFILE",
+    help: "Gracefully reload the tsgw master named in PIDFILE (HUP); exit 0 once the new workers serve.",
+    reload: false,
+    sources: CLI_ONLY,
+    action: true,
+  },
+  {
+    name: "stop",
+    section: "Process management",
+    type: "path",
+    default: null,
+    meta: "PIDFILE",
+    help: "Gracefully stop the tsgw master named in PIDFILE (TERM); exit 0 once it is gone.",
     reload: false,
     sources: CLI_ONLY,
     action: true,
@@ -282,8 +304,7 @@ export const SETTINGS = [
     meta: "INT|auto",
     help: "Number of worker processes; auto = one per CPU.",
     reload: true,
-    check: (n: number) =>
-      n < 1 ? "must be at least 1" : n > 1 ? MASTER_PENDING("more than one worker") : undefined,
+    check: (n: number) => (n < 1 ? "must be at least 1" : undefined),
   },
   {
     name: "master",
@@ -301,9 +322,8 @@ export const SETTINGS = [
     flags: ["-t", "--harakiri"],
     iniKeys: ["harakiri"],
     meta: "SECONDS",
-    help: "Kill and replace a worker silent for this long (uWSGI's harakiri).",
+    help: "Kill and replace a worker whose heartbeat stops for this long, e.g. a handler stuck in a loop (uWSGI's harakiri).",
     reload: true,
-    pending: MASTER_PENDING("the worker timeout"),
   },
   {
     name: "graceful-timeout",
@@ -322,7 +342,6 @@ export const SETTINGS = [
     meta: "INT",
     help: "Recycle a worker after this many requests (0 = never).",
     reload: true,
-    pending: MASTER_PENDING("worker recycling"),
   },
   {
     name: "max-requests-jitter",
@@ -332,7 +351,6 @@ export const SETTINGS = [
     meta: "INT",
     help: "Add a random 0..N to max-requests per worker, so workers do not recycle together.",
     reload: true,
-    pending: MASTER_PENDING("worker recycling"),
   },
   {
     name: "reload-on-rss",
@@ -342,7 +360,6 @@ export const SETTINGS = [
     meta: "MB",
     help: "Recycle a worker whose resident memory exceeds this (0 = never).",
     reload: true,
-    pending: MASTER_PENDING("worker recycling"),
   },
 
   // --- Process management -------------------------------------------------
@@ -355,7 +372,6 @@ export const SETTINGS = [
     meta: "FILE",
     help: "Write the master's pid here once it serves; removed on exit.",
     reload: false,
-    pending: MASTER_PENDING("the pidfile"),
   },
   {
     name: "daemon",
@@ -365,7 +381,7 @@ export const SETTINGS = [
     flags: ["-D"],
     help: "Detach from the terminal once serving.",
     reload: false,
-    pending: MASTER_PENDING("daemon mode"),
+    pending: NOT_YET("daemon mode"),
   },
   {
     name: "daemonize",
@@ -375,7 +391,7 @@ export const SETTINGS = [
     meta: "LOGFILE",
     help: "Detach and send output to LOGFILE (uWSGI style).",
     reload: false,
-    pending: MASTER_PENDING("daemon mode"),
+    pending: NOT_YET("daemon mode"),
   },
   {
     name: "user",
@@ -387,7 +403,7 @@ export const SETTINGS = [
     meta: "USER",
     help: "Switch workers to this user.",
     reload: false,
-    pending: MASTER_PENDING("switching user"),
+    pending: NOT_YET("switching user"),
   },
   {
     name: "group",
@@ -399,7 +415,7 @@ export const SETTINGS = [
     meta: "GROUP",
     help: "Switch workers to this group.",
     reload: false,
-    pending: MASTER_PENDING("switching group"),
+    pending: NOT_YET("switching group"),
   },
   {
     name: "vacuum",

@@ -1,5 +1,6 @@
 /** Bun shim: Bun.serve for fetch apps, Bun's node:http for Node listeners. */
 import { createServer } from "node:http";
+import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { LazyRequestInfo } from "./info.ts";
 import { listenNative, listenNodeServer } from "./listen.ts";
 import { importFile } from "./modules.ts";
@@ -18,6 +19,10 @@ declare const Bun: {
 export const runtime: Runtime = {
   name: "bun",
   version: Bun.version,
+  // Bun.serve cannot share a unix socket, and Bun's node:cluster fails the second listen on one
+  unixSharing: "none",
+  spawnWorker: spawnClusterWorker,
+  toMaster: sendToMaster,
   prepareWorker() {},
   importModule: importFile,
   serveFetch(address, handler, options) {
@@ -29,7 +34,7 @@ export const runtime: Runtime = {
         return { hostname: ip?.address ?? "", port: ip?.port ?? 0 };
       };
       server = Bun.serve({
-        ...(address.kind === "unix" ? { unix: address.path } : { hostname: address.host, port: address.port }),
+        ...(address.kind === "unix" ? { unix: address.path } : { hostname: address.host, port: address.port, reusePort: options.shared }),
         // bodies stream through; the app decides what is too large
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         fetch: (req: Request) => handler(req, new LazyRequestInfo(req, remote, workerId)),

@@ -1,9 +1,12 @@
 /** Deno shim: Deno.serve for fetch apps, Deno's node:http for Node listeners. */
 import { createServer } from "node:http";
+import { fetchToNodeListener } from "../app/node-adapter.ts";
+import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { LazyRequestInfo } from "./info.ts";
 import { listenNative, listenNodeServer } from "./listen.ts";
 import { importFile } from "./modules.ts";
-import type { RemoteAddr, Runtime } from "./types.ts";
+import type { Address } from "../config/address.ts";
+import type { FetchHandler, RemoteAddr, Runtime, ServeOptions } from "./types.ts";
 
 interface DenoAddr {
   transport: string;
@@ -16,22 +19,48 @@ interface DenoServer {
 }
 declare const Deno: {
   version: { deno: string };
+  listenDatagram?: unknown;
   serve(options: Record<string, unknown>, handler: (req: Request, info: { remoteAddr: DenoAddr }) => Response | Promise<Response>): DenoServer;
 };
+
+/** Deno exposes listenDatagram only under --unstable-net, the flag reusePort needs. */
+const UNSTABLE_NET = typeof Deno.listenDatagram === "function";
 
 const remote = (addr: DenoAddr): RemoteAddr => ({ hostname: addr.hostname ?? "", port: addr.port ?? 0 });
 
 export const runtime: Runtime = {
   name: "deno",
   version: Deno.version.deno,
+  unixSharing: "cluster",
+  spawnWorker: spawnClusterWorker,
+  toMaster: sendToMaster,
   prepareWorker() {},
   importModule: importFile,
-  serveFetch(address, handler, options) {
+  async serveFetch(address, handler, options) {
+    const { workerId } = options;
+    const viaNodeHttp = () => listenNodeServer(createServer(fetchToNodeListener(handler, workerId, options.onError)), address, options);
+    // Deno.serve cannot share a unix socket between processes; node:cluster can (through node:http)
+    if (address.kind === "unix" && options.shared) return viaNodeHttp();
+    if (options.shared && !UNSTABLE_NET) {
+      // Deno exits (rather than throws) when reusePort is used without the flag
+      options.onWarning("Deno.serve needs --unstable-net to share a port between workers; serving through node:http (slower): run deno with --unstable-net");
+      return viaNodeHttp();
+    }
+    return serveNative(address, handler, options);
+  },
+  serveNode(address, listener, options) {
+    return listenNodeServer(createServer(listener), address, options);
+  },
+};
+
+function serveNative(address: Address, handler: FetchHandler, options: ServeOptions) {
     const { workerId } = options;
     return listenNative(address, options, () => {
       const server = Deno.serve(
         {
-          ...(address.kind === "unix" ? { path: address.path, transport: "unix" } : { hostname: address.host, port: address.port }),
+          ...(address.kind === "unix"
+            ? { path: address.path, transport: "unix" }
+            : { hostname: address.host, port: address.port, reusePort: options.shared }), // reusePort needs --unstable-net
           onListen() {},
           onError(err: unknown) {
             options.onError(`request failed: ${String(err)}`);
@@ -43,8 +72,4 @@ export const runtime: Runtime = {
       // a fast stop needs no wait: the process exits right after
       return { port: server.addr.port, stop: (graceful) => (graceful ? server.shutdown() : undefined) };
     });
-  },
-  serveNode(address, listener, options) {
-    return listenNodeServer(createServer(listener), address, options);
-  },
-};
+}

@@ -67,7 +67,7 @@ export function bindError(address: Address, err: unknown): TsgwError {
 
 /** Listen with a node:http server and describe it as a RunningServer. */
 export async function listenNodeServer(server: Server, address: Address, options: ServeOptions): Promise<RunningServer> {
-  if (address.kind === "unix") await prepareUnixPath(address.path);
+  if (address.kind === "unix" && !options.shared) await prepareUnixPath(address.path);
   await new Promise<void>((resolve, reject) => {
     const fail = (err: unknown) => reject(bindError(address, err));
     server.once("error", fail);
@@ -94,10 +94,16 @@ export async function listenNodeServer(server: Server, address: Address, options
     url,
     stop: (graceful) =>
       new Promise<void>((resolve) => {
-        server.close(() => {
-          removeSocket(address);
+        const closed = () => {
+          // a shared socket belongs to the master, which removes it when it exits
+          if (!options.shared) removeSocket(address);
           resolve();
-        });
+        };
+        try {
+          server.close(closed);
+        } catch {
+          closed(); // Deno's cluster throws when the master's channel is gone already
+        }
         server.closeIdleConnections?.();
         if (!graceful) server.closeAllConnections?.();
       }),
@@ -116,7 +122,7 @@ export interface NativeServer {
  * socket permissions after, and the socket file removed on stop.
  */
 export async function listenNative(address: Address, options: ServeOptions, start: () => NativeServer): Promise<RunningServer> {
-  if (address.kind === "unix") await prepareUnixPath(address.path);
+  if (address.kind === "unix" && !options.shared) await prepareUnixPath(address.path);
   let server: NativeServer;
   try {
     server = start();
@@ -128,7 +134,7 @@ export async function listenNative(address: Address, options: ServeOptions, star
     url: formatAddress(address.kind === "tcp" ? { ...address, port: server.port ?? address.port } : address),
     async stop(graceful) {
       await server.stop(graceful);
-      removeSocket(address);
+      if (!options.shared) removeSocket(address);
     },
   };
 }

@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import { createJiti } from "jiti";
 import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installLightGlobals } from "../app/node-light.ts";
+import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { listenNodeServer } from "./listen.ts";
 import { importFile, isTypeScript } from "./modules.ts";
 import type { Runtime } from "./types.ts";
@@ -12,6 +13,9 @@ let jiti: ReturnType<typeof createJiti> | undefined;
 export const runtime: Runtime = {
   name: "node",
   version: process.versions.node,
+  unixSharing: "cluster",
+  spawnWorker: spawnClusterWorker,
+  toMaster: sendToMaster,
   async importModule(file) {
     if (isTypeScript(file)) {
       jiti ??= createJiti(import.meta.url, { interopDefault: false });

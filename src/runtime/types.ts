@@ -22,6 +22,25 @@ export interface ServeOptions {
   socketMode: number;
   /** called for errors the server itself meets (not the app's 500s) */
   onError: (message: string) => void;
+  /** called for things the operator should know (a slower fallback taken) */
+  onWarning: (message: string) => void;
+  /**
+   * Several processes serve these addresses (workers under a master, whose
+   * generations overlap during a reload): bind so the address can be shared,
+   * and leave stale-socket checks to the master, which made them already.
+   */
+  shared: boolean;
+}
+
+/** A worker process as the master sees it. */
+export interface WorkerProcess {
+  readonly pid: number;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export interface WorkerEvents {
+  onMessage(message: unknown): void;
+  onExit(code: number | null, signal: string | null): void;
 }
 
 export interface RunningServer {
@@ -34,6 +53,12 @@ export interface RunningServer {
 export interface Runtime {
   readonly name: "node" | "bun" | "deno";
   readonly version: string;
+  /** can several workers serve one unix socket? ("cluster": node:cluster shares it) */
+  readonly unixSharing: "cluster" | "none";
+  /** start a worker: this same program again, told by `env` that it is one */
+  spawnWorker(env: Record<string, string>, events: WorkerEvents): WorkerProcess;
+  /** in a worker: a message for the master */
+  toMaster(message: object): void;
   /** set up a process that will load and serve an app (before the app is imported) */
   prepareWorker(): void;
   /** import a module from disk, TypeScript included */

@@ -1,13 +1,14 @@
 /**
- * Serving the app in this process: load it, listen on every address, stop on
- * signals. (The master/worker pool builds on this; today one process serves.)
+ * Serving a loaded app in this process: listen on every address, count
+ * requests, and stop on signals. Used by workers under the master and by
+ * --no-master, where this one process is all there is.
  */
 import type { ResolvedConfig } from "../config/load.ts";
 import { loadApp, type LoadedApp } from "../app/load.ts";
 import { guardFetch, guardNode } from "../app/guard.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import type { RunningServer, Runtime } from "../runtime/types.ts";
+import type { FetchHandler, NodeListener, RunningServer, Runtime } from "../runtime/types.ts";
 
 /** Put the app's environment and working folder in place (before loading it). */
 export function prepareProcess(resolved: ResolvedConfig, cwd: string): string {
@@ -26,33 +27,56 @@ export function prepareProcess(resolved: ResolvedConfig, cwd: string): string {
   return process.cwd() || cwd;
 }
 
-export async function loadConfiguredApp(runtime: Runtime, resolved: ResolvedConfig, cwd: string, log: Logger): Promise<LoadedApp> {
+/** Load the app; `announce` logs how it was loaded (once per generation, not once per worker). */
+export async function loadConfiguredApp(runtime: Runtime, resolved: ResolvedConfig, cwd: string, log: Logger, announce = true): Promise<LoadedApp> {
   const { config } = resolved;
   runtime.prepareWorker();
   const app = await loadApp(runtime, config.app!, { cwd, callable: config.callable, interface: config.interface });
-  if (app.note) log.info(app.note);
+  const say = announce ? log.info : log.debug;
+  if (app.note) say(app.note);
   const kind = app.kind === "fetch" ? "fetch handler" : "Node listener";
-  log.info(`app ${app.spec.path}:${app.exportName}${app.spec.factory ? "()" : ""} loaded as ${kind} (${app.reason})`);
+  say(`app ${app.spec.path}:${app.exportName}${app.spec.factory ? "()" : ""} loaded as ${kind} (${app.reason})`);
   return app;
 }
 
-export async function serve(runtime: Runtime, resolved: ResolvedConfig, app: LoadedApp, log: Logger, workerId = 1): Promise<void> {
+export interface ServeSetup {
+  workerId: number;
+  shared: boolean;
+  /** called before each request is handled (request counting) */
+  onRequest?: () => void;
+}
+
+/** Listen on every configured address; on failure, close what was opened and throw. */
+export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app: LoadedApp, log: Logger, setup: ServeSetup): Promise<RunningServer[]> {
   const onError = (m: string) => log.error(m);
-  const options = { workerId, socketMode: resolved.config.chmodSocket, onError };
+  const options = { workerId: setup.workerId, socketMode: resolved.config.chmodSocket, onError, onWarning: (m: string) => log.warn(m), shared: setup.shared };
+  const count = setup.onRequest;
+  let handler: FetchHandler | undefined;
+  let listener: NodeListener | undefined;
+  if (app.kind === "fetch") {
+    const guarded = guardFetch(app.handler, onError);
+    handler = count ? (req, info) => (count(), guarded(req, info)) : guarded;
+  } else {
+    const guarded = guardNode(app.listener, onError);
+    listener = count ? (req, res) => (count(), guarded(req, res)) : guarded;
+  }
   const servers: RunningServer[] = [];
   try {
     for (const address of resolved.binds) {
-      const server =
-        app.kind === "fetch"
-          ? await runtime.serveFetch(address, guardFetch(app.handler, onError), options)
-          : await runtime.serveNode(address, guardNode(app.listener, onError), options);
-      servers.push(server);
-      log.info(`Listening at: ${server.url} (${process.pid})`);
+      servers.push(handler ? await runtime.serveFetch(address, handler, options) : await runtime.serveNode(address, listener!, options));
     }
   } catch (err) {
     await Promise.all(servers.map((s) => s.stop(false)));
     throw err;
   }
+  return servers;
+}
+
+/**
+ * TERM: stop accepting and let in-flight requests finish within the graceful
+ * timeout, then exit 0. INT, QUIT: exit now.
+ */
+export function stopOnSignals(servers: RunningServer[], gracefulTimeout: number, log: Logger, before?: () => void): void {
   process.on("unhandledRejection", (reason) => log.error(`unhandled rejection in the app: ${describeError(reason)}`));
   let stopping = false;
   const stop = async (graceful: boolean, signal: string) => {
@@ -61,18 +85,28 @@ export async function serve(runtime: Runtime, resolved: ResolvedConfig, app: Loa
       return;
     }
     stopping = true;
-    log.info(`Handling signal: ${signal}; ${graceful ? "graceful" : "fast"} stop`);
-    const deadline = resolved.config.gracefulTimeout * 1000;
-    const timer = setTimeout(() => {
-      log.warn(`graceful timeout (${resolved.config.gracefulTimeout}s) reached; closing open requests`);
+    before?.();
+    log.debug(`Handling signal: ${signal}; ${graceful ? "graceful" : "fast"} stop`);
+    if (!graceful) {
+      await Promise.all(servers.map((s) => s.stop(false)));
       process.exit(0);
-    }, deadline);
-    await Promise.all(servers.map((s) => s.stop(graceful)));
+    }
+    const timer = setTimeout(() => {
+      log.warn(`graceful timeout (${gracefulTimeout}s) reached; closing open requests`);
+      process.exit(0);
+    }, gracefulTimeout * 1000);
+    await Promise.all(servers.map((s) => s.stop(true)));
     clearTimeout(timer);
-    log.info("Shutting down");
     process.exit(0);
   };
   process.on("SIGTERM", () => stop(true, "term"));
   process.on("SIGINT", () => stop(false, "int"));
   process.on("SIGQUIT", () => stop(false, "quit"));
+}
+
+/** --no-master: this process loads the app and serves it, unsupervised. */
+export async function serveAlone(runtime: Runtime, resolved: ResolvedConfig, app: LoadedApp, log: Logger): Promise<void> {
+  const servers = await listenAll(runtime, resolved, app, log, { workerId: 1, shared: false });
+  for (const s of servers) log.info(`Listening at: ${s.url} (${process.pid})`);
+  stopOnSignals(servers, resolved.config.gracefulTimeout, log, () => log.info("Shutting down"));
 }

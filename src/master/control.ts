@@ -1,0 +1,73 @@
+/**
+ * The master's control socket: a unix socket in the temp folder, named by the
+ * master's pid, answering one JSON line per request. `tsgw --reload/--stop`
+ * use it to tell a live tsgw master from a foreign process and to learn when
+ * a reload has finished.
+ */
+import { createServer, connect, type Server } from "node:net";
+import { unlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface MasterStatus {
+  pid: number;
+  generation: number;
+  reloads: number;
+  lastReload: { ok: boolean; error?: string } | null;
+  gracefulTimeout: number;
+  workers: { id: number; pid: number; generation: number; state: string; requests: number }[];
+}
+
+export function controlPath(pid: number): string {
+  return join(tmpdir(), `tsgw-${pid}.ctl`);
+}
+
+export function serveControl(pid: number, status: () => MasterStatus): Promise<Server> {
+  const path = controlPath(pid);
+  try {
+    unlinkSync(path);
+  } catch {
+    // none left over
+  }
+  const server = createServer((sock) => {
+    sock.on("error", () => {});
+    sock.once("data", () => sock.end(JSON.stringify(status()) + "\n"));
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => resolve(server));
+  });
+}
+
+export function closeControl(server: Server | undefined, pid: number): void {
+  server?.close();
+  try {
+    unlinkSync(controlPath(pid));
+  } catch {
+    // gone already
+  }
+}
+
+/** The status of the tsgw master with this pid, or null when none answers. */
+export function askMaster(pid: number, timeoutMs = 2000): Promise<MasterStatus | null> {
+  return new Promise((resolve) => {
+    const sock = connect(controlPath(pid));
+    let text = "";
+    const done = (v: MasterStatus | null) => {
+      sock.destroy();
+      resolve(v);
+    };
+    sock.setTimeout(timeoutMs, () => done(null));
+    sock.on("connect", () => sock.write("status\n"));
+    sock.on("data", (d) => (text += d));
+    sock.on("end", () => {
+      try {
+        const s = JSON.parse(text) as MasterStatus;
+        done(s.pid === pid ? s : null);
+      } catch {
+        done(null);
+      }
+    });
+    sock.on("error", () => done(null));
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * A worker under the master: resolve the same configuration, load the app,
+ * serve on the master's addresses, report to the master (ready, heartbeats,
+ * retirement) and stop on its signals. A boot failure is reported with its
+ * exit code and message, so the master can tell the operator in one line.
+ */
+import { randomInt } from "node:crypto";
+import type { Address } from "../config/address.ts";
+import { resolveConfig } from "../config/load.ts";
+import { TsgwError, describeError, EXIT } from "../errors.ts";
+import { createLogger } from "../log/logger.ts";
+import type { Runtime } from "../runtime/types.ts";
+import { listenAll, loadConfiguredApp, prepareProcess, stopOnSignals } from "./serve.ts";
+
+/** What the master tells a worker through its environment. */
+export const WORKER_ENV = {
+  id: "TSGW_WORKER_ID",
+  generation: "TSGW_GENERATION",
+  /** the addresses to serve, as the master resolved them (port 0 made concrete) */
+  binds: "TSGW_WORKER_BINDS",
+  /** "1" for the worker that logs how the app was loaded, once per generation */
+  announce: "TSGW_ANNOUNCE",
+} as const;
+
+export type WorkerMessage =
+  | { tsgw: "ready"; id: number; urls: string[] }
+  | { tsgw: "boot-error"; id: number; code: number; message: string }
+  | { tsgw: "beat"; id: number; requests: number; rss: number }
+  | { tsgw: "retire"; id: number; reason: string };
+
+export function isWorkerMessage(m: unknown): m is WorkerMessage {
+  return typeof m === "object" && m !== null && typeof (m as { tsgw?: unknown }).tsgw === "string";
+}
+
+export async function runWorker(runtime: Runtime, argv: string[], env: Record<string, string | undefined>): Promise<void> {
+  const id = Number(env[WORKER_ENV.id]);
+  const cwd = process.cwd();
+  let log = createLogger("info");
+  const send = (m: WorkerMessage) => runtime.toMaster(m);
+  try {
+    const resolved = await resolveConfig({ argv, env, cwd, importModule: runtime.importModule });
+    resolved.binds = JSON.parse(env[WORKER_ENV.binds] ?? "[]") as Address[];
+    const { config } = resolved;
+    log = createLogger(config.logLevel);
+    const app = await loadConfiguredApp(runtime, resolved, prepareProcess(resolved, cwd), log, env[WORKER_ENV.announce] === "1");
+    let served = 0;
+    let retiring = false;
+    const retire = (reason: string) => {
+      if (retiring) return;
+      retiring = true;
+      send({ tsgw: "retire", id, reason });
+    };
+    const limit = config.maxRequests > 0 ? config.maxRequests + randomInt(config.maxRequestsJitter + 1) : 0;
+    const servers = await listenAll(runtime, resolved, app, log, {
+      workerId: id,
+      shared: true,
+      onRequest: limit ? () => void (++served === limit && retire(`served ${limit} requests (max-requests)`)) : () => void ++served,
+    });
+    send({ tsgw: "ready", id, urls: servers.map((s) => s.url) });
+    const rssLimit = config.reloadOnRss * 1024 * 1024;
+    const beat = () => {
+      const rss = process.memoryUsage.rss();
+      send({ tsgw: "beat", id, requests: served, rss });
+      if (rssLimit && rss > rssLimit) retire(`resident memory ${Math.round(rss / 1048576)} MB is over reload-on-rss ${config.reloadOnRss} MB`);
+    };
+    // beat often enough that a healthy worker is never near its timeout
+    setInterval(beat, Math.min(1000, (config.timeout * 1000) / 4)).unref();
+    stopOnSignals(servers, config.gracefulTimeout, log);
+    // the master is gone (killed hard): do not serve on unsupervised
+    process.on("disconnect", () => process.kill(process.pid, "SIGTERM"));
+  } catch (err) {
+    const code = err instanceof TsgwError ? err.exitCode : EXIT.workerBoot;
+    const message = err instanceof TsgwError ? err.message : `worker failed to boot: ${describeError(err)}`;
+    send({ tsgw: "boot-error", id, code, message });
+    // give the message time to reach the master before the exit does
+    setTimeout(() => process.exit(code), 100);
+  }
+}
