@@ -27,7 +27,7 @@ const BENCH = join(ROOT, "scripts", "bench");
 function runScript(rt: RuntimeName, script: string, port: number): string[] {
   if (rt === "node") return [process.execPath, script, String(port)];
   if (rt === "bun") return [join(BIN, "bun"), script, String(port)];
-  return [join(BIN, "deno"), "run", "-A", script, String(port)];
+  return [join(BIN, "deno"), "run", "-A", "--unstable-net", script, String(port)];
 }
 
 interface Scenario {

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run -A
+#!/usr/bin/env -S deno run -A --unstable-net
 /**
  * The `tsgw` command. citty gives the command its shape (meta, run); the
  * arguments themselves are parsed by src/config from the settings table,

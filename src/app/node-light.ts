@@ -260,13 +260,22 @@ class CompatRequest extends NativeRequest {
   }
 }
 
-let installed = false;
+let compat = false;
 
-/** Swap the globals in the serving process (Node only: Bun and Deno serve fetch natively). */
-export function installLightGlobals(): void {
-  if (installed) return;
-  installed = true;
-  Object.defineProperty(globalThis, "Response", { value: LightResponse, writable: true, configurable: true });
+/**
+ * Let light requests pass wherever an app hands them to native code
+ * (`new Request(request)`, `fetch(request)`): needed wherever fetch apps are
+ * served from node:http, on any runtime.
+ */
+export function installRequestCompat(): void {
+  if (compat) return;
+  compat = true;
   Object.defineProperty(globalThis, "Request", { value: CompatRequest, writable: true, configurable: true });
   globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => nativeFetch(real(input), init);
+}
+
+/** On Node, where node:http serves every fetch app: also the light Response. */
+export function installLightGlobals(): void {
+  installRequestCompat();
+  Object.defineProperty(globalThis, "Response", { value: LightResponse, writable: true, configurable: true });
 }

@@ -9,6 +9,7 @@
  *   TERM graceful stop     INT, QUIT fast stop
  *   TTIN one worker more   TTOU one worker fewer    USR1 reopen log files
  */
+import { readFileSync } from "node:fs";
 import { createServer as createTcpServer } from "node:net";
 import type { Server } from "node:net";
 import { formatAddress, type Address } from "../config/address.ts";
@@ -95,6 +96,7 @@ export class Arbiter {
         `${this.runtime.name} cannot serve a unix socket from several workers (its servers cannot share one); use -w 1, a TCP address, or run tsgw on node or deno`,
       );
     }
+    this.checkMigrateReq();
     for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
     this.control = await serveControl(process.pid, () => this.status());
     this.log.info(`Starting tsgw ${VERSION} on ${this.runtime.name} ${this.runtime.version}: master, ${this.target} worker${this.target === 1 ? "" : "s"}`);
@@ -109,6 +111,24 @@ export class Arbiter {
     if (config.pidfile) writePidfile(config.pidfile, process.pid);
     for (const url of started[0]!.urls) this.log.info(`Listening at: ${url} (${process.pid})`);
     setInterval(() => this.checkTimeouts(), 500).unref();
+  }
+
+  /**
+   * With SO_REUSEPORT each worker has its own listening socket, and Linux drops
+   * the connections queued on one when it closes, unless tcp_migrate_req hands
+   * them to a sibling: without it a reload under load can reset a few connections.
+   */
+  private checkMigrateReq(): void {
+    if (this.runtime.tcpSharing !== "reusePort" || !this.binds.some((b) => b.kind === "tcp")) return;
+    try {
+      if (readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim() === "0") {
+        this.log.warn(
+          `${this.runtime.name} workers share TCP ports with SO_REUSEPORT: for reloads that lose no connection set sysctl net.ipv4.tcp_migrate_req=1`,
+        );
+      }
+    } catch {
+      // not Linux, or an old kernel: nothing to advise
+    }
   }
 
   // ------------------------------------------------------------- workers

@@ -21,6 +21,7 @@ export const runtime: Runtime = {
   version: Bun.version,
   // Bun.serve cannot share a unix socket, and Bun's node:cluster fails the second listen on one
   unixSharing: "none",
+  tcpSharing: "reusePort",
   spawnWorker: spawnClusterWorker,
   toMaster: sendToMaster,
   prepareWorker() {},

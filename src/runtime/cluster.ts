@@ -9,7 +9,19 @@
 import cluster from "node:cluster";
 import type { WorkerEvents, WorkerProcess } from "./types.ts";
 
+/**
+ * Workers accept from the shared listening socket themselves (SCHED_NONE)
+ * rather than through the master (round-robin): when an old generation
+ * closes its copy of the socket during a reload nothing queued is lost, and
+ * no connection takes a detour through the master.
+ */
+let configured = false;
+
 export function spawnClusterWorker(env: Record<string, string>, events: WorkerEvents): WorkerProcess {
+  if (!configured) {
+    configured = true;
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
+  }
   const worker = cluster.fork(env);
   worker.on("message", (m: unknown) => events.onMessage(m));
   worker.on("exit", (code: number | null, signal: string | null) => events.onExit(code, signal));
@@ -20,8 +32,10 @@ export function spawnClusterWorker(env: Record<string, string>, events: WorkerEv
       return worker.process.pid ?? 0;
     },
     kill(signal) {
+      // process.kill, not worker.process.kill: on Deno the latter also drops the
+      // IPC channel, and a cluster worker exits at once when its channel goes
       try {
-        worker.process.kill(signal);
+        if (worker.process.pid) process.kill(worker.process.pid, signal);
       } catch {
         // already gone
       }

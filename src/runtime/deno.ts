@@ -1,6 +1,7 @@
 /** Deno shim: Deno.serve for fetch apps, Deno's node:http for Node listeners. */
 import { createServer } from "node:http";
 import { fetchToNodeListener } from "../app/node-adapter.ts";
+import { installRequestCompat } from "../app/node-light.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { LazyRequestInfo } from "./info.ts";
 import { listenNative, listenNodeServer } from "./listen.ts";
@@ -32,13 +33,17 @@ export const runtime: Runtime = {
   name: "deno",
   version: Deno.version.deno,
   unixSharing: "cluster",
+  tcpSharing: "reusePort",
   spawnWorker: spawnClusterWorker,
   toMaster: sendToMaster,
   prepareWorker() {},
   importModule: importFile,
   async serveFetch(address, handler, options) {
     const { workerId } = options;
-    const viaNodeHttp = () => listenNodeServer(createServer(fetchToNodeListener(handler, workerId, options.onError)), address, options);
+    const viaNodeHttp = () => {
+      installRequestCompat();
+      return listenNodeServer(createServer(fetchToNodeListener(handler, workerId, options.onError)), address, options);
+    };
     // Deno.serve cannot share a unix socket between processes; node:cluster can (through node:http)
     if (address.kind === "unix" && options.shared) return viaNodeHttp();
     if (options.shared && !UNSTABLE_NET) {

@@ -14,6 +14,7 @@ export const runtime: Runtime = {
   name: "node",
   version: process.versions.node,
   unixSharing: "cluster",
+  tcpSharing: "cluster",
   spawnWorker: spawnClusterWorker,
   toMaster: sendToMaster,
   async importModule(file) {

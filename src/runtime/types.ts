@@ -55,6 +55,8 @@ export interface Runtime {
   readonly version: string;
   /** can several workers serve one unix socket? ("cluster": node:cluster shares it) */
   readonly unixSharing: "cluster" | "none";
+  /** how workers share a TCP port: one socket shared through node:cluster, or one socket each with SO_REUSEPORT */
+  readonly tcpSharing: "cluster" | "reusePort";
   /** start a worker: this same program again, told by `env` that it is one */
   spawnWorker(env: Record<string, string>, events: WorkerEvents): WorkerProcess;
   /** in a worker: a message for the master */

@@ -22,7 +22,7 @@ export function commandFor(rt: RuntimeName): string[] {
     case "bun":
       return [join(BIN, "bun"), join(ROOT, "src", "cli.ts")];
     case "deno":
-      return [join(BIN, "deno"), "run", "-A", join(ROOT, "src", "cli.ts")];
+      return [join(BIN, "deno"), "run", "-A", ...(process.env.TSGW_DENO_FLAGS ?? "--unstable-net").split(" ").filter(Boolean), join(ROOT, "src", "cli.ts")];
   }
 }
 
@@ -187,7 +187,7 @@ export function tempDir(): string {
 
 /** The error contract: one "tsgw: error:" line on stderr (log lines aside), no stack trace. */
 export function oneLine(stderr: string): string {
-  const lines = stderr.trim().split("\n").filter((l) => !/^\[[^\]]+\] \[\d+\] \[(INFO|DEBUG)\]/.test(l));
+  const lines = stderr.trim().split("\n").filter((l) => !/^\[[^\]]+\] \[\d+\] \[(INFO|DEBUG|WARNING)\]/.test(l));
   if (lines.length !== 1 || !lines[0]!.startsWith("tsgw: error: ") || /^\s+at /m.test(stderr)) {
     throw new Error(`expected one error line, got:\n${stderr}`);
   }

@@ -1,0 +1,287 @@
+/** The process model on every runtime, with real signals and real requests: DESIGN §4 and §6. */
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { askMaster, type MasterStatus } from "../../src/master/control.ts";
+import { FIXTURES, RUNTIMES, ask, oneLine, runTsgw, startTsgw, tempDir, waitForLog, type Server } from "../helpers/tsgw.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function migrateReq(): string {
+  try {
+    return readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim();
+  } catch {
+    return "absent";
+  }
+}
+
+/**
+ * Where a runtime cannot (yet) reload under load without losing a connection,
+ * the test still runs and says why, as a TODO, instead of passing or hiding.
+ */
+function reloadLossReason(rt: string): string | undefined {
+  if (rt === "deno") {
+    return "Deno's servers close a connection accepted but not yet read when they shut down; see README, Known limits";
+  }
+  if (rt === "bun" && migrateReq() !== "1") return "needs sysctl net.ipv4.tcp_migrate_req=1 (SO_REUSEPORT queues); .ci/run sets it";
+  return undefined;
+}
+
+async function statusOf(server: Server): Promise<MasterStatus> {
+  const s = await askMaster(server.child.pid!);
+  assert.ok(s, "the master answers on its control socket");
+  return s;
+}
+
+/** Poll the master until `ok` holds (bounded). */
+async function until(server: Server, ok: (s: MasterStatus) => boolean, what: string, ms = 15000): Promise<MasterStatus> {
+  for (const start = Date.now(); Date.now() - start < ms; await sleep(50)) {
+    const s = await askMaster(server.child.pid!);
+    if (s && ok(s)) return s;
+  }
+  throw new Error(`timed out waiting for: ${what}\n${server.logs()}`);
+}
+
+const ready = (s: MasterStatus) => s.workers.filter((w) => w.state === "ready");
+
+/** Sequential requests from `clients` loops until `done`; returns failures and the pids that answered. */
+function loadLoop(server: Server, clients: number): { stop: () => Promise<{ ok: number; failed: string[]; pids: Set<string> }> } {
+  let running = true;
+  const failed: string[] = [];
+  const pids = new Set<string>();
+  let ok = 0;
+  const loops = Array.from({ length: clients }, async () => {
+    while (running) {
+      try {
+        const r = await ask(server, { path: "/pid" });
+        if (r.status === 200) {
+          ok++;
+          pids.add(r.text);
+        } else failed.push(`status ${r.status}`);
+      } catch (err) {
+        failed.push(String(err));
+      }
+    }
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return { ok, failed, pids };
+    },
+  };
+}
+
+for (const rt of RUNTIMES) {
+  describe(`process model on ${rt}`, () => {
+    test("-w 2 runs two workers that both serve, and TTIN/TTOU change the count", async () => {
+      const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "-w", "2"]);
+      try {
+        const s = await until(server, (st) => ready(st).length === 2, "two ready workers");
+        const seen = new Set<string>();
+        for (let i = 0; i < 200 && seen.size < 2; i++) seen.add((await ask(server, { path: "/pid" })).text);
+        assert.deepEqual([...seen].sort(), s.workers.map((w) => String(w.pid)).sort());
+        server.child.kill("SIGTTIN");
+        await until(server, (st) => ready(st).length === 3, "three workers after TTIN");
+        server.child.kill("SIGTTOU");
+        await until(server, (st) => st.workers.length === 2, "two workers after TTOU");
+      } finally {
+        assert.equal(await server.stop(), 0);
+      }
+    });
+
+    test("a worker killed with -9 under load is replaced; the master survives", async () => {
+      const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "-w", "2"]);
+      try {
+        const before = await until(server, (st) => ready(st).length === 2, "two ready workers");
+        const load = loadLoop(server, 4);
+        await sleep(300);
+        const victim = before.workers[0]!.pid;
+        process.kill(victim, "SIGKILL");
+        const after = await until(server, (st) => ready(st).length === 2 && !st.workers.some((w) => w.pid === victim), "a replacement worker");
+        await sleep(300);
+        const result = await load.stop();
+        assert.ok(result.ok > 0);
+        assert.equal(after.pid, before.pid);
+        assert.match(server.logs(), new RegExp(`Worker \\(pid:${victim}\\) exited unexpectedly with signal SIGKILL`));
+        assert.equal((await ask(server, { path: "/pid" })).status, 200);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test("HUP twice under load: zero failed requests, both generations answered", { todo: reloadLossReason(rt) }, async () => {
+      const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "-w", "2"]);
+      try {
+        const first = await until(server, (st) => ready(st).length === 2, "two ready workers");
+        const load = loadLoop(server, 4);
+        await sleep(400);
+        server.child.kill("SIGHUP");
+        await until(server, (st) => st.reloads === 1 && st.workers.every((w) => w.generation === 2), "the first reload", 30000);
+        await sleep(400);
+        server.child.kill("SIGHUP");
+        const last = await until(server, (st) => st.reloads === 2 && st.workers.every((w) => w.generation === 3), "the second reload", 30000);
+        await sleep(400);
+        const result = await load.stop();
+        assert.deepEqual(result.failed, []);
+        assert.ok(first.workers.some((w) => result.pids.has(String(w.pid))), "the first generation answered");
+        assert.ok(last.workers.some((w) => result.pids.has(String(w.pid))), "the last generation answered");
+        assert.equal(last.lastReload?.ok, true);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test("a reload whose app fails to load keeps the old workers serving; --reload says why", async () => {
+      const dir = tempDir();
+      const app = join(dir, "app.ts");
+      const pidfile = join(dir, "app.pid");
+      writeFileSync(app, `export default () => new Response("v1 " + process.pid);\n`);
+      const server = await startTsgw(rt, [app, "-b", "127.0.0.1:0", "--pid", pidfile]);
+      try {
+        assert.match((await ask(server)).text, /^v1 /);
+        writeFileSync(app, `throw new Error("v2 is broken");\nexport default () => new Response("v2");\n`);
+        const r = await runTsgw(rt, ["--reload", pidfile]);
+        assert.equal(r.code, 1);
+        assert.match(oneLine(r.stderr), /reload of tsgw \d+ failed, the old workers keep serving: .*v2 is broken/);
+        assert.match((await ask(server)).text, /^v1 /);
+        writeFileSync(app, `export default () => new Response("v3 " + process.pid);\n`);
+        const ok = await runTsgw(rt, ["--reload", pidfile]);
+        assert.equal(ok.code, 0, ok.stderr);
+        assert.match(ok.stdout, /reloaded: generation \d+ serves/);
+        assert.match((await ask(server)).text, /^v3 /);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test("TERM lets an in-flight request finish, removes the pidfile, exits 0", async () => {
+      const dir = tempDir();
+      const pidfile = join(dir, "app.pid");
+      const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--pid", pidfile]);
+      assert.equal(readFileSync(pidfile, "utf8").trim(), String(server.child.pid));
+      const slow = ask(server, { path: "/slow?ms=1500" });
+      await sleep(400);
+      const code = server.stop("SIGTERM");
+      const r = await slow;
+      assert.equal(r.status, 200);
+      assert.match(r.text, /^slow done/);
+      assert.equal(await code, 0);
+      assert.equal(existsSync(pidfile), false);
+    });
+
+    test("INT stops at once", async () => {
+      const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "-w", "2"]);
+      const started = Date.now();
+      assert.equal(await server.stop("SIGINT"), 0);
+      assert.ok(Date.now() - started < 5000);
+    });
+
+    test("a worker stuck in a loop is killed after --timeout and replaced", async () => {
+      const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "-w", "2", "--timeout", "2"]);
+      try {
+        const before = await until(server, (st) => ready(st).length === 2, "two ready workers");
+        ask(server, { path: "/hang" }).catch(() => {});
+        await waitForLog(server, /WORKER TIMEOUT \(pid:\d+\)/, 15000);
+        await until(server, (st) => ready(st).length === 2 && st.workers.some((w) => !before.workers.some((b) => b.pid === w.pid)), "a replacement");
+        assert.equal((await ask(server)).status, 200);
+      } finally {
+        await server.stop("SIGINT");
+      }
+    });
+
+    test("--max-requests recycles a worker without dropping a request", async () => {
+      const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--max-requests", "5"]);
+      try {
+        const first = (await ask(server, { path: "/pid" })).text;
+        for (let i = 0; i < 9; i++) assert.equal((await ask(server, { path: "/pid" })).status, 200);
+        await waitForLog(server, /retires: served 5 requests \(max-requests\)/);
+        // the old worker serves until its replacement does: no gap, no dropped request
+        let now = first;
+        for (let i = 0; i < 300 && now === first; i++) {
+          const r = await ask(server, { path: "/pid" });
+          assert.equal(r.status, 200);
+          now = r.text;
+          if (now === first) await sleep(50);
+        }
+        assert.notEqual(now, first, "a new worker took over");
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test("--reload-on-rss recycles a worker over the limit", async () => {
+      const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--reload-on-rss", "1"]);
+      try {
+        await waitForLog(server, /retires: resident memory \d+ MB is over reload-on-rss 1 MB/, 15000);
+        assert.equal((await ask(server)).status, 200);
+      } finally {
+        await server.stop("SIGINT");
+      }
+    });
+
+    test("pidfile: a second start is refused while the first runs; a stale one is replaced", async () => {
+      const dir = tempDir();
+      const pidfile = join(dir, "app.pid");
+      const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--pid", pidfile]);
+      try {
+        const second = await runTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--pid", pidfile]);
+        assert.equal(second.code, 1);
+        assert.match(oneLine(second.stderr), new RegExp(`tsgw is already running with pid ${server.child.pid} \\(pidfile .*app\\.pid\\)`));
+      } finally {
+        await server.stop();
+      }
+      writeFileSync(pidfile, "999999\n"); // a pid nobody has
+      const again = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--pid", pidfile]);
+      try {
+        assert.equal(readFileSync(pidfile, "utf8").trim(), String(again.child.pid));
+        const stopped = await runTsgw(rt, ["--stop", pidfile]);
+        assert.equal(stopped.code, 0, stopped.stderr);
+        assert.match(stopped.stdout, /^tsgw \d+ stopped$/m);
+        assert.equal(again.child.exitCode ?? (await again.stop()), 0);
+      } finally {
+        await again.stop();
+      }
+    });
+
+    test("bad pidfiles for --reload/--stop: one line, non-zero, and a foreign process is never signalled", async () => {
+      const dir = tempDir();
+      const cases: [string, string | null, RegExp][] = [
+        ["missing.pid", null, /no such file \(is tsgw running\?\)/],
+        ["empty.pid", "", /is empty$/],
+        ["garbage.pid", "hello\n", /does not hold a pid \(it reads "hello"\)/],
+        ["dead.pid", "999999\n", /is stale: no process 999999/],
+      ];
+      for (const [name, body, message] of cases) {
+        const file = join(dir, name);
+        if (body !== null) writeFileSync(file, body);
+        for (const action of ["--stop", "--reload"]) {
+          const r = await runTsgw(rt, [action, file]);
+          assert.equal(r.code, 1, `${action} ${name}`);
+          assert.match(oneLine(r.stderr), message);
+        }
+      }
+      const foreign = spawn("sleep", ["30"]);
+      try {
+        writeFileSync(join(dir, "foreign.pid"), `${foreign.pid}\n`);
+        const r = await runTsgw(rt, ["--stop", join(dir, "foreign.pid")]);
+        assert.equal(r.code, 1);
+        assert.match(oneLine(r.stderr), new RegExp(`is stale: process ${foreign.pid} is not a tsgw master`));
+        assert.equal(foreign.exitCode, null, "the foreign process is still alive");
+      } finally {
+        foreign.kill();
+      }
+    });
+
+    test("--no-master serves from one process", async () => {
+      const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--no-master"]);
+      try {
+        assert.equal((await ask(server, { path: "/pid" })).text, String(server.child.pid));
+      } finally {
+        assert.equal(await server.stop(), 0);
+      }
+    });
+  });
+}
