@@ -73,7 +73,6 @@ const CLI_ONLY: readonly Source[] = ["cli"];
 const TS_ONLY: readonly Source[] = ["ts"];
 
 const NOT_YET = (what: string) => `${what} is not built yet`;
-const HOOK_PENDING = NOT_YET("running server hooks");
 
 export const SETTINGS = [
   // --- Config -------------------------------------------------------------
@@ -491,13 +490,13 @@ export const SETTINGS = [
   // --- Server hooks (TS config only) -------------------------------------
   ...(
     [
-      ["on-starting", "Called in the master before it starts workers."],
-      ["on-reload", "Called in the master when a reload (HUP) begins."],
-      ["when-ready", "Called in the master once the server serves."],
-      ["post-fork", "Called in the master after a worker was started."],
-      ["post-worker-init", "Called in a worker after it loaded the app."],
-      ["worker-exit", "Called in the master after a worker exited."],
-      ["on-exit", "Called in the master just before it exits."],
+      ["on-starting", "onStarting(server): in the master, before the first workers start."],
+      ["on-reload", "onReload(server): in the master, when a reload (HUP) begins."],
+      ["when-ready", "whenReady(server): in the master, once the first workers serve."],
+      ["post-fork", "postFork(server, worker): in the master, after a worker process was started."],
+      ["post-worker-init", "postWorkerInit(worker): in the worker, after it loaded the app and before it serves."],
+      ["worker-exit", "workerExit(server, worker): in the master, after a worker exited."],
+      ["on-exit", "onExit(server): in the master, just before it exits."],
     ] as const
   ).map(([name, help]) => ({
     name,
@@ -507,7 +506,6 @@ export const SETTINGS = [
     help,
     reload: true,
     sources: TS_ONLY,
-    pending: HOOK_PENDING,
   })),
 ] as const satisfies readonly SettingDef[];
 

@@ -21,6 +21,7 @@ import type { Runtime, WorkerProcess } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
 import { WORKER_ENV, isWorkerMessage, type WorkerMessage } from "../worker/main.ts";
 import { closeControl, serveControl, type MasterStatus } from "./control.ts";
+import { runHook, type ServerInfo, type WorkerInfo } from "../hooks.ts";
 import { refuseIfRunning, removePidfile, writePidfile } from "./pidfile.ts";
 
 type State = "booting" | "ready" | "stopping";
@@ -99,6 +100,7 @@ export class Arbiter {
     this.checkMigrateReq();
     for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
     this.control = await serveControl(process.pid, () => this.status());
+    await this.hook("onStarting", this.serverInfo());
     this.log.info(`Starting tsgw ${VERSION} on ${this.runtime.name} ${this.runtime.version}: master, ${this.target} worker${this.target === 1 ? "" : "s"}`);
     this.generation = 1;
     const started = Array.from({ length: this.target }, (_, i) => this.spawn(1, i === 0));
@@ -110,6 +112,7 @@ export class Arbiter {
     }
     if (config.pidfile) writePidfile(config.pidfile, process.pid);
     for (const url of started[0]!.urls) this.log.info(`Listening at: ${url} (${process.pid})`);
+    await this.hook("whenReady", this.serverInfo());
     setInterval(() => this.checkTimeouts(), 500).unref();
   }
 
@@ -153,6 +156,7 @@ export class Arbiter {
     );
     this.workers.set(id, w);
     this.log.info(`Booting worker with pid: ${w.proc.pid}`);
+    void this.hook("postFork", this.serverInfo(), this.workerInfo(w));
     return w;
   }
 
@@ -185,6 +189,7 @@ export class Arbiter {
     const how = signal ? `signal ${signal}` : `code ${code}`;
     if (w.state === "booting") w.settle(new Error(w.bootError?.message ?? `worker exited with ${how} while booting`));
     w.markExited();
+    void this.hook("workerExit", this.serverInfo(), this.workerInfo(w));
     if (this.stopping || w.state === "stopping" || w.abandoned) {
       this.log.info(`Worker exiting (pid: ${w.proc.pid})`);
       return;
@@ -297,6 +302,7 @@ export class Arbiter {
       if (error) this.log.error(`reload failed, the old workers keep serving: ${error}`);
       else this.log.info(`Reloaded: generation ${this.generation} serves`);
     };
+    await this.hook("onReload", this.serverInfo());
     let next: ResolvedConfig;
     try {
       next = await resolveConfig({ argv: this.input.argv, env: this.input.env, cwd: this.input.cwd, importModule: this.runtime.importModule });
@@ -343,6 +349,7 @@ export class Arbiter {
       await this.killAll();
     }
     this.cleanup();
+    await this.hook("onExit", this.serverInfo());
     this.log.info("Shutting down: Master");
     process.exit(0);
   }
@@ -360,6 +367,20 @@ export class Arbiter {
     if (this.config.pidfile) removePidfile(this.config.pidfile, process.pid);
     closeControl(this.control, process.pid);
     for (const b of this.binds) removeSocket(b);
+  }
+
+  // --------------------------------------------------------------- hooks
+
+  private hook(name: Parameters<typeof runHook>[1], ...args: unknown[]): Promise<void> {
+    return runHook(this.config, name, this.log, ...args);
+  }
+
+  private serverInfo(): ServerInfo {
+    return { pid: process.pid, generation: this.generation, workers: this.target, config: this.config };
+  }
+
+  private workerInfo(w: Worker): WorkerInfo {
+    return { id: w.id, pid: w.proc.pid, generation: w.generation };
   }
 
   // -------------------------------------------------------------- status

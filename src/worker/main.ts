@@ -10,6 +10,7 @@ import { resolveConfig } from "../config/load.ts";
 import { TsgwError, describeError, EXIT } from "../errors.ts";
 import { createLogger } from "../log/logger.ts";
 import type { Runtime } from "../runtime/types.ts";
+import { runHook } from "../hooks.ts";
 import { listenAll, loadConfiguredApp, prepareProcess, stopOnSignals } from "./serve.ts";
 
 /** What the master tells a worker through its environment. */
@@ -43,6 +44,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     const { config } = resolved;
     log = createLogger(config.logLevel);
     const app = await loadConfiguredApp(runtime, resolved, prepareProcess(resolved, cwd), log, env[WORKER_ENV.announce] === "1");
+    await runHook(config, "postWorkerInit", log, { id, pid: process.pid, generation: Number(env[WORKER_ENV.generation]) });
     let served = 0;
     let retiring = false;
     const retire = (reason: string) => {

@@ -285,3 +285,49 @@ for (const rt of RUNTIMES) {
     });
   });
 }
+
+for (const rt of RUNTIMES) {
+  test(`server hooks from the TS config run where and when they should (${rt})`, async () => {
+    const dir = tempDir();
+    const trail = join(dir, "hooks.log");
+    writeFileSync(
+      join(dir, "tsgw.config.ts"),
+      [
+        `import { appendFileSync } from "node:fs";`,
+        `const note = (line: string) => appendFileSync(${JSON.stringify(trail)}, line + "\\n");`,
+        "export default {",
+        `  app: ${JSON.stringify(join(FIXTURES, "fetch"))},`,
+        `  bind: ["127.0.0.1:0"],`,
+        "  onStarting: (s: any) => note(`onStarting master=${s.pid === process.pid}`),",
+        "  whenReady: (s: any) => note(`whenReady gen=${s.generation}`),",
+        "  postFork: (s: any, w: any) => note(`postFork worker=${w.id}`),",
+        "  postWorkerInit: (w: any) => note(`postWorkerInit worker=${w.id} inWorker=${w.pid === process.pid}`),",
+        "  onReload: (s: any) => note(`onReload gen=${s.generation}`),",
+        "  workerExit: (s: any, w: any) => note(`workerExit worker=${w.id}`),",
+        "  onExit: () => note('onExit'),",
+        "};",
+      ].join("\n"),
+    );
+    const server = await startTsgw(rt, ["-c", join(dir, "tsgw.config.ts")]);
+    server.child.kill("SIGHUP");
+    await until(server, (st) => st.reloads === 1, "the reload");
+    assert.equal(await server.stop(), 0);
+    const lines = readFileSync(trail, "utf8").trim().split("\n");
+    for (const expected of [
+      "onStarting master=true",
+      "postFork worker=1",
+      "postWorkerInit worker=1 inWorker=true",
+      "whenReady gen=1",
+      "onReload gen=1",
+      "postFork worker=2",
+      "postWorkerInit worker=2 inWorker=true",
+      "workerExit worker=1",
+      "workerExit worker=2",
+      "onExit",
+    ]) {
+      assert.ok(lines.includes(expected), `${expected} in:\n${lines.join("\n")}`);
+    }
+    assert.ok(lines.indexOf("onStarting master=true") < lines.indexOf("whenReady gen=1"));
+    assert.equal(lines.at(-1), "onExit");
+  });
+}
