@@ -14,6 +14,7 @@ import { currentRuntime } from "./runtime/index.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { VERSION } from "./version.ts";
 import { Arbiter } from "./master/arbiter.ts";
+import { isDaemonChild, launchDaemon, reportToLauncher } from "./master/daemon.ts";
 import { reloadMaster, stopMaster } from "./master/manage.ts";
 import { WORKER_ENV, runWorker } from "./worker/main.ts";
 import { loadConfiguredApp, prepareProcess, serveAlone } from "./worker/serve.ts";
@@ -50,6 +51,8 @@ async function start(runtime: Runtime, resolved: ResolvedConfig, argv: string[],
     }
     return serveAlone(runtime, resolved, app, log);
   }
+  const { daemon, daemonize } = resolved.config;
+  if ((daemon || daemonize) && !isDaemonChild()) return void process.stdout.write(`${await launchDaemon(daemonize)}\n`);
   await new Arbiter({ runtime, resolved, argv, env: process.env, cwd, log }).run();
 }
 
@@ -59,9 +62,11 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof TsgwError) {
       process.stderr.write(`tsgw: error: ${err.message}\n`);
+      await reportToLauncher({ ok: false, code: err.exitCode, message: err.message });
       process.exit(err.exitCode);
     }
     process.stderr.write(`tsgw: internal error: ${describeError(err)}\n`);
+    await reportToLauncher({ ok: false, code: EXIT.usage, message: `internal error: ${describeError(err)}` });
     if (process.env.TSGW_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
     process.exit(EXIT.usage);
   }

@@ -378,9 +378,8 @@ export const SETTINGS = [
     type: "bool",
     default: false,
     flags: ["-D"],
-    help: "Detach from the terminal once serving.",
+    help: "Detach from the terminal; the command returns once the daemon serves (output goes to daemonize's file, or nowhere).",
     reload: false,
-    pending: NOT_YET("daemon mode"),
   },
   {
     name: "daemonize",
@@ -388,9 +387,8 @@ export const SETTINGS = [
     type: "path",
     default: null,
     meta: "LOGFILE",
-    help: "Detach and send output to LOGFILE (uWSGI style).",
+    help: "Detach and send output to LOGFILE (uWSGI style); the command returns once the daemon serves.",
     reload: false,
-    pending: NOT_YET("daemon mode"),
   },
   {
     name: "user",

@@ -20,6 +20,7 @@ import { prepareUnixPath, removeSocket } from "../runtime/listen.ts";
 import type { Runtime, WorkerProcess } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
 import { WORKER_ENV, isWorkerMessage, type WorkerMessage } from "../worker/main.ts";
+import { reportToLauncher } from "./daemon.ts";
 import { closeControl, serveControl, type MasterStatus } from "./control.ts";
 import { runHook, type ServerInfo, type WorkerInfo } from "../hooks.ts";
 import { refuseIfRunning, removePidfile, writePidfile } from "./pidfile.ts";
@@ -113,6 +114,7 @@ export class Arbiter {
     if (config.pidfile) writePidfile(config.pidfile, process.pid);
     for (const url of started[0]!.urls) this.log.info(`Listening at: ${url} (${process.pid})`);
     await this.hook("whenReady", this.serverInfo());
+    await reportToLauncher({ ok: true });
     setInterval(() => this.checkTimeouts(), 500).unref();
   }
 

@@ -1,11 +1,11 @@
 /** The process model on every runtime, with real signals and real requests: DESIGN §4 and §6. */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { askMaster, type MasterStatus } from "../../src/master/control.ts";
-import { FIXTURES, RUNTIMES, ask, oneLine, runTsgw, startTsgw, tempDir, waitForLog, type Server } from "../helpers/tsgw.ts";
+import { FIXTURES, RUNTIMES, ask, commandFor, oneLine, runTsgw, startTsgw, tempDir, waitForLog, type Server } from "../helpers/tsgw.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -329,5 +329,43 @@ for (const rt of RUNTIMES) {
     }
     assert.ok(lines.indexOf("onStarting master=true") < lines.indexOf("whenReady gen=1"));
     assert.equal(lines.at(-1), "onExit");
+  });
+}
+
+for (const rt of RUNTIMES) {
+  describe(`daemon and shell scripts on ${rt}`, () => {
+    /** A `tsgw` command on PATH that runs this runtime, as an installed tsgw would. */
+    function binDir(): string {
+      const dir = tempDir();
+      const [cmd, ...pre] = commandFor(rt);
+      writeFileSync(join(dir, "tsgw"), `#!/bin/sh\nexec ${[cmd, ...pre].map((a) => `'${a}'`).join(" ")} "$@"\n`, { mode: 0o755 });
+      return dir;
+    }
+
+    test("a plain sh script: tsgw --ini app.ini && tsgw --reload app.pid && tsgw --stop app.pid", async () => {
+      const dir = tempDir();
+      writeFileSync(join(dir, "app.ts"), `export default () => new Response("from the daemon " + process.pid);\n`);
+      writeFileSync(
+        join(dir, "app.ini"),
+        ["[uwsgi]", "chdir = %d", "module = app", "http = 127.0.0.1:0", "pidfile = %dapp.pid", "daemonize = %dapp.log", "processes = 2", "master = true"].join("\n"),
+      );
+      writeFileSync(
+        join(dir, "ctl.sh"),
+        ["set -e", `cd ${JSON.stringify(dir)}`, "tsgw --ini app.ini", "test -s app.pid", "tsgw --reload app.pid", "tsgw --stop app.pid", "test ! -e app.pid", "echo all-done"].join("\n"),
+      );
+      const r = spawnSync("sh", [join(dir, "ctl.sh")], { encoding: "utf8", env: { ...process.env, PATH: `${binDir()}:${process.env.PATH}`, TSGW_CMD_ARGS: "" }, timeout: 60000 });
+      assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}\n${existsSync(join(dir, "app.log")) ? readFileSync(join(dir, "app.log"), "utf8") : ""}`);
+      assert.match(r.stdout, /^tsgw daemon started with pid \d+; logging to .*app\.log$/m);
+      assert.match(r.stdout, /reloaded: generation 2 serves/);
+      assert.match(r.stdout, /^tsgw \d+ stopped$/m);
+      assert.match(r.stdout, /all-done/);
+      assert.match(readFileSync(join(dir, "app.log"), "utf8"), /Listening at: http:\/\/127\.0\.0\.1:\d+/);
+    });
+
+    test("a daemon that cannot start: the launching command exits non-zero with the error", async () => {
+      const r = await runTsgw(rt, ["test/fixtures/throws", "-b", "127.0.0.1:0", "-D"]);
+      assert.equal(r.code, 4);
+      assert.match(oneLine(r.stderr), /failed to load: database unreachable at import$/);
+    });
   });
 }

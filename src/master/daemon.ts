@@ -1,0 +1,59 @@
+/**
+ * Daemon mode (-D, or uWSGI's daemonize = LOGFILE): the command the operator
+ * typed starts a detached copy of itself (a new session, output to the log
+ * file, the same working folder) and exits 0 only once that copy serves, or
+ * non-zero with its error, so a shell script can trust it.
+ */
+import { fork } from "node:child_process";
+import { openSync } from "node:fs";
+import { TsgwError } from "../errors.ts";
+
+const CHILD = "TSGW_DAEMON_CHILD";
+
+type DaemonMessage = { tsgw: "daemon-ready"; pid: number } | { tsgw: "daemon-error"; code: number; message: string };
+
+export function isDaemonChild(): boolean {
+  return process.env[CHILD] === "1";
+}
+
+/** In the launching command: start the daemon, wait for its word, and return what to print. */
+export function launchDaemon(logfile: string | null): Promise<string> {
+  let out: number;
+  try {
+    out = openSync(logfile ?? "/dev/null", "a");
+  } catch (err) {
+    throw new TsgwError(`cannot open daemon log file ${logfile}: ${(err as Error).message}`);
+  }
+  const child = fork(process.argv[1]!, process.argv.slice(2), {
+    detached: true,
+    stdio: ["ignore", out, out, "ipc"],
+    env: { ...process.env, [CHILD]: "1" },
+  });
+  return new Promise((resolve, reject) => {
+    child.once("message", (m: DaemonMessage) => {
+      child.removeAllListeners("exit");
+      if (m.tsgw === "daemon-ready") {
+        child.disconnect();
+        child.unref();
+        resolve(`tsgw daemon started with pid ${m.pid}${logfile ? `; logging to ${logfile}` : ""}`);
+      } else reject(new TsgwError(m.message, m.code));
+    });
+    child.once("exit", (code) => {
+      reject(new TsgwError(`the daemon exited with code ${code} before serving${logfile ? `; see ${logfile}` : ""}`));
+    });
+  });
+}
+
+/** In the daemon: tell the launching command how the start went, then let it go. */
+export function reportToLauncher(result: { ok: true } | { ok: false; code: number; message: string }): Promise<void> {
+  if (!isDaemonChild() || !process.send) return Promise.resolve();
+  const message: DaemonMessage = result.ok
+    ? { tsgw: "daemon-ready", pid: process.pid }
+    : { tsgw: "daemon-error", code: result.code, message: result.message };
+  return new Promise((resolve) => {
+    process.send!(message, undefined, {}, () => {
+      if (result.ok) process.disconnect?.();
+      resolve();
+    });
+  });
+}
