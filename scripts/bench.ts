@@ -1,61 +1,133 @@
 /**
- * tsgw against the bare runtime server, side by side in one run, with wrk.
+ * tsgw against the bare runtime servers, side by side in one run, with wrk.
  *   npm run bench                 5 s per run, best of 2 alternating runs
  *   npm run bench -- --quick      1 s per run (a smoke check, not a measurement)
  *   TSGW_RUNTIMES=bun npm run bench
- * Prints req/s per scenario and the ratio tsgw/raw; target (DESIGN §10): >= 0.95.
+ * Scenarios: 1 process (tsgw vs Bun.serve / Deno.serve / node:http) and
+ * 2 workers (tsgw vs node cluster and PM2 cluster mode, Bun reusePort,
+ * `deno serve --parallel`), plus idle worker memory. Prints ratios and
+ * PASS/FAIL against DESIGN §10, and rewrites docs/benchmarks.md.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { askMaster } from "../src/master/control.ts";
 import { ROOT, RUNTIMES, commandFor, type RuntimeName } from "../test/helpers/tsgw.ts";
 
 const quick = process.argv.includes("--quick");
 const seconds = quick ? 1 : 5;
 const rounds = quick ? 1 : 2;
 const BIN = join(ROOT, "node_modules", ".bin");
+const BENCH = join(ROOT, "scripts", "bench");
+const WORKERS = 2;
 
 if (spawnSync("wrk", ["--version"]).error) {
   console.error("bench: wrk not found; install it with: apt-get install -y wrk");
   process.exit(1);
 }
 
-const BENCH = join(ROOT, "scripts", "bench");
-
-/** The bare runtime running a script with a port argument. */
-function runScript(rt: RuntimeName, script: string, port: number): string[] {
-  if (rt === "node") return [process.execPath, script, String(port)];
-  if (rt === "bun") return [join(BIN, "bun"), script, String(port)];
-  return [join(BIN, "deno"), "run", "-A", "--unstable-net", script, String(port)];
+/** A server under test: started on a port, its worker pids, stopped. */
+interface Running {
+  workerPids(): Promise<number[]>;
+  stop(): Promise<void>;
 }
+type Launch = (port: number) => Running;
+
+/** A command in its own process group, so stopping it stops its children too. */
+function group(cmd: string[], extraEnv: Record<string, string> = {}): Running {
+  const [bin, ...args] = cmd;
+  const child = spawn(bin!, args, { stdio: ["ignore", "ignore", "inherit"], detached: true, env: { ...process.env, TSGW_CMD_ARGS: "", ...extraEnv } });
+  const exited = new Promise((r) => child.once("exit", r));
+  return {
+    async workerPids() {
+      const status = await askMaster(child.pid!);
+      return status ? status.workers.map((w) => w.pid) : [child.pid!];
+    },
+    async stop() {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // gone
+      }
+      await exited;
+    },
+  };
+}
+
+function runtimeArgs(rt: RuntimeName, script: string): string[] {
+  if (rt === "node") return [process.execPath, script];
+  if (rt === "bun") return [join(BIN, "bun"), script];
+  return [join(BIN, "deno"), "run", "-A", "--unstable-net", script];
+}
+
+const tsgw = (rt: RuntimeName, app: string, workers: number): Launch => (port) =>
+  group([...commandFor(rt), app, "-b", `127.0.0.1:${port}`, "-w", String(workers), "--log-level", "warning"]);
+
+const pm2: Launch = (port) => {
+  const env = { ...process.env, PM2_HOME: join(ROOT, ".tmp", "pm2") };
+  spawnSync(join(BIN, "pm2"), ["start", join(BENCH, "hello-node.mjs"), "-i", String(WORKERS), "--name", "tsgw-bench", "--", String(port)], { env, stdio: "ignore" });
+  return {
+    async workerPids() {
+      const list = JSON.parse(spawnSync(join(BIN, "pm2"), ["jlist"], { env, encoding: "utf8" }).stdout || "[]") as { pid: number }[];
+      return list.map((p) => p.pid);
+    },
+    async stop() {
+      spawnSync(join(BIN, "pm2"), ["kill"], { env, stdio: "ignore" });
+    },
+  };
+};
 
 interface Scenario {
+  runtime: RuntimeName;
   name: string;
-  raw: (rt: RuntimeName, port: number) => string[];
-  rawName: (rt: RuntimeName) => string;
-  app: string;
+  baselineName: string;
+  baseline: Launch;
+  candidate: Launch;
+  target: number;
 }
 
-const SCENARIOS: Scenario[] = [
-  {
-    name: "fetch handler",
-    // Node has no fetch server: its baseline is node:http writing the same response
-    raw: (rt, port) => runScript(rt, join(BENCH, rt === "node" ? "hello-node.mjs" : "raw-fetch.ts"), port),
-    rawName: (rt) => ({ node: "node:http", bun: "Bun.serve", deno: "Deno.serve" })[rt],
-    app: join(BENCH, "hello.ts"),
-  },
-  {
-    name: "Node listener",
-    raw: (rt, port) => runScript(rt, join(BENCH, "hello-node.mjs"), port),
-    rawName: () => "node:http",
-    app: join(BENCH, "hello-node.mjs"),
-  },
-];
+function scenarios(rt: RuntimeName): Scenario[] {
+  const rawFetch = rt === "node" ? join(BENCH, "hello-node.mjs") : join(BENCH, "raw-fetch.ts");
+  const out: Scenario[] = [
+    {
+      runtime: rt,
+      name: "fetch handler, 1 process",
+      baselineName: { node: "node:http", bun: "Bun.serve", deno: "Deno.serve" }[rt],
+      baseline: (port) => group([...runtimeArgs(rt, rawFetch), String(port)]),
+      candidate: (port) => group([...commandFor(rt), join(BENCH, "hello.ts"), "-b", `127.0.0.1:${port}`, "--no-master", "--log-level", "warning"]),
+      target: 0.95,
+    },
+    {
+      runtime: rt,
+      name: "Node listener, 1 process",
+      baselineName: "node:http",
+      baseline: (port) => group([...runtimeArgs(rt, join(BENCH, "hello-node.mjs")), String(port)]),
+      candidate: (port) => group([...commandFor(rt), join(BENCH, "hello-node.mjs"), "-b", `127.0.0.1:${port}`, "--no-master", "--log-level", "warning"]),
+      target: 0.95,
+    },
+  ];
+  const multi: Record<RuntimeName, [string, Launch][]> = {
+    node: [
+      ["node cluster", (port) => group([process.execPath, join(BENCH, "cluster-node.mjs"), String(WORKERS), String(port)])],
+      ["PM2 cluster", pm2],
+    ],
+    bun: [["Bun.serve reusePort", (port) => group([...runtimeArgs("bun", join(BENCH, "reuseport.ts")), String(WORKERS), String(port)])]],
+    deno: [
+      [
+        "deno serve --parallel",
+        (port) => group([join(BIN, "deno"), "serve", "--parallel", "-A", "--host", "127.0.0.1", "--port", String(port), join(BENCH, "serve-deno.ts")], { DENO_JOBS: String(WORKERS) }),
+      ],
+    ],
+  };
+  for (const [baselineName, baseline] of multi[rt]) {
+    out.push({ runtime: rt, name: `fetch handler, ${WORKERS} workers`, baselineName, baseline, candidate: tsgw(rt, join(BENCH, "hello.ts"), WORKERS), target: baselineName === "PM2 cluster" ? 1.0 : 0.95 });
+  }
+  return out;
+}
 
-async function waitUntilServing(port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+async function waitUntilServing(port: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
     try {
       await (await fetch(`http://127.0.0.1:${port}/`)).text();
       return;
@@ -63,65 +135,81 @@ async function waitUntilServing(port: number, child: ChildProcess): Promise<void
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  throw new Error("server did not start");
+  throw new Error(`nothing served on port ${port}`);
 }
 
 let nextPort = 20000 + Math.floor(Math.random() * 20000);
 
 interface Result {
   rps: number;
+  p50: string;
   p99: string;
   errors: number;
+  rssMb: number;
 }
 
-/** Start a server on a fresh port, warm it up, then measure it with wrk. */
-async function measure(command: (port: number) => string[]): Promise<Result> {
+function rssMb(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** Start a server on a fresh port, note an idle worker's memory, warm it up, measure it with wrk. */
+async function measure(launch: Launch): Promise<Result> {
   const port = nextPort++;
-  const [bin, ...args] = command(port);
-  const child = spawn(bin!, args, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, TSGW_CMD_ARGS: "" } });
+  const server = launch(port);
   const url = `http://127.0.0.1:${port}/`;
   try {
-    await waitUntilServing(port, child);
+    await waitUntilServing(port);
+    await new Promise((r) => setTimeout(r, 300));
+    const pids = await server.workerPids();
+    const idle = Math.max(...pids.map(rssMb));
     spawnSync("wrk", ["-t1", "-c32", "-d1s", url]);
     const out = spawnSync("wrk", ["-t1", "-c32", `-d${seconds}s`, "--latency", url], { encoding: "utf8" }).stdout;
     return {
       rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+      p50: /50%\s+(\S+)/.exec(out)?.[1] ?? "?",
       p99: /99%\s+(\S+)/.exec(out)?.[1] ?? "?",
       errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + (/Socket errors: (.*)/.exec(out) ? 1 : 0),
+      rssMb: idle,
     };
   } finally {
-    child.kill("SIGKILL");
-    await new Promise((r) => child.once("exit", r));
+    await server.stop();
   }
 }
 
-function best(a: Result, b: Result): Result {
-  return b.rps > a.rps ? b : a;
+function best(a: Result | undefined, b: Result): Result {
+  return !a || b.rps > a.rps ? b : a;
 }
 
-const header = `wrk -t1 -c32 -d${seconds}s, best of ${rounds} alternating runs, ${availableParallelism()} CPUs, hello world, 1 process`;
+const header = `wrk -t1 -c32 -d${seconds}s, best of ${rounds} alternating runs, ${availableParallelism()} CPUs, hello world`;
 console.log(`bench: ${header}\n`);
-const table = ["| runtime | app | baseline | baseline req/s | tsgw req/s | tsgw p99 | ratio | target >= 0.95 |", "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |"];
+const table = [
+  "| runtime | scenario | baseline | baseline req/s | tsgw req/s | tsgw p50 / p99 | ratio | target | verdict | idle worker RSS tsgw / baseline |",
+  "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+];
 for (const rt of RUNTIMES) {
-  for (const sc of SCENARIOS) {
-    let raw: Result = { rps: 0, p99: "?", errors: 0 };
-    let tsgw: Result = raw;
+  for (const sc of scenarios(rt)) {
+    let base: Result | undefined;
+    let cand: Result | undefined;
     for (let i = 0; i < rounds; i++) {
-      raw = best(raw, await measure((port) => sc.raw(rt, port)));
-      tsgw = best(tsgw, await measure((port) => [...commandFor(rt), sc.app, "-b", `127.0.0.1:${port}`, "--log-level", "warning"]));
+      base = best(base, await measure(sc.baseline));
+      cand = best(cand, await measure(sc.candidate));
     }
-    const ratio = tsgw.rps / raw.rps;
-    const verdict = ratio >= 0.95 ? "PASS" : "FAIL";
-    const errors = tsgw.errors + raw.errors;
+    const ratio = cand!.rps / base!.rps;
+    const verdict = ratio >= sc.target ? "PASS" : "FAIL";
+    const mem = `${cand!.rssMb.toFixed(0)} / ${base!.rssMb.toFixed(0)} MB`;
+    const errors = cand!.errors + base!.errors;
     console.log(
-      `${rt.padEnd(5)} ${sc.name.padEnd(14)} ${sc.rawName(rt).padEnd(10)} ${raw.rps.toFixed(0).padStart(7)} req/s   tsgw ${tsgw.rps.toFixed(0).padStart(7)} req/s (p99 ${tsgw.p99})   ratio ${ratio.toFixed(3)} ${verdict}${errors ? `  errors: ${errors}` : ""}`,
+      `${rt.padEnd(5)} ${sc.name.padEnd(26)} vs ${sc.baselineName.padEnd(22)} ${base!.rps.toFixed(0).padStart(7)} -> ${cand!.rps.toFixed(0).padStart(7)} req/s  ratio ${ratio.toFixed(3)} (>= ${sc.target}) ${verdict}  RSS ${mem}${errors ? `  errors: ${errors}` : ""}`,
     );
-    table.push(`| ${rt} | ${sc.name} | ${sc.rawName(rt)} | ${raw.rps.toFixed(0)} | ${tsgw.rps.toFixed(0)} | ${tsgw.p99} | ${ratio.toFixed(3)} | ${verdict} |`);
+    table.push(`| ${rt} | ${sc.name} | ${sc.baselineName} | ${base!.rps.toFixed(0)} | ${cand!.rps.toFixed(0)} | ${cand!.p50} / ${cand!.p99} | ${ratio.toFixed(3)} | ${sc.target} | ${verdict} | ${mem} |`);
   }
 }
 if (!quick && !process.env.TSGW_RUNTIMES) {
   const versionOf = (rt: RuntimeName) => /\d+\.\d+\.\d+/.exec(spawnSync(commandFor(rt)[0]!, ["--version"], { encoding: "utf8" }).stdout)?.[0];
-  const versions = RUNTIMES.map((rt) => `${rt} ${versionOf(rt)}`).join(", ");
   writeFileSync(
     join(ROOT, "docs", "benchmarks.md"),
     [
@@ -129,9 +217,10 @@ if (!quick && !process.env.TSGW_RUNTIMES) {
       "",
       "<!-- Written by `npm run bench` (scripts/bench.ts); run it again to refresh. -->",
       "",
-      `Taken ${new Date().toISOString().slice(0, 10)}: ${header}; ${versions}.`,
-      "The baseline is the bare runtime server serving the same hello world in the same run;",
-      "wrk and the server share the machine, so only the ratios carry over to other machines.",
+      `Taken ${new Date().toISOString().slice(0, 10)}: ${header}; ${RUNTIMES.map((rt) => `${rt} ${versionOf(rt)}`).join(", ")}.`,
+      "Each baseline is the bare runtime setup serving the same hello world in the same run;",
+      "wrk and the servers share the machine, so only the ratios carry over to other machines.",
+      "Idle worker RSS is read from /proc after one request (for a multi-process baseline: its largest process).",
       "",
       ...table,
       "",

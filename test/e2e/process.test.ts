@@ -369,3 +369,25 @@ for (const rt of RUNTIMES) {
     });
   });
 }
+
+for (const rt of RUNTIMES) {
+  test(`a unix socket under the master survives a reload (${rt})`, async () => {
+    const path = join(tempDir(), "app.sock");
+    const workers = rt === "bun" ? "1" : "2";
+    if (rt === "bun") {
+      const refused = await runTsgw(rt, ["test/fixtures/fetch", "-b", `unix:${path}`, "-w", "2"]);
+      assert.equal(refused.code, 1);
+      assert.match(oneLine(refused.stderr), /bun cannot serve a unix socket from several workers/);
+    }
+    const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", `unix:${path}`, "-w", workers]);
+    try {
+      assert.equal((await ask(server)).text, "hello world");
+      server.child.kill("SIGHUP");
+      await until(server, (st) => st.reloads === 1 && st.lastReload?.ok === true, "the reload");
+      assert.equal((await ask(server)).text, "hello world");
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+    assert.equal(existsSync(path), false, "the socket file is removed on exit");
+  });
+}
