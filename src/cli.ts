@@ -5,7 +5,6 @@
  * because settings need repeatable flags, INI/TS/env layering and
  * file:line errors that a generic parser cannot give.
  */
-import { defineCommand, runCommand } from "citty";
 import { resolveConfig, type ResolvedConfig } from "./config/load.ts";
 import { renderHelp, renderPrintConfig } from "./config/render.ts";
 import { TsgwError, describeError, EXIT } from "./errors.ts";
@@ -13,24 +12,23 @@ import { createLogger, type Logger } from "./log/logger.ts";
 import { currentRuntime } from "./runtime/index.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { VERSION } from "./version.ts";
-import { Arbiter } from "./master/arbiter.ts";
-import { isDaemonChild, launchDaemon, reportToLauncher } from "./master/daemon.ts";
-import { reloadMaster, stopMaster } from "./master/manage.ts";
-import { WORKER_ENV, runWorker } from "./worker/main.ts";
+import { WORKER_ENV } from "./worker/messages.ts";
 import { loadConfiguredApp, prepareProcess, serveAlone } from "./worker/serve.ts";
 
-const command = defineCommand({
+const command = {
   meta: { name: "tsgw", version: VERSION, description: "Serve JavaScript and TypeScript web apps on Node, Bun and Deno" },
-  async run({ rawArgs }) {
+  async run({ rawArgs }: { rawArgs: string[] }) {
     const runtime = await currentRuntime();
-    if (process.env[WORKER_ENV.id]) return runWorker(runtime, rawArgs, process.env);
     const cwd = process.cwd();
     const resolved = await resolveConfig({ argv: rawArgs, env: process.env, cwd, importModule: runtime.importModule });
     if (resolved.action === "help") return void process.stdout.write(renderHelp(VERSION));
     if (resolved.action === "version") return void process.stdout.write(`tsgw ${VERSION} (${runtime.name} ${runtime.version})\n`);
     if (resolved.action === "print-config") return void process.stdout.write(renderPrintConfig(resolved));
-    if (resolved.action === "reload") return void process.stdout.write(`${await reloadMaster(resolved.actionValue!)}\n`);
-    if (resolved.action === "stop") return void process.stdout.write(`${await stopMaster(resolved.actionValue!)}\n`);
+    if (resolved.action === "reload" || resolved.action === "stop") {
+      const { reloadMaster, stopMaster } = await import("./master/manage.ts");
+      const done = resolved.action === "reload" ? await reloadMaster(resolved.actionValue!) : await stopMaster(resolved.actionValue!);
+      return void process.stdout.write(`${done}\n`);
+    }
     const log = createLogger(resolved.config.logLevel);
     for (const w of resolved.warnings) log.warn(w);
     if (!resolved.config.app) {
@@ -38,7 +36,7 @@ const command = defineCommand({
     }
     await start(runtime, resolved, rawArgs, cwd, log);
   },
-});
+};
 
 async function start(runtime: Runtime, resolved: ResolvedConfig, argv: string[], cwd: string, log: Logger): Promise<void> {
   if (resolved.action === "check-config" || !resolved.config.master) {
@@ -52,24 +50,39 @@ async function start(runtime: Runtime, resolved: ResolvedConfig, argv: string[],
     return serveAlone(runtime, resolved, app, log);
   }
   const { daemon, daemonize } = resolved.config;
+  const { isDaemonChild, launchDaemon } = await import("./master/daemon.ts");
   if ((daemon || daemonize) && !isDaemonChild()) return void process.stdout.write(`${await launchDaemon(daemonize)}\n`);
+  const { Arbiter } = await import("./master/arbiter.ts");
   await new Arbiter({ runtime, resolved, argv, env: process.env, cwd, log }).run();
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // workers skip the CLI and the master's modules: every module loaded is memory per worker
+  if (process.env[WORKER_ENV.id]) {
+    const { runWorker } = await import("./worker/main.ts");
+    return runWorker(await currentRuntime(), argv, process.env);
+  }
   try {
-    await runCommand(command, { rawArgs: argv });
+    const { defineCommand, runCommand } = await import("citty");
+    await runCommand(defineCommand(command), { rawArgs: argv });
   } catch (err) {
     if (err instanceof TsgwError) {
       process.stderr.write(`tsgw: error: ${err.message}\n`);
-      await reportToLauncher({ ok: false, code: err.exitCode, message: err.message });
+      await failedDaemon(err.exitCode, err.message);
       process.exit(err.exitCode);
     }
     process.stderr.write(`tsgw: internal error: ${describeError(err)}\n`);
-    await reportToLauncher({ ok: false, code: EXIT.usage, message: `internal error: ${describeError(err)}` });
+    await failedDaemon(EXIT.usage, `internal error: ${describeError(err)}`);
     if (process.env.TSGW_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
     process.exit(EXIT.usage);
   }
+}
+
+/** A daemon that fails to start tells the command that launched it. */
+async function failedDaemon(code: number, message: string): Promise<void> {
+  if (!process.send) return;
+  const { reportToLauncher } = await import("./master/daemon.ts");
+  await reportToLauncher({ ok: false, code, message });
 }
 
 // `deno run -A src/cli.ts` and `bun src/cli.ts` run this file directly; bin/tsgw.mjs imports it.

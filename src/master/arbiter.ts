@@ -19,7 +19,7 @@ import type { Logger } from "../log/logger.ts";
 import { prepareUnixPath, removeSocket } from "../runtime/listen.ts";
 import type { Runtime, WorkerProcess } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
-import { WORKER_ENV, isWorkerMessage, type WorkerMessage } from "../worker/main.ts";
+import { WORKER_ENV, isWorkerMessage, type WorkerMessage } from "../worker/messages.ts";
 import { reportToLauncher } from "./daemon.ts";
 import { closeControl, serveControl, type MasterStatus } from "./control.ts";
 import { runHook, type ServerInfo, type WorkerInfo } from "../hooks.ts";

@@ -1,5 +1,4 @@
 /** Bun shim: Bun.serve for fetch apps, Bun's node:http for Node listeners. */
-import { createServer } from "node:http";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { LazyRequestInfo } from "./info.ts";
 import { listenNative, listenNodeServer } from "./listen.ts";
@@ -47,7 +46,8 @@ export const runtime: Runtime = {
       return { port: server.port, stop: (graceful) => server!.stop(!graceful) };
     });
   },
-  serveNode(address, listener, options) {
+  async serveNode(address, listener, options) {
+    const { createServer } = await import("node:http"); // loaded only when used: it costs memory per worker
     return listenNodeServer(createServer(listener), address, options);
   },
 };

@@ -1,5 +1,4 @@
 /** Deno shim: Deno.serve for fetch apps, Deno's node:http for Node listeners. */
-import { createServer } from "node:http";
 import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installRequestCompat } from "../app/node-light.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
@@ -40,7 +39,8 @@ export const runtime: Runtime = {
   importModule: importFile,
   async serveFetch(address, handler, options) {
     const { workerId } = options;
-    const viaNodeHttp = () => {
+    const viaNodeHttp = async () => {
+      const { createServer } = await import("node:http");
       installRequestCompat();
       return listenNodeServer(createServer(fetchToNodeListener(handler, workerId, options.onError)), address, options);
     };
@@ -53,7 +53,8 @@ export const runtime: Runtime = {
     }
     return serveNative(address, handler, options);
   },
-  serveNode(address, listener, options) {
+  async serveNode(address, listener, options) {
+    const { createServer } = await import("node:http"); // loaded only when used: it costs memory per worker
     return listenNodeServer(createServer(listener), address, options);
   },
 };

@@ -5,7 +5,6 @@
  */
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import type { Server } from "node:http";
-import { connect } from "node:net";
 import { formatAddress, type Address } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
 import type { RunningServer, ServeOptions } from "./types.ts";
@@ -19,6 +18,7 @@ export async function prepareUnixPath(path: string): Promise<void> {
     return; // nothing there
   }
   if (!isSocket) throw new TsgwError(`cannot listen on unix:${path}: the path exists and is not a socket`);
+  const { connect } = await import("node:net");
   const alive = await new Promise<boolean>((done) => {
     const probe = connect(path);
     probe.once("connect", () => {

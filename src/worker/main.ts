@@ -11,27 +11,8 @@ import { TsgwError, describeError, EXIT } from "../errors.ts";
 import { createLogger } from "../log/logger.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { runHook } from "../hooks.ts";
+import { WORKER_ENV, type WorkerMessage } from "./messages.ts";
 import { listenAll, loadConfiguredApp, prepareProcess, stopOnSignals } from "./serve.ts";
-
-/** What the master tells a worker through its environment. */
-export const WORKER_ENV = {
-  id: "TSGW_WORKER_ID",
-  generation: "TSGW_GENERATION",
-  /** the addresses to serve, as the master resolved them (port 0 made concrete) */
-  binds: "TSGW_WORKER_BINDS",
-  /** "1" for the worker that logs how the app was loaded, once per generation */
-  announce: "TSGW_ANNOUNCE",
-} as const;
-
-export type WorkerMessage =
-  | { tsgw: "ready"; id: number; urls: string[] }
-  | { tsgw: "boot-error"; id: number; code: number; message: string }
-  | { tsgw: "beat"; id: number; requests: number; rss: number }
-  | { tsgw: "retire"; id: number; reason: string };
-
-export function isWorkerMessage(m: unknown): m is WorkerMessage {
-  return typeof m === "object" && m !== null && typeof (m as { tsgw?: unknown }).tsgw === "string";
-}
 
 export async function runWorker(runtime: Runtime, argv: string[], env: Record<string, string | undefined>): Promise<void> {
   const id = Number(env[WORKER_ENV.id]);

@@ -1,0 +1,24 @@
+/**
+ * What passes between the master and its workers: the environment a worker
+ * is started with, and the messages it sends back. Kept apart so the master
+ * and the CLI need not load the worker's serving code.
+ */
+/** What the master tells a worker through its environment. */
+export const WORKER_ENV = {
+  id: "TSGW_WORKER_ID",
+  generation: "TSGW_GENERATION",
+  /** the addresses to serve, as the master resolved them (port 0 made concrete) */
+  binds: "TSGW_WORKER_BINDS",
+  /** "1" for the worker that logs how the app was loaded, once per generation */
+  announce: "TSGW_ANNOUNCE",
+} as const;
+
+export type WorkerMessage =
+  | { tsgw: "ready"; id: number; urls: string[] }
+  | { tsgw: "boot-error"; id: number; code: number; message: string }
+  | { tsgw: "beat"; id: number; requests: number; rss: number }
+  | { tsgw: "retire"; id: number; reason: string };
+
+export function isWorkerMessage(m: unknown): m is WorkerMessage {
+  return typeof m === "object" && m !== null && typeof (m as { tsgw?: unknown }).tsgw === "string";
+}
