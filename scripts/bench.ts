@@ -45,11 +45,17 @@ function group(cmd: string[], extraEnv: Record<string, string> = {}): Running {
       return status ? status.workers.map((w) => w.pid) : [child.pid!];
     },
     async stop() {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // gone
-      }
+      // TERM first, so a tsgw master cleans up its control socket; KILL whatever is left
+      const kill = (sig: NodeJS.Signals) => {
+        try {
+          process.kill(-child.pid!, sig);
+        } catch {
+          // gone
+        }
+      };
+      kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      kill("SIGKILL");
       await exited;
     },
   };
