@@ -72,7 +72,6 @@ export interface SettingDef {
 const CLI_ONLY: readonly Source[] = ["cli"];
 const TS_ONLY: readonly Source[] = ["ts"];
 
-const NOT_YET = (what: string) => `${what} is not built yet`;
 
 export const SETTINGS = [
   // --- Config -------------------------------------------------------------
@@ -398,9 +397,8 @@ export const SETTINGS = [
     flags: ["-u"],
     iniKeys: ["uid"],
     meta: "USER",
-    help: "Switch workers to this user.",
+    help: "Switch workers to this user (name or uid) once they listen; needs root. The app is imported before the switch.",
     reload: false,
-    pending: NOT_YET("switching user"),
   },
   {
     name: "group",
@@ -410,9 +408,8 @@ export const SETTINGS = [
     flags: ["-g"],
     iniKeys: ["gid"],
     meta: "GROUP",
-    help: "Switch workers to this group.",
+    help: "Switch workers to this group (name or gid) once they listen; needs root.",
     reload: false,
-    pending: NOT_YET("switching group"),
   },
   {
     name: "vacuum",

@@ -12,7 +12,7 @@ import { createLogger } from "../log/logger.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { runHook } from "../hooks.ts";
 import { WORKER_ENV, type WorkerMessage } from "./messages.ts";
-import { listenAll, loadConfiguredApp, prepareProcess, stopOnSignals } from "./serve.ts";
+import { listenAll, loadConfiguredApp, prepareProcess, stopOnSignals, switchUser } from "./serve.ts";
 
 export async function runWorker(runtime: Runtime, argv: string[], env: Record<string, string | undefined>): Promise<void> {
   const id = Number(env[WORKER_ENV.id]);
@@ -39,6 +39,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
       shared: true,
       onRequest: limit ? () => void (++served === limit && retire(`served ${limit} requests (max-requests)`)) : () => void ++served,
     });
+    switchUser(config.user, config.group);
     send({ tsgw: "ready", id, urls: servers.map((s) => s.url) });
     const rssLimit = config.reloadOnRss * 1024 * 1024;
     const beat = () => {

@@ -6,7 +6,7 @@
 import type { ResolvedConfig } from "../config/load.ts";
 import { loadApp, type LoadedApp } from "../app/load.ts";
 import { guardFetch, guardNode } from "../app/guard.ts";
-import { describeError } from "../errors.ts";
+import { TsgwError, describeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { FetchHandler, NodeListener, RunningServer, Runtime } from "../runtime/types.ts";
 
@@ -73,6 +73,20 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
 }
 
 /**
+ * Drop root once listening (ports below 1024 and sockets are bound by then):
+ * group first, while still allowed to change it, then user.
+ */
+export function switchUser(user: string | null, group: string | null): void {
+  const id = (v: string) => (/^\d+$/.test(v) ? Number(v) : v);
+  try {
+    if (group) process.setgid!(id(group));
+    if (user) process.setuid!(id(user));
+  } catch (err) {
+    throw new TsgwError(`cannot switch to ${user ? `user ${user}` : ""}${user && group ? ", " : ""}${group ? `group ${group}` : ""}: ${describeError(err)}`);
+  }
+}
+
+/**
  * TERM: stop accepting and let in-flight requests finish within the graceful
  * timeout, then exit 0. INT, QUIT: exit now.
  */
@@ -107,6 +121,7 @@ export function stopOnSignals(servers: RunningServer[], gracefulTimeout: number,
 /** --no-master: this process loads the app and serves it, unsupervised. */
 export async function serveAlone(runtime: Runtime, resolved: ResolvedConfig, app: LoadedApp, log: Logger): Promise<void> {
   const servers = await listenAll(runtime, resolved, app, log, { workerId: 1, shared: false });
+  switchUser(resolved.config.user, resolved.config.group);
   for (const s of servers) log.info(`Listening at: ${s.url} (${process.pid})`);
   stopOnSignals(servers, resolved.config.gracefulTimeout, log, () => log.info("Shutting down"));
 }

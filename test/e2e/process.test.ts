@@ -391,3 +391,18 @@ for (const rt of RUNTIMES) {
     assert.equal(existsSync(path), false, "the socket file is removed on exit");
   });
 }
+
+for (const rt of RUNTIMES) {
+  test(`--user/--group: workers drop root once they listen (${rt})`, { skip: process.getuid?.() !== 0 ? "needs root" : undefined }, async () => {
+    for (const extra of [[], ["--no-master"]]) {
+      const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--user", "nobody", "--group", "65534", ...extra]);
+      try {
+        const info = JSON.parse((await ask(server, { path: "/info" })).text);
+        assert.equal(info.uid, 65534);
+        assert.equal(info.gid, 65534);
+      } finally {
+        assert.equal(await server.stop(), 0);
+      }
+    }
+  });
+}
