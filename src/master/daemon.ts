@@ -33,7 +33,14 @@ export function launchDaemon(logfile: string | null): Promise<string> {
     child.once("message", (m: DaemonMessage) => {
       child.removeAllListeners("exit");
       if (m.tsgw === "daemon-ready") {
-        child.disconnect();
+        // the daemon may have closed the channel already (it does so once it has reported)
+        if (child.connected) {
+          try {
+            child.disconnect();
+          } catch {
+            // closed in between
+          }
+        }
         child.unref();
         resolve(`tsgw daemon started with pid ${m.pid}${logfile ? `; logging to ${logfile}` : ""}`);
       } else reject(new TsgwError(m.message, m.code));
