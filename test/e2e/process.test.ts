@@ -192,7 +192,7 @@ for (const rt of RUNTIMES) {
       }
     });
 
-    test("--max-requests recycles a worker without dropping a request", { todo: rt === "deno" ? reloadLossReason(rt) : undefined }, async () => {
+    test("--max-requests recycles a worker without dropping a request", { todo: reloadLossReason(rt) }, async () => {
       const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--max-requests", "5"]);
       try {
         const first = (await ask(server, { path: "/pid" })).text;
