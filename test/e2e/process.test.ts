@@ -354,6 +354,8 @@ for (const rt of RUNTIMES) {
         ["set -e", `cd ${JSON.stringify(dir)}`, "tsgw --ini app.ini", "test -s app.pid", "tsgw --reload app.pid", "tsgw --stop app.pid", "test ! -e app.pid", "echo all-done"].join("\n"),
       );
       const r = spawnSync("sh", [join(dir, "ctl.sh")], { encoding: "utf8", env: { ...process.env, PATH: `${binDir()}:${process.env.PATH}`, TSGW_CMD_ARGS: "" }, timeout: 60000 });
+      // a script that failed half-way must not leave its daemon behind
+      if (existsSync(join(dir, "app.pid"))) process.kill(Number(readFileSync(join(dir, "app.pid"), "utf8")), "SIGINT");
       assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}\n${existsSync(join(dir, "app.log")) ? readFileSync(join(dir, "app.log"), "utf8") : ""}`);
       assert.match(r.stdout, /^tsgw daemon started with pid \d+; logging to .*app\.log$/m);
       assert.match(r.stdout, /reloaded: generation 2 serves/);
