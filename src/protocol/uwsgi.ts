@@ -1,0 +1,170 @@
+/**
+ * The uwsgi wire protocol, as nginx's uwsgi_pass and uWSGI speak it. Pure:
+ * bytes in, values out; no I/O and nothing else of tsgw imported.
+ *
+ * Request: a 4-byte header (modifier1 u8, datasize u16 little-endian,
+ * modifier2 u8), then `datasize` bytes of vars (key length u16 LE, key,
+ * value length u16 LE, value, repeated), then CONTENT_LENGTH bytes of body.
+ * Response: a plain HTTP/1.x status line, headers and body.
+ *
+ * Bytes are decoded as latin1, one char per byte, as HTTP header bytes are:
+ * nothing is lost, and the values are valid for Headers.
+ */
+
+export const HEADER_SIZE = 4;
+/** uWSGI's default buffer-size: the largest vars block accepted */
+export const DEFAULT_BUFFER_SIZE = 4096;
+
+export interface UwsgiPacket {
+  modifier1: number;
+  modifier2: number;
+  vars: Record<string, string>;
+  /** bytes the header and vars took; the body starts here */
+  consumed: number;
+}
+
+export type ParseResult =
+  | { kind: "packet"; packet: UwsgiPacket }
+  /** not all of the header and vars have arrived: wait for `need` bytes in all */
+  | { kind: "incomplete"; need: number }
+  /** the peer sent something that is no uwsgi request: close the connection */
+  | { kind: "error"; reason: string };
+
+/**
+ * One char per byte. (TextDecoder("latin1") is windows-1252 in the WHATWG
+ * encoding spec and would change bytes 0x80-0x9f.)
+ */
+function latin1(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192) as unknown as number[]);
+  }
+  return out;
+}
+
+/** Read one request's header and vars from the start of `buf`. Never throws. */
+export function parseRequest(buf: Uint8Array, bufferSize = DEFAULT_BUFFER_SIZE): ParseResult {
+  if (buf.length < HEADER_SIZE) return { kind: "incomplete", need: HEADER_SIZE };
+  const modifier1 = buf[0]!;
+  const datasize = buf[1]! | (buf[2]! << 8);
+  const modifier2 = buf[3]!;
+  if (modifier1 !== 0) return { kind: "error", reason: `unsupported modifier1 ${modifier1} (only 0, a plain request, is served)` };
+  if (datasize > bufferSize) return { kind: "error", reason: `vars block of ${datasize} bytes exceeds buffer-size ${bufferSize}` };
+  const end = HEADER_SIZE + datasize;
+  if (buf.length < end) return { kind: "incomplete", need: end };
+  const vars: Record<string, string> = Object.create(null);
+  let pos = HEADER_SIZE;
+  while (pos < end) {
+    if (pos + 2 > end) return { kind: "error", reason: "truncated key length in the vars block" };
+    const klen = buf[pos]! | (buf[pos + 1]! << 8);
+    pos += 2;
+    if (pos + klen + 2 > end) return { kind: "error", reason: "a key length points past the vars block" };
+    const key = latin1(buf.subarray(pos, pos + klen));
+    pos += klen;
+    const vlen = buf[pos]! | (buf[pos + 1]! << 8);
+    pos += 2;
+    if (pos + vlen > end) return { kind: "error", reason: "a value length points past the vars block" };
+    vars[key] = latin1(buf.subarray(pos, pos + vlen));
+    pos += vlen;
+  }
+  if (!vars.REQUEST_METHOD) return { kind: "error", reason: "missing REQUEST_METHOD" };
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(vars.REQUEST_METHOD)) return { kind: "error", reason: "invalid REQUEST_METHOD" };
+  const cl = vars.CONTENT_LENGTH;
+  if (cl !== undefined && cl !== "" && !/^\d{1,15}$/.test(cl)) return { kind: "error", reason: `invalid CONTENT_LENGTH "${cl.slice(0, 20)}"` };
+  return { kind: "packet", packet: { modifier1, modifier2, vars, consumed: end } };
+}
+
+/** Encode a request header and vars (what nginx sends); for clients and tests. */
+export function encodeRequest(vars: Record<string, string>, modifier1 = 0, modifier2 = 0): Uint8Array {
+  const parts: number[] = [];
+  const put16 = (n: number) => parts.push(n & 0xff, (n >> 8) & 0xff);
+  const putStr = (s: string) => {
+    put16(s.length);
+    for (let i = 0; i < s.length; i++) parts.push(s.charCodeAt(i) & 0xff);
+  };
+  for (const [k, v] of Object.entries(vars)) {
+    putStr(k);
+    putStr(v);
+  }
+  const out = new Uint8Array(HEADER_SIZE + parts.length);
+  out[0] = modifier1;
+  out[1] = parts.length & 0xff;
+  out[2] = (parts.length >> 8) & 0xff;
+  out[3] = modifier2;
+  out.set(parts, HEADER_SIZE);
+  return out;
+}
+
+/** The request the vars describe, as an HTTP request with the same data would be. */
+export interface RequestParts {
+  method: string;
+  /** absolute URL */
+  url: string;
+  /** lower-case names, in the order the vars gave them */
+  headers: [string, string][];
+  /** body length; 0 when there is none */
+  contentLength: number;
+  remote: { hostname: string; port: number };
+}
+
+export function requestFromVars(vars: Record<string, string>): RequestParts {
+  const https = /^(on|1|true)$/i.test(vars.HTTPS ?? "") || vars.REQUEST_SCHEME === "https" || vars.UWSGI_SCHEME === "https";
+  const scheme = https ? "https" : "http";
+  const port = vars.SERVER_PORT ?? "";
+  const defaultPort = https ? "443" : "80";
+  const host = vars.HTTP_HOST || `${vars.SERVER_NAME || "localhost"}${port && port !== defaultPort ? `:${port}` : ""}`;
+  let path = vars.REQUEST_URI;
+  if (!path) {
+    path = vars.PATH_INFO || "/";
+    if (vars.QUERY_STRING) path += `?${vars.QUERY_STRING}`;
+  }
+  if (!path.startsWith("/")) path = `/${path}`;
+  const headers: [string, string][] = [];
+  for (const [k, v] of Object.entries(vars)) {
+    if (k.startsWith("HTTP_")) headers.push([k.slice(5).toLowerCase().replace(/_/g, "-"), v]);
+    else if (k === "CONTENT_TYPE" && v) headers.push(["content-type", v]);
+    else if (k === "CONTENT_LENGTH" && v) headers.push(["content-length", v]);
+  }
+  return {
+    method: vars.REQUEST_METHOD!,
+    url: `${scheme}://${host}${path}`,
+    headers,
+    contentLength: vars.CONTENT_LENGTH ? Number(vars.CONTENT_LENGTH) : 0,
+    remote: { hostname: vars.REMOTE_ADDR ?? "", port: Number(vars.REMOTE_PORT ?? 0) || 0 },
+  };
+}
+
+/** The status line and headers of a response, ready to write before the body. */
+export function responseHead(status: number, statusText: string, headers: Iterable<[string, string]>): string {
+  let head = `HTTP/1.1 ${status} ${statusText || REASONS[status] || "Unknown"}\r\n`;
+  for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
+  return head + "\r\n";
+}
+
+const REASONS: Record<number, string> = {
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
