@@ -89,6 +89,9 @@ function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["a
 }
 
 function validate(values: Record<string, unknown>, sources: Record<string, string>, warnings: string[]): void {
+  if (values.master === false && (values.workers as number) > 1) {
+    throw new ConfigError("several workers need the master process, but master is off", sources.workers);
+  }
   for (const s of SETTINGS as readonly SettingDef[]) {
     if (sources[s.name] === "default") continue;
     const v = values[s.name];
@@ -98,6 +101,9 @@ function validate(values: Record<string, unknown>, sources: Record<string, strin
       throw new ConfigError(`${s.name} is not available yet: ${s.pending}`, sources[s.name]);
     }
     if (s.noEffect) warnings.push(`${sources[s.name]}: ${s.name} has no effect: ${s.noEffect}`);
+    if (s.needsMaster && values.master === false) {
+      throw new ConfigError(`${s.name} needs the master process, but master is off (${sources.master})`, sources[s.name]);
+    }
   }
 }
 

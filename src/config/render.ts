@@ -84,6 +84,7 @@ export function renderSettingsDoc(): string {
       );
       if (!s.action) out.push(`- default: \`${defaultText(s)}\``, `- reload may change it: ${s.reload ? "yes" : "no (restart needed)"}`);
       if (s.noEffect) out.push(`- accepted for familiarity, no effect: ${s.noEffect}`);
+      if (s.needsMaster) out.push("- needs the master process (an error with `--no-master`)");
       out.push("");
     }
   }

@@ -65,6 +65,8 @@ export interface SettingDef {
   readonly noEffect?: string;
   /** not built yet: using it (a non-default value) is an error naming this */
   readonly pending?: string;
+  /** only the master can do it: an error with --no-master rather than silently nothing */
+  readonly needsMaster?: boolean;
   /** further checks on a parsed value; returns what is wrong, if anything */
   readonly check?: (value: never) => string | undefined;
 }
@@ -314,6 +316,7 @@ export const SETTINGS = [
   },
   {
     name: "timeout",
+    needsMaster: true,
     section: "Worker processes",
     type: "number",
     default: 30,
@@ -334,6 +337,7 @@ export const SETTINGS = [
   },
   {
     name: "max-requests",
+    needsMaster: true,
     section: "Worker processes",
     type: "int",
     default: 0,
@@ -343,6 +347,7 @@ export const SETTINGS = [
   },
   {
     name: "max-requests-jitter",
+    needsMaster: true,
     section: "Worker processes",
     type: "int",
     default: 0,
@@ -352,6 +357,7 @@ export const SETTINGS = [
   },
   {
     name: "reload-on-rss",
+    needsMaster: true,
     section: "Worker processes",
     type: "int",
     default: 0,
@@ -363,6 +369,7 @@ export const SETTINGS = [
   // --- Process management -------------------------------------------------
   {
     name: "pidfile",
+    needsMaster: true,
     section: "Process management",
     type: "path",
     default: null,
@@ -373,6 +380,7 @@ export const SETTINGS = [
   },
   {
     name: "daemon",
+    needsMaster: true,
     section: "Process management",
     type: "bool",
     default: false,
@@ -382,6 +390,7 @@ export const SETTINGS = [
   },
   {
     name: "daemonize",
+    needsMaster: true,
     section: "Process management",
     type: "path",
     default: null,

@@ -81,6 +81,8 @@ const CASES: Case[] = [
   { name: "bare number as bind address", args: () => ["demo:app", "-b", "8000"], code: 1, message: /is only a number: write :8000/ },
   { name: "setting not built yet", args: () => ["demo:app", "--socket", "/tmp/x.sock"], code: 1, message: /^command line: socket is not available yet: uwsgi protocol listeners \(socket mode\) are not built yet$/ },
   { name: "unknown user", args: () => ["demo:app", "-b", "127.0.0.1:0", "--user", "no-such-user-here"], code: 1, message: /cannot switch to user no-such-user-here: / },
+  { name: "a master-only setting with --no-master", args: () => ["demo:app", "--no-master", "--max-requests", "10"], code: 1, message: /^command line: max-requests needs the master process, but master is off \(command line\)$/ },
+  { name: "several workers with --no-master", args: () => ["demo:app", "--no-master", "-w", "3"], code: 1, message: /several workers need the master process/ },
   { name: "zero workers", args: () => ["demo:app", "-w", "0"], code: 1, message: /^command line: workers: must be at least 1$/ },
   { name: "bad env entry", args: () => ["demo:app", "--env", "NOEQUALS"], code: 1, message: /env: expected KEY=VALUE, got "NOEQUALS"/ },
   {
