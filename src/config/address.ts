@@ -5,6 +5,16 @@ export type Address = { kind: "tcp"; host: string; port: number } | { kind: "uni
 
 export const DEFAULT_PORT = 8000;
 
+/** Where to listen and which protocol to speak there. */
+export interface Listener {
+  protocol: "http" | "uwsgi";
+  address: Address;
+}
+
+export function formatListener(l: Listener): string {
+  return formatAddress(l.address, l.protocol);
+}
+
 /** Parse one address; returns the problem as a string when it is not one. */
 export function parseAddress(text: string, cwd: string): Address | string {
   const t = text.trim();
@@ -37,6 +47,6 @@ export function parseAddress(text: string, cwd: string): Address | string {
 }
 
 export function formatAddress(a: Address, scheme = "http"): string {
-  if (a.kind === "unix") return `unix:${a.path}`;
+  if (a.kind === "unix") return scheme === "http" ? `unix:${a.path}` : `${scheme}:unix:${a.path}`;
   return `${scheme}://${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`;
 }

@@ -6,7 +6,7 @@
  * source, repeated list settings accumulate.
  */
 import { ConfigError } from "../errors.ts";
-import { parseAddress, type Address } from "./address.ts";
+import { parseAddress, type Listener } from "./address.ts";
 import { parseArgv } from "./cli.ts";
 import { cmdArgsLayer, envDefaultsLayer } from "./env.ts";
 import { loadIni } from "./ini.ts";
@@ -19,8 +19,8 @@ export interface ResolvedConfig {
   config: Config;
   /** where each setting's value came from, by setting name */
   sources: Record<string, string>;
-  /** HTTP listeners, parsed */
-  binds: Address[];
+  /** every listener, HTTP (bind) and uwsgi (socket), parsed */
+  listeners: Listener[];
   warnings: string[];
   /** the command-line action asked for, if any */
   action?: "help" | "version" | "print-config" | "check-config" | "reload" | "stop";
@@ -73,18 +73,20 @@ function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["a
     }
   }
   const warnings = layers.flatMap((l) => l.warnings);
-  const resolved: ResolvedConfig = { config: toConfig(values), sources, binds: [], warnings, action };
+  const resolved: ResolvedConfig = { config: toConfig(values), sources, listeners: [], warnings, action };
   if (action === "help" || action === "version" || action === "reload" || action === "stop") return resolved;
   validate(values, sources, warnings);
   if (!(values.bind as string[]).length && !(values.socket as string[]).length && !(values["http-socket"] as string[]).length) {
     values.bind = [DEFAULT_BIND];
     resolved.config = toConfig(values);
   }
-  resolved.binds = (values.bind as string[]).map((text) => {
-    const a = parseAddress(text, input.cwd);
-    if (typeof a === "string") throw new ConfigError(`bad bind address ${a}`, sources.bind);
-    return a;
-  });
+  const parse = (setting: "bind" | "socket", protocol: Listener["protocol"]) =>
+    (values[setting] as string[]).map((text): Listener => {
+      const address = parseAddress(text, input.cwd);
+      if (typeof address === "string") throw new ConfigError(`bad ${setting} address ${address}`, sources[setting]);
+      return { protocol, address };
+    });
+  resolved.listeners = [...parse("bind", "http"), ...parse("socket", "uwsgi")];
   return resolved;
 }
 

@@ -238,7 +238,6 @@ export const SETTINGS = [
     meta: "ADDRESS",
     help: "Serve the uwsgi protocol (nginx uwsgi_pass) at HOST:PORT or /path.sock (repeatable).",
     reload: false,
-    pending: "uwsgi protocol listeners (socket mode) are not built yet",
   },
   {
     name: "http-socket",
@@ -268,7 +267,6 @@ export const SETTINGS = [
     meta: "BYTES",
     help: "Largest uwsgi vars block accepted (uWSGI's buffer-size).",
     reload: false,
-    pending: "the uwsgi protocol (socket mode) is not built yet",
   },
   {
     name: "socket-allow-from",
@@ -279,7 +277,6 @@ export const SETTINGS = [
     meta: "ADDRS",
     help: "Peers allowed to speak the uwsgi protocol over TCP (unix sockets are always allowed).",
     reload: false,
-    pending: "the uwsgi protocol (socket mode) is not built yet",
   },
   {
     name: "socket-timeout",
@@ -289,7 +286,6 @@ export const SETTINGS = [
     meta: "SECONDS",
     help: "Close a connection that sends nothing for this long (uWSGI's socket-timeout).",
     reload: false,
-    pending: "socket timeouts (socket mode) are not built yet",
   },
 
   // --- Worker processes ---------------------------------------------------

@@ -12,7 +12,7 @@
 import { readFileSync } from "node:fs";
 import { createServer as createTcpServer } from "node:net";
 import type { Server } from "node:net";
-import { formatAddress, type Address } from "../config/address.ts";
+import { formatAddress, type Address, type Listener } from "../config/address.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/load.ts";
 import { TsgwError, describeError, EXIT } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
@@ -62,7 +62,7 @@ export class Arbiter {
   private generation = 0;
   private nextId = 1;
   private target: number;
-  private binds: Address[] = [];
+  private listeners: Listener[] = [];
   private reloads = 0;
   private lastReload: MasterStatus["lastReload"] = null;
   private stopping = false;
@@ -86,13 +86,13 @@ export class Arbiter {
 
   /** Several processes may serve each address at once (needed for overlapping generations). */
   private get canOverlap(): boolean {
-    return this.runtime.unixSharing === "cluster" || !this.binds.some((b) => b.kind === "unix");
+    return this.runtime.unixSharing === "cluster" || !this.listeners.some((l) => l.address.kind === "unix");
   }
 
   async run(): Promise<void> {
     const { config } = this;
     if (config.pidfile) await refuseIfRunning(config.pidfile);
-    this.binds = await this.concreteBinds(this.resolved.binds);
+    this.listeners = await this.concreteListeners(this.resolved.listeners);
     if (!this.canOverlap && this.target > 1) {
       throw new TsgwError(
         `${this.runtime.name} cannot serve a unix socket from several workers (its servers cannot share one); use -w 1, a TCP address, or run tsgw on node or deno`,
@@ -124,7 +124,7 @@ export class Arbiter {
    * them to a sibling: without it a reload under load can reset a few connections.
    */
   private checkMigrateReq(): void {
-    if (this.runtime.tcpSharing !== "reusePort" || !this.binds.some((b) => b.kind === "tcp")) return;
+    if (this.runtime.tcpSharing !== "reusePort" || !this.listeners.some((l) => l.address.kind === "tcp")) return;
     try {
       if (readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim() === "0") {
         this.log.warn(
@@ -151,7 +151,7 @@ export class Arbiter {
       {
         [WORKER_ENV.id]: String(id),
         [WORKER_ENV.generation]: String(generation),
-        [WORKER_ENV.binds]: JSON.stringify(this.binds),
+        [WORKER_ENV.listeners]: JSON.stringify(this.listeners),
         [WORKER_ENV.announce]: announce ? "1" : "0",
       },
       { onMessage: (m) => this.onMessage(w, m), onExit: (code, signal) => this.onExit(w, code, signal) },
@@ -311,8 +311,8 @@ export class Arbiter {
     } catch (err) {
       return finish(false, describeError(err instanceof TsgwError ? err.message : err));
     }
-    if (JSON.stringify(next.binds) !== JSON.stringify(this.resolved.binds)) {
-      this.log.warn("bind addresses cannot change on reload (restart tsgw for that); keeping the current ones");
+    if (JSON.stringify(next.listeners) !== JSON.stringify(this.resolved.listeners)) {
+      this.log.warn("listening addresses (bind, socket) cannot change on reload (restart tsgw for that); keeping the current ones");
     }
     const target = next.config.workers;
     const old = [...this.workers.values()].filter((w) => w.state !== "stopping");
@@ -334,7 +334,7 @@ export class Arbiter {
       }
       return finish(false, failure.message);
     }
-    this.resolved = { ...next, binds: this.resolved.binds };
+    this.resolved = { ...next, listeners: this.resolved.listeners };
     this.target = target;
     if (this.canOverlap) await this.retireWorkers(old);
     finish(true);
@@ -368,7 +368,7 @@ export class Arbiter {
   private cleanup(): void {
     if (this.config.pidfile) removePidfile(this.config.pidfile, process.pid);
     closeControl(this.control, process.pid);
-    for (const b of this.binds) removeSocket(b);
+    for (const l of this.listeners) removeSocket(l.address);
   }
 
   // --------------------------------------------------------------- hooks
@@ -402,15 +402,12 @@ export class Arbiter {
    * Before any worker starts: stale unix sockets checked once here (workers
    * share them), and port 0 made concrete so every worker binds the same port.
    */
-  private async concreteBinds(binds: Address[]): Promise<Address[]> {
-    const out: Address[] = [];
-    for (const b of binds) {
-      if (b.kind === "unix") {
-        await prepareUnixPath(b.path);
-        out.push(b);
-      } else if (b.port === 0) {
-        out.push({ ...b, port: await freePort(b) });
-      } else out.push(b);
+  private async concreteListeners(listeners: Listener[]): Promise<Listener[]> {
+    const out: Listener[] = [];
+    for (const l of listeners) {
+      const a = l.address;
+      if (a.kind === "unix") await prepareUnixPath(a.path);
+      out.push(a.kind === "tcp" && a.port === 0 ? { ...l, address: { ...a, port: await freePort(a) } } : l);
     }
     return out;
   }

@@ -4,7 +4,7 @@
  * errors, and node:http servers (Node itself, and Node listeners on Bun/Deno).
  */
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
-import type { Server } from "node:http";
+import type { Server as NetServer } from "node:net";
 import { formatAddress, type Address } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
 import type { RunningServer, ServeOptions } from "./types.ts";
@@ -66,7 +66,7 @@ export function bindError(address: Address, err: unknown): TsgwError {
 }
 
 /** Listen with a node:http server and describe it as a RunningServer. */
-export async function listenNodeServer(server: Server, address: Address, options: ServeOptions): Promise<RunningServer> {
+export async function listenNodeServer(server: NetServer, address: Address, options: ServeOptions, scheme = "http"): Promise<RunningServer> {
   if (address.kind === "unix" && !options.shared) await prepareUnixPath(address.path);
   await new Promise<void>((resolve, reject) => {
     const fail = (err: unknown) => reject(bindError(address, err));
@@ -88,8 +88,8 @@ export async function listenNodeServer(server: Server, address: Address, options
   const bound = server.address();
   const url =
     address.kind === "tcp" && bound && typeof bound === "object"
-      ? formatAddress({ ...address, port: bound.port })
-      : formatAddress(address);
+      ? formatAddress({ ...address, port: bound.port }, scheme)
+      : formatAddress(address, scheme);
   return {
     url,
     stop: (graceful) =>
@@ -104,8 +104,9 @@ export async function listenNodeServer(server: Server, address: Address, options
         } catch {
           closed(); // Deno's cluster throws when the master's channel is gone already
         }
-        server.closeIdleConnections?.();
-        if (!graceful) server.closeAllConnections?.();
+        const http = server as Partial<import("node:http").Server>;
+        http.closeIdleConnections?.();
+        if (!graceful) http.closeAllConnections?.();
       }),
   };
 }

@@ -5,7 +5,7 @@
  * exit code and message, so the master can tell the operator in one line.
  */
 import { randomInt } from "node:crypto";
-import type { Address } from "../config/address.ts";
+import type { Listener } from "../config/address.ts";
 import { resolveConfig } from "../config/load.ts";
 import { TsgwError, describeError, EXIT } from "../errors.ts";
 import { createLogger } from "../log/logger.ts";
@@ -21,7 +21,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
   const send = (m: WorkerMessage) => runtime.toMaster(m);
   try {
     const resolved = await resolveConfig({ argv, env, cwd, importModule: runtime.importModule });
-    resolved.binds = JSON.parse(env[WORKER_ENV.binds] ?? "[]") as Address[];
+    resolved.listeners = JSON.parse(env[WORKER_ENV.listeners] ?? "[]") as Listener[];
     const { config } = resolved;
     log = createLogger(config.logLevel);
     const app = await loadConfiguredApp(runtime, resolved, prepareProcess(resolved, cwd), log, env[WORKER_ENV.announce] === "1");

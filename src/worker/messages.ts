@@ -7,8 +7,8 @@
 export const WORKER_ENV = {
   id: "TSGW_WORKER_ID",
   generation: "TSGW_GENERATION",
-  /** the addresses to serve, as the master resolved them (port 0 made concrete) */
-  binds: "TSGW_WORKER_BINDS",
+  /** the listeners to serve, as the master resolved them (port 0 made concrete) */
+  listeners: "TSGW_WORKER_LISTENERS",
   /** "1" for the worker that logs how the app was loaded, once per generation */
   announce: "TSGW_ANNOUNCE",
 } as const;

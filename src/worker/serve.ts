@@ -6,6 +6,8 @@
 import type { ResolvedConfig } from "../config/load.ts";
 import { loadApp, type LoadedApp } from "../app/load.ts";
 import { guardFetch, guardNode } from "../app/guard.ts";
+import { listenNodeServer } from "../runtime/listen.ts";
+import { serveUwsgiOn } from "./uwsgi.ts";
 import { TsgwError, describeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { FetchHandler, NodeListener, RunningServer, Runtime } from "../runtime/types.ts";
@@ -61,9 +63,17 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
     listener = count ? (req, res) => (count(), guarded(req, res)) : guarded;
   }
   const servers: RunningServer[] = [];
+  const { config } = resolved;
   try {
-    for (const address of resolved.binds) {
-      servers.push(handler ? await runtime.serveFetch(address, handler, options) : await runtime.serveNode(address, listener!, options));
+    for (const { protocol, address } of resolved.listeners) {
+      if (protocol === "uwsgi") {
+        if (!handler) throw new TsgwError("Node listener apps cannot be served over the uwsgi protocol yet (--socket): serve them with -b and nginx proxy_pass");
+        const { createServer } = await import("node:net");
+        const uwsgi = { workerId: setup.workerId, bufferSize: config.bufferSize, socketTimeout: config.socketTimeout, allowFrom: config.socketAllowFrom, onError };
+        servers.push(await listenNodeServer(serveUwsgiOn(createServer(), handler, uwsgi), address, options, "uwsgi"));
+      } else {
+        servers.push(handler ? await runtime.serveFetch(address, handler, options) : await runtime.serveNode(address, listener!, options));
+      }
     }
   } catch (err) {
     await Promise.all(servers.map((s) => s.stop(false)));

@@ -166,7 +166,7 @@ describe("resolving", () => {
 
   test("no listener at all means 127.0.0.1:8000", async () => {
     const r = await resolveConfig({ ...base, argv: ["demo:app"], env: {} });
-    assert.deepEqual(r.binds, [{ kind: "tcp", host: "127.0.0.1", port: 8000 }]);
+    assert.deepEqual(r.listeners, [{ protocol: "http", address: { kind: "tcp", host: "127.0.0.1", port: 8000 } }]);
   });
 
   test("a higher source replaces a list wholesale", async () => {

@@ -1,0 +1,136 @@
+/**
+ * A real nginx in front of tsgw, on every runtime: `uwsgi_pass` to tsgw's
+ * uwsgi socket and `proxy_pass` to its HTTP unix socket, with the same
+ * requests through both. Skips only when nginx is not installed, saying so.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { RUNTIMES, ask, startTsgw, tempDir, type Server } from "../helpers/tsgw.ts";
+
+const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => existsSync(p));
+const SKIP = NGINX ? undefined : "nginx is not installed (apt-get install -y nginx; .ci/run installs it)";
+if (SKIP) console.log(`# nginx tests skipped: ${SKIP}`);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Nginx {
+  uwsgiPort: number;
+  proxyPort: number;
+  stop(): Promise<void>;
+}
+
+async function startNginx(dir: string, uwsgiSock: string, httpSock: string): Promise<Nginx> {
+  const [uwsgiPort, proxyPort] = [await freePort(), await freePort()];
+  const params = existsSync("/etc/nginx/uwsgi_params") ? "include /etc/nginx/uwsgi_params;" : "";
+  writeFileSync(
+    join(dir, "nginx.conf"),
+    `${process.getuid?.() === 0 ? "user root root;" : ""}
+daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; uwsgi_temp_path ${dir}/uwsgi;
+  fastcgi_temp_path ${dir}/fastcgi; scgi_temp_path ${dir}/scgi;
+  client_max_body_size 20m;
+  server { listen 127.0.0.1:${uwsgiPort}; location / { ${params} uwsgi_pass unix:${uwsgiSock}; } }
+  server { listen 127.0.0.1:${proxyPort}; location / { proxy_pass http://unix:${httpSock}; proxy_set_header Host $host; } }
+}
+`,
+  );
+  const child: ChildProcess = spawn(NGINX!, ["-p", dir, "-c", join(dir, "nginx.conf")], { stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  child.stderr!.on("data", (d) => (err += d));
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`nginx exited: ${err}`);
+    try {
+      await ask({ port: proxyPort }, { path: "/" });
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    uwsgiPort,
+    proxyPort,
+    async stop() {
+      child.kill("SIGQUIT");
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+    },
+  };
+}
+
+for (const rt of RUNTIMES) {
+  describe(`nginx in front, on ${rt}`, { skip: SKIP }, () => {
+    let server: Server;
+    let nginx: Nginx;
+    let dir: string;
+    before(async () => {
+      dir = tempDir();
+      const uwsgiSock = join(dir, "app.sock");
+      const httpSock = join(dir, "http.sock");
+      // one worker: Bun cannot share a unix socket between workers
+      server = await startTsgw(rt, ["test/fixtures/fetch", "--socket", uwsgiSock, "-b", `unix:${httpSock}`], { listeners: 2 });
+      nginx = await startNginx(dir, uwsgiSock, httpSock);
+    });
+    after(async () => {
+      await nginx?.stop();
+      await server?.stop();
+    });
+
+    for (const via of ["uwsgi_pass", "proxy_pass"] as const) {
+      const port = () => (via === "uwsgi_pass" ? nginx.uwsgiPort : nginx.proxyPort);
+
+      test(`${via}: method, path, query, headers and the client address arrive as over HTTP`, async () => {
+        const r = await ask({ port: port() }, { path: "/info?x=1&y=%20z", headers: { "x-custom": "yes", cookie: "a=1" } });
+        assert.equal(r.status, 200, r.text);
+        const info = JSON.parse(r.text);
+        assert.equal(info.method, "GET");
+        const url = new URL(info.url);
+        assert.equal(url.pathname + url.search, "/info?x=1&y=%20z");
+        assert.equal(info.headers["x-custom"], "yes");
+        assert.equal(info.headers.cookie, "a=1");
+        if (via === "uwsgi_pass") assert.equal(info.remoteAddr.hostname, "127.0.0.1");
+      });
+
+      test(`${via}: a 5 MB upload arrives intact`, async () => {
+        const big = Buffer.alloc(5 * 1024 * 1024);
+        for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i);
+        const r = await ask({ port: port() }, { method: "POST", path: "/sha1", body: big, headers: { "content-type": "application/octet-stream" } });
+        assert.equal(r.status, 200);
+        assert.equal(r.text, createHash("sha1").update(big).digest("hex"));
+      });
+
+      test(`${via}: status and several set-cookie headers`, async () => {
+        const r = await ask({ port: port() }, { path: "/cookies" });
+        assert.equal(r.status, 201);
+        assert.deepEqual(r.headers["set-cookie"], ["a=1; Path=/", "b=2; Path=/"]);
+      });
+
+      test(`${via}: an app error is a 500, and the worker keeps serving`, async () => {
+        assert.equal((await ask({ port: port() }, { path: "/throw" })).status, 500);
+        assert.equal((await ask({ port: port() }, { path: "/" })).text, "hello world");
+      });
+    }
+
+    test("nginx logged no upstream errors", () => {
+      const log = existsSync(join(dir, "nginx-error.log")) ? readFileSync(join(dir, "nginx-error.log"), "utf8") : "";
+      assert.doesNotMatch(log, /upstream prematurely closed|\[error\]/, log);
+    });
+  });
+}
+
