@@ -79,10 +79,12 @@ const CASES: Case[] = [
   { name: "bad app spec", args: () => ["demo:not-a-name"], code: 4, message: /bad app spec: "demo:not-a-name": the part after ":" must be an export name/ },
   { name: "bad bind address", args: () => ["demo:app", "-b", "127.0.0.1:99999"], code: 1, message: /bad bind address "127\.0\.0\.1:99999" has an invalid port/ },
   { name: "bare number as bind address", args: () => ["demo:app", "-b", "8000"], code: 1, message: /is only a number: write :8000/ },
-  { name: "setting not built yet", args: () => ["demo:app", "--socket", "/tmp/x.sock"], code: 1, message: /^command line: socket is not available yet: uwsgi protocol listeners \(socket mode\) are not built yet$/ },
+  { name: "setting not built yet", args: () => ["demo:app", "--http-socket", "/tmp/x.sock"], code: 1, message: /^command line: http-socket is not available yet: http-socket listeners \(socket mode\) are not built yet$/ },
   { name: "unknown user", args: () => ["demo:app", "-b", "127.0.0.1:0", "--user", "no-such-user-here"], code: 1, message: /cannot switch to user no-such-user-here: / },
   { name: "a master-only setting with --no-master", args: () => ["demo:app", "--no-master", "--max-requests", "10"], code: 1, message: /^command line: max-requests needs the master process, but master is off \(command line\)$/ },
   { name: "several workers with --no-master", args: () => ["demo:app", "--no-master", "-w", "3"], code: 1, message: /several workers need the master process/ },
+  { name: "bad socket address", args: () => ["demo:app", "--socket", "host:http"], code: 1, message: /bad socket address "host:http" has an invalid port/ },
+  { name: "Node listener app on a uwsgi socket", args: () => ["test/fixtures/node-plain", "--socket", "127.0.0.1:0"], code: 1, message: /Node listener apps cannot be served over the uwsgi protocol yet/ },
   { name: "zero workers", args: () => ["demo:app", "-w", "0"], code: 1, message: /^command line: workers: must be at least 1$/ },
   { name: "bad env entry", args: () => ["demo:app", "--env", "NOEQUALS"], code: 1, message: /env: expected KEY=VALUE, got "NOEQUALS"/ },
   {
