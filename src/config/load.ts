@@ -80,13 +80,14 @@ function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["a
     values.bind = [DEFAULT_BIND];
     resolved.config = toConfig(values);
   }
-  const parse = (setting: "bind" | "socket", protocol: Listener["protocol"]) =>
+  const parse = (setting: "bind" | "http-socket" | "socket", protocol: Listener["protocol"]) =>
     (values[setting] as string[]).map((text): Listener => {
       const address = parseAddress(text, input.cwd);
       if (typeof address === "string") throw new ConfigError(`bad ${setting} address ${address}`, sources[setting]);
       return { protocol, address };
     });
-  resolved.listeners = [...parse("bind", "http"), ...parse("socket", "uwsgi")];
+  // http-socket is HTTP for a proxy: served like bind, written like socket (a bare /path is a unix socket)
+  resolved.listeners = [...parse("bind", "http"), ...parse("http-socket", "http"), ...parse("socket", "uwsgi")];
   return resolved;
 }
 

@@ -247,7 +247,6 @@ export const SETTINGS = [
     meta: "ADDRESS",
     help: "Serve HTTP/1.1 for a proxy (nginx proxy_pass) at HOST:PORT or /path.sock (repeatable).",
     reload: false,
-    pending: "http-socket listeners (socket mode) are not built yet",
   },
   {
     name: "chmod-socket",

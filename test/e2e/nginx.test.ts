@@ -84,7 +84,7 @@ for (const rt of RUNTIMES) {
       const uwsgiSock = join(dir, "app.sock");
       const httpSock = join(dir, "http.sock");
       // one worker: Bun cannot share a unix socket between workers
-      server = await startTsgw(rt, ["test/fixtures/fetch", "--socket", uwsgiSock, "-b", `unix:${httpSock}`], { listeners: 2 });
+      server = await startTsgw(rt, ["test/fixtures/fetch", "--socket", uwsgiSock, "--http-socket", httpSock], { listeners: 2 });
       nginx = await startNginx(dir, uwsgiSock, httpSock);
     });
     after(async () => {
