@@ -166,6 +166,24 @@ for (const rt of RUNTIMES) {
         assert.equal((await ask(server)).status, 200);
       });
 
+      test("oversized headers, bad or doubled Content-Length: 431/400 or a closed connection, and serving goes on", async () => {
+        const { connect } = await import("node:net");
+        const send = (data: string) =>
+          new Promise<string>((resolve) => {
+            const sock = connect(server.port, "127.0.0.1", () => sock.write(data));
+            let text = "";
+            sock.on("data", (d) => (text += d));
+            sock.on("close", () => resolve(text));
+            sock.on("error", () => resolve(text));
+            sock.setTimeout(5000, () => sock.destroy());
+          });
+        // Deno resets a connection whose headers are too large instead of answering 431
+        assert.match(await send(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`), /^(HTTP\/1\.1 431 |$)/);
+        assert.match(await send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"), /^HTTP\/1\.1 400 /);
+        assert.match(await send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"), /^HTTP\/1\.1 400 /);
+        assert.equal((await ask(server)).status, 200);
+      });
+
       test("TERM stops it with exit code 0", async () => {
         assert.equal(await server.stop("SIGTERM"), 0);
       });
