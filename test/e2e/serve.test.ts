@@ -177,8 +177,8 @@ for (const rt of RUNTIMES) {
             sock.on("error", () => resolve(text));
             sock.setTimeout(5000, () => sock.destroy());
           });
-        // Deno resets a connection whose headers are too large instead of answering 431
-        assert.match(await send(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`), /^(HTTP\/1\.1 431 |$)/);
+        // Deno answers 400 or resets the connection where Node and Bun answer 431
+        assert.match(await send(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`), /^(HTTP\/1\.1 (431|400) |$)/);
         assert.match(await send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"), /^HTTP\/1\.1 400 /);
         assert.match(await send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"), /^HTTP\/1\.1 400 /);
         assert.equal((await ask(server)).status, 200);
