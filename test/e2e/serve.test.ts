@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { RUNTIMES, ask, startTsgw, tempDir, waitForLog, type Server } from "../helpers/tsgw.ts";
+import { RUNTIMES, ask, rawSend, startTsgw, tempDir, waitForLog, type Server } from "../helpers/tsgw.ts";
 
 const LOCAL = ["-b", "127.0.0.1:0"];
 
@@ -153,30 +153,12 @@ for (const rt of RUNTIMES) {
       });
 
       test("a malformed HTTP request gets 400 and the worker keeps serving", async () => {
-        const { connect } = await import("node:net");
-        const reply = await new Promise<string>((resolve) => {
-          const sock = connect(server.port, "127.0.0.1", () => sock.write("GARBAGE\r\n\r\n"));
-          let text = "";
-          sock.on("data", (d) => (text += d));
-          sock.on("close", () => resolve(text));
-          sock.on("error", () => resolve(text));
-          sock.setTimeout(5000, () => sock.destroy());
-        });
-        assert.match(reply, /^HTTP\/1\.[01] 400/);
+        assert.match(await rawSend(server.port, "GARBAGE\r\n\r\n").reply, /^HTTP\/1\.[01] 400/);
         assert.equal((await ask(server)).status, 200);
       });
 
       test("oversized headers, bad or doubled Content-Length: 431/400 or a closed connection, and serving goes on", async () => {
-        const { connect } = await import("node:net");
-        const send = (data: string) =>
-          new Promise<string>((resolve) => {
-            const sock = connect(server.port, "127.0.0.1", () => sock.write(data));
-            let text = "";
-            sock.on("data", (d) => (text += d));
-            sock.on("close", () => resolve(text));
-            sock.on("error", () => resolve(text));
-            sock.setTimeout(5000, () => sock.destroy());
-          });
+        const send = (data: string) => rawSend(server.port, data).reply;
         // Deno answers 400 or resets the connection where Node and Bun answer 431
         assert.match(await send(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`), /^(HTTP\/1\.1 (431|400) |$)/);
         assert.match(await send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"), /^HTTP\/1\.1 400 /);

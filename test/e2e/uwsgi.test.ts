@@ -3,27 +3,7 @@ import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { encodeRequest } from "../../src/protocol/uwsgi.ts";
-import { RUNTIMES, startTsgw, waitForLog, type Server } from "../helpers/tsgw.ts";
-
-interface Raw {
-  /** everything the server sent before closing */
-  reply: Promise<string>;
-  sock: Socket;
-}
-
-function open(port: number, ...chunks: (Uint8Array | string)[]): Raw {
-  const sock = connect(port, "127.0.0.1");
-  const reply = new Promise<string>((resolve) => {
-    let text = "";
-    sock.on("data", (d) => (text += d));
-    sock.on("close", () => resolve(text));
-    sock.on("error", () => {});
-  });
-  sock.on("connect", () => {
-    for (const c of chunks) sock.write(c);
-  });
-  return { reply, sock };
-}
+import { RUNTIMES, rawSend, startTsgw, waitForLog, type Server } from "../helpers/tsgw.ts";
 
 const GET = (uri: string, extra: Record<string, string> = {}) =>
   encodeRequest({ REQUEST_METHOD: "GET", REQUEST_URI: uri, HTTP_HOST: "t.test", REMOTE_ADDR: "10.9.8.7", REMOTE_PORT: "4242", ...extra });
@@ -40,13 +20,13 @@ for (const rt of RUNTIMES) {
     after(() => server.stop());
 
     const healthy = async () => {
-      const r = await open(port, GET("/")).reply;
+      const r = await rawSend(port, GET("/")).reply;
       assert.match(r, /^HTTP\/1\.1 200 OK\r\n/);
       assert.match(r, /\r\n\r\nhello world$/);
     };
 
     test("a request becomes the Request an HTTP client would have made", async () => {
-      const r = await open(port, GET("/info?q=1", { HTTP_X_CUSTOM: "yes", HTTPS: "on" })).reply;
+      const r = await rawSend(port, GET("/info?q=1", { HTTP_X_CUSTOM: "yes", HTTPS: "on" })).reply;
       const info = JSON.parse(r.slice(r.indexOf("\r\n\r\n") + 4));
       assert.equal(info.url, "https://t.test/info?q=1");
       assert.equal(info.headers["x-custom"], "yes");
@@ -56,15 +36,15 @@ for (const rt of RUNTIMES) {
     test("the body streams in, sent in pieces after the vars", async () => {
       const body = "x".repeat(100_000);
       const head = encodeRequest({ REQUEST_METHOD: "POST", REQUEST_URI: "/count", CONTENT_LENGTH: String(body.length) });
-      const r = await open(port, head, body.slice(0, 1000), body.slice(1000)).reply;
+      const r = await rawSend(port, head, body.slice(0, 1000), body.slice(1000)).reply;
       assert.match(r, /\r\n\r\n100000$/);
     });
 
     test("a streaming response is flushed as produced", async () => {
-      const raw = open(port, GET("/stream"));
+      const raw = rawSend(port, GET("/stream"));
       let seen = "";
       await new Promise<void>((resolve) => raw.sock.on("data", (d) => ((seen += d), seen.endsWith("first;") && resolve())));
-      await open(port, GET("/release")).reply;
+      await rawSend(port, GET("/release")).reply;
       assert.match(await raw.reply, /first;second;$/);
     });
 
@@ -78,7 +58,7 @@ for (const rt of RUNTIMES) {
     ];
     for (const [name, bytes, logged] of hostile) {
       test(`hostile: ${name} closes the connection with a log line; the worker serves on`, async () => {
-        assert.equal(await open(port, ...bytes()).reply, "");
+        assert.equal(await rawSend(port, ...bytes()).reply, "");
         await waitForLog(server, logged);
         await healthy();
       });
@@ -86,14 +66,14 @@ for (const rt of RUNTIMES) {
 
     test("hostile: half a header, then silence: closed after socket-timeout", async () => {
       const started = Date.now();
-      assert.equal(await open(port, new Uint8Array([0, 20])).reply, "");
+      assert.equal(await rawSend(port, new Uint8Array([0, 20])).reply, "");
       assert.ok(Date.now() - started < 10_000);
       await waitForLog(server, /no complete request within socket-timeout/);
       await healthy();
     });
 
     test("hostile: the peer closes mid-body: no crash, the worker serves on", async () => {
-      const raw = open(port, encodeRequest({ REQUEST_METHOD: "POST", REQUEST_URI: "/count", CONTENT_LENGTH: "1000" }), "only-a-little");
+      const raw = rawSend(port, encodeRequest({ REQUEST_METHOD: "POST", REQUEST_URI: "/count", CONTENT_LENGTH: "1000" }), "only-a-little");
       setTimeout(() => raw.sock.end(), 100);
       await raw.reply;
       await healthy();
@@ -122,7 +102,7 @@ for (const rt of RUNTIMES) {
     const server = await startTsgw(rt, ["test/fixtures/fetch", "--socket", "127.0.0.1:0", "--socket-allow-from", "10.0.0.1"]);
     try {
       const port = Number(new URL(server.url.replace(/^uwsgi:/, "http:")).port);
-      assert.equal(await open(port, GET("/")).reply, "");
+      assert.equal(await rawSend(port, GET("/")).reply, "");
       await waitForLog(server, /connection from 127\.0\.0\.1 refused \(not in socket-allow-from\)/);
     } finally {
       await server.stop();

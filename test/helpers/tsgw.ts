@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { mkdtempSync } from "node:fs";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -179,6 +180,21 @@ export function ask(server: Pick<Server, "port" | "socketPath">, what: Ask = {})
       req.end();
     })().catch(reject);
   });
+}
+
+/** Raw bytes to a TCP port; `reply` is all the server sent before the connection closed (bounded). */
+export function rawSend(port: number, ...chunks: (Uint8Array | string)[]): { reply: Promise<string>; sock: Socket } {
+  const sock = connect(port, "127.0.0.1", () => {
+    for (const c of chunks) sock.write(c);
+  });
+  const reply = new Promise<string>((resolve) => {
+    let text = "";
+    sock.on("data", (d) => (text += d));
+    sock.on("close", () => resolve(text));
+    sock.on("error", () => {});
+    sock.setTimeout(15000, () => sock.destroy());
+  });
+  return { reply, sock };
 }
 
 export function tempDir(): string {
