@@ -36,9 +36,17 @@ export interface RunOptions {
 }
 
 const live = new Set<ChildProcess>();
-process.on("exit", () => {
+const killAll = () => {
   for (const p of live) p.kill("SIGKILL");
-});
+};
+process.on("exit", killAll);
+// a test file stopped by a signal (a runner timeout, ^C) must not leave servers behind either
+for (const sig of ["SIGTERM", "SIGINT"] as const) {
+  process.once(sig, () => {
+    killAll();
+    process.exit(1);
+  });
+}
 
 function spawnTsgw(rt: RuntimeName, args: string[], opts: RunOptions): ChildProcess {
   const [cmd, ...pre] = commandFor(rt);
