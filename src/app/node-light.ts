@@ -15,6 +15,7 @@
  * keep working.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { bodyStream } from "./body-stream.ts";
 import { hasHeader, toNodeHeaders } from "./node-headers.ts";
 
 const NativeRequest = globalThis.Request;
@@ -81,29 +82,6 @@ export class LightRequest {
 }
 
 delegateTo(LightRequest.prototype, NativeRequest.prototype);
-
-/** The request body as a web stream, pulled from the socket with backpressure. */
-export function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        req.on("data", (chunk: Buffer) => {
-          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-          if ((controller.desiredSize ?? 0) <= 0) req.pause();
-        });
-        req.once("end", () => controller.close());
-        req.once("error", (err) => controller.error(err));
-      },
-      pull() {
-        req.resume();
-      },
-      cancel() {
-        req.destroy();
-      },
-    },
-    { highWaterMark: 65536, size: (c) => c?.byteLength ?? 0 },
-  );
-}
 
 // --------------------------------------------------------------- responses
 

@@ -6,6 +6,7 @@
  * connection and one log line; the worker keeps serving.
  */
 import type { Server, Socket } from "node:net";
+import { bodyStream } from "../app/body-stream.ts";
 import { parseRequest, requestFromVars, responseHead } from "../protocol/uwsgi.ts";
 import type { FetchHandler, RemoteAddr, RequestInfo } from "../runtime/types.ts";
 
@@ -81,7 +82,8 @@ class Connection {
       request = new Request(parts.url, {
         method: parts.method,
         headers: parts.headers,
-        ...(hasBody ? { body: this.body(rest, parts.contentLength), duplex: "half" } : {}),
+        // the body: what came with the vars, then the socket, up to CONTENT_LENGTH
+        ...(hasBody ? { body: bodyStream(this.socket, { first: rest, length: parts.contentLength }), duplex: "half" } : {}),
       } as RequestInit);
     } catch (err) {
       return this.fail(`unusable request: ${(err as Error).message}`);
@@ -94,39 +96,6 @@ class Connection {
         this.socket.destroy();
       });
   };
-
-  /** The body as a stream: what came with the vars, then the socket, up to CONTENT_LENGTH. */
-  private body(first: Uint8Array, length: number): ReadableStream<Uint8Array> {
-    const { socket } = this;
-    let left = length;
-    return new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          const push = (bytes: Uint8Array) => {
-            if (left <= 0) return;
-            const piece = bytes.length > left ? bytes.subarray(0, left) : bytes;
-            left -= piece.length;
-            controller.enqueue(piece);
-            if (left === 0) {
-              socket.off("data", onData);
-              controller.close();
-            } else if ((controller.desiredSize ?? 0) <= 0) socket.pause();
-          };
-          const onData = (chunk: Buffer) => push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-          if (first.length) push(first);
-          if (left > 0) {
-            socket.on("data", onData);
-            socket.once("end", () => {
-              if (left > 0) controller.error(new Error(`uwsgi: the peer closed with ${left} body bytes unsent`));
-            });
-          }
-        },
-        pull: () => void socket.resume(),
-        cancel: () => void socket.destroy(),
-      },
-      { highWaterMark: 65536, size: (c) => c?.byteLength ?? 0 },
-    );
-  }
 
   private async respond(response: Response, isHead: boolean): Promise<void> {
     const { socket } = this;
