@@ -3,6 +3,7 @@
  * a 500 for that request and a log line; the worker keeps serving.
  */
 import { describeError } from "../errors.ts";
+import type { ServerResponse } from "node:http";
 import type { FetchHandler, NodeListener } from "../runtime/types.ts";
 
 /** Captured at load: on Node the global is later swapped for a light class whose prototype chains to this one. */
@@ -37,8 +38,7 @@ export function guardNode(listener: NodeListener, log: (m: string) => void): Nod
   return (req, res) => {
     const failed = (err: unknown) => {
       log(`app raised: ${describeError(err)}`);
-      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" }).end("Internal Server Error");
-      else res.destroy();
+      fail500(res);
     };
     try {
       const out = listener(req, res) as unknown;
@@ -47,6 +47,12 @@ export function guardNode(listener: NodeListener, log: (m: string) => void): Nod
       failed(err);
     }
   };
+}
+
+/** A 500 if nothing was sent yet; otherwise the only honest end is a cut connection. */
+export function fail500(res: ServerResponse): void {
+  if (res.headersSent) res.destroy();
+  else res.writeHead(500, { "content-type": "text/plain", "content-length": "21" }).end("Internal Server Error");
 }
 
 function internalError(): Response {

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { LazyRequestInfo } from "../runtime/info.ts";
 import type { FetchHandler, NodeListener, RemoteAddr } from "../runtime/types.ts";
+import { fail500 } from "./guard.ts";
 import { hasHeader, toNodeHeaders } from "./node-headers.ts";
 import { LightRequest, writeKnownBody } from "./node-light.ts";
 
@@ -17,8 +18,7 @@ const remote = (socket: Socket): RemoteAddr => ({ hostname: socket.remoteAddress
 export function fetchToNodeListener(handler: FetchHandler, workerId: number, onError: (m: string) => void): NodeListener {
   const failed = (res: ServerResponse, err: unknown) => {
     onError(`writing the response failed: ${String(err)}`);
-    if (res.headersSent) res.destroy();
-    else res.writeHead(500, { "content-type": "text/plain", "content-length": "21" }).end("Internal Server Error");
+    fail500(res);
   };
   // The common case (a known body, returned synchronously) allocates no promise at all.
   const send = (req: IncomingMessage, res: ServerResponse, response: Response) => {
