@@ -133,7 +133,7 @@ function expander(values: Record<string, unknown>, file: string) {
   };
   const expand = (text: string, where: string, depth = 0): string => {
     if (depth > 10) throw new ConfigError("%(...) references nest too deeply (a loop?)", where);
-    return text.replace(/%\(([^)]+)\)|%([dpsn%])|\$\(([^)]+)\)/g, (all, ref?: string, m?: string, env?: string) => {
+    return text.replace(/%\(([^)]+)\)|%([dpsn%])|\$\(([^)]+)\)/g, (_all, ref?: string, m?: string, env?: string) => {
       if (m) return magic[m]!;
       if (env !== undefined) return process.env[env] ?? "";
       const v = values[ref!];

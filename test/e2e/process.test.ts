@@ -29,12 +29,6 @@ function reloadLossReason(rt: string): string | undefined {
   return undefined;
 }
 
-async function statusOf(server: Server): Promise<MasterStatus> {
-  const s = await askMaster(server.child.pid!);
-  assert.ok(s, "the master answers on its control socket");
-  return s;
-}
-
 /** Poll the master until `ok` holds (bounded). */
 async function until(server: Server, ok: (s: MasterStatus) => boolean, what: string, ms = 15000): Promise<MasterStatus> {
   for (const start = Date.now(); Date.now() - start < ms; await sleep(50)) {

@@ -33,7 +33,7 @@ describe("interface detection (auto)", () => {
   test("fetch shapes", () => {
     assert.equal(kind((req: Request) => new Response(req.url)), "fetch");
     assert.equal(kind(() => new Response("x")), "fetch");
-    assert.equal(kind((req: Request, info: unknown) => new Response(String(info))), "fetch");
+    assert.equal(kind((_req: Request, info: unknown) => new Response(String(info))), "fetch");
     assert.equal(kind({ fetch: () => new Response("x") }), "fetch");
     assert.equal(kind(new (class { fetch() { return new Response("x"); } })()), "fetch");
   });
