@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { askMaster } from "../src/master/control.ts";
-import { ROOT, RUNTIMES, commandFor, type RuntimeName } from "../test/helpers/tsgw.ts";
+import { BINARY, NODE_BINARY, ROOT, RUNTIMES, commandFor, type RuntimeName } from "../test/helpers/tsgw.ts";
 
 const quick = process.argv.includes("--quick");
 const seconds = quick ? 1 : 5;
@@ -93,7 +93,18 @@ interface Scenario {
   target: number;
 }
 
+/** The standalone binaries against tsgw from source on the runtime inside them (npm run compile first). */
+function binaryScenarios(): Scenario[] {
+  const hello = join(BENCH, "hello.ts");
+  const alone = (cmd: string[]): Launch => (port) => group([...cmd, hello, "-b", `127.0.0.1:${port}`, "--no-master", "--log-level", "warning"]);
+  return [
+    { runtime: "binary", name: "dist/tsgw, 1 process", baselineName: "tsgw from source on bun", baseline: alone(commandFor("bun")), candidate: alone([BINARY]), target: 0.95 },
+    { runtime: "binary", name: "dist/tsgw-node, 1 process", baselineName: "tsgw from source on node", baseline: alone(commandFor("node")), candidate: alone([NODE_BINARY]), target: 0.95 },
+  ];
+}
+
 function scenarios(rt: RuntimeName): Scenario[] {
+  if (rt === "binary") return binaryScenarios();
   const rawFetch = rt === "node" ? join(BENCH, "hello-node.mjs") : join(BENCH, "raw-fetch.ts");
   const out: Scenario[] = [
     {
@@ -113,7 +124,7 @@ function scenarios(rt: RuntimeName): Scenario[] {
       target: 0.95,
     },
   ];
-  const multi: Record<RuntimeName, [string, Launch][]> = {
+  const multi: Record<Exclude<RuntimeName, "binary">, [string, Launch][]> = {
     node: [
       ["node cluster", (port) => group([process.execPath, join(BENCH, "cluster-node.mjs"), String(WORKERS), String(port)])],
       ["PM2 cluster", pm2],

@@ -15,6 +15,9 @@ import { VERSION } from "./version.ts";
 import { WORKER_ENV } from "./worker/messages.ts";
 import { loadConfiguredApp, prepareProcess, serveAlone } from "./worker/serve.ts";
 
+/** what --version says about how this program was built */
+let build = "";
+
 const command = {
   meta: { name: "tsgw", version: VERSION, description: "Serve JavaScript and TypeScript web apps on Node, Bun and Deno" },
   async run({ rawArgs }: { rawArgs: string[] }) {
@@ -22,7 +25,7 @@ const command = {
     const cwd = process.cwd();
     const resolved = await resolveConfig({ argv: rawArgs, env: process.env, cwd, importModule: runtime.importModule });
     if (resolved.action === "help") return void process.stdout.write(renderHelp(VERSION));
-    if (resolved.action === "version") return void process.stdout.write(`tsgw ${VERSION} (${runtime.name} ${runtime.version})\n`);
+    if (resolved.action === "version") return void process.stdout.write(`tsgw ${VERSION} (${runtime.name} ${runtime.version}${build})\n`);
     if (resolved.action === "print-config") return void process.stdout.write(renderPrintConfig(resolved));
     if (resolved.action === "reload" || resolved.action === "stop") {
       const { reloadMaster, stopMaster } = await import("./master/manage.ts");
@@ -51,12 +54,18 @@ async function start(runtime: Runtime, resolved: ResolvedConfig, argv: string[],
   }
   const { daemon, daemonize } = resolved.config;
   const { isDaemonChild, launchDaemon } = await import("./master/daemon.ts");
-  if ((daemon || daemonize) && !isDaemonChild()) return void process.stdout.write(`${await launchDaemon(daemonize)}\n`);
+  if ((daemon || daemonize) && !isDaemonChild()) return void process.stdout.write(`${await launchDaemon(argv, daemonize)}\n`);
   const { Arbiter } = await import("./master/arbiter.ts");
   await new Arbiter({ runtime, resolved, argv, env: process.env, cwd, log }).run();
 }
 
-export async function main(argv: string[]): Promise<void> {
+export interface MainOptions {
+  /** set by a standalone executable: how it was built, shown by --version */
+  binary?: string;
+}
+
+export async function main(commandLine: string[], options: MainOptions = {}): Promise<void> {
+  const argv = inheritedArgv() ?? commandLine;
   // workers skip the CLI and the master's modules: every module loaded is memory per worker
   if (process.env[WORKER_ENV.id]) {
     const { runWorker } = await import("./worker/main.ts");
@@ -64,6 +73,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   try {
     const { defineCommand, runCommand } = await import("citty");
+    build = options.binary ? `, standalone binary: ${options.binary}` : "";
     await runCommand(defineCommand(command), { rawArgs: argv });
   } catch (err) {
     if (err instanceof TsgwError) {
@@ -78,6 +88,19 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * Workers and daemons re-execute this program with the arguments in the
+ * environment, not on the command line: how a runtime rebuilds argv for a
+ * child varies (a compiled Bun binary repeats its entry path). Taken out of
+ * the environment so the app's own child processes do not inherit it.
+ */
+function inheritedArgv(): string[] | undefined {
+  const json = process.env[WORKER_ENV.argv];
+  if (json === undefined) return undefined;
+  delete process.env[WORKER_ENV.argv];
+  return JSON.parse(json) as string[];
+}
+
 /** A daemon that fails to start tells the command that launched it. */
 async function failedDaemon(code: number, message: string): Promise<void> {
   if (!process.send) return;
@@ -86,4 +109,4 @@ async function failedDaemon(code: number, message: string): Promise<void> {
 }
 
 // `deno run -A src/cli.ts` and `bun src/cli.ts` run this file directly; bin/tsgw.mjs imports it.
-if (import.meta.main) await main(process.argv.slice(2));
+if (import.meta.main) void main(process.argv.slice(2));

@@ -4,8 +4,7 @@
  * an AppLoadError (exit 4) naming the module and what was wrong.
  */
 import { existsSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { AppLoadError, describeError } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { detectInterface, describe, type AppInterface, type Detected } from "./detect.ts";
@@ -14,8 +13,12 @@ import { parseAppSpec, type AppSpec } from "./spec.ts";
 export const EXTENSIONS = [".ts", ".tsx", ".mts", ".js", ".mjs", ".cjs", ".jsx"];
 const DEFAULT_NAMES = ["default", "app", "application"];
 
-/** The bundled demo (`tsgw demo:app` works from any folder that has no demo module of its own). */
-const BUNDLED_DEMO = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "demo");
+/**
+ * The bundled demo (`tsgw demo:app` works from any folder that has no demo
+ * module of its own), imported by a literal path so that a compiled binary
+ * carries it inside.
+ */
+const BUNDLED_DEMO = { file: "(demo bundled with tsgw)", load: () => import("../../demo/index.ts") as Promise<Record<string, unknown>> };
 
 export type LoadedApp = Detected & { spec: AppSpec; file: string; exportName: string };
 
@@ -34,8 +37,9 @@ export async function loadApp(
   if (typeof spec === "string") throw new AppLoadError(`bad app spec: ${spec}`);
   let note: string | undefined;
   let file = resolveModule(spec.path, opts.cwd);
+  let load = () => runtime.importModule(file!);
   if (!file && spec.path === "demo") {
-    file = resolveModule(BUNDLED_DEMO, opts.cwd);
+    ({ file, load } = BUNDLED_DEMO);
     note = "no ./demo module here; serving the demo bundled with tsgw";
   }
   if (!file) {
@@ -45,7 +49,7 @@ export async function loadApp(
   }
   let mod: Record<string, unknown>;
   try {
-    mod = await runtime.importModule(file);
+    mod = await load();
   } catch (err) {
     throw new AppLoadError(`app module ${file} failed to load: ${firstLine(describeError(err))}`);
   }

@@ -153,6 +153,7 @@ export class Arbiter {
         [WORKER_ENV.generation]: String(generation),
         [WORKER_ENV.listeners]: JSON.stringify(this.listeners),
         [WORKER_ENV.announce]: announce ? "1" : "0",
+        [WORKER_ENV.argv]: JSON.stringify(this.input.argv),
       },
       { onMessage: (m) => this.onMessage(w, m), onExit: (code, signal) => this.onExit(w, code, signal) },
     );

@@ -7,6 +7,7 @@
 import { fork } from "node:child_process";
 import { openSync } from "node:fs";
 import { TsgwError } from "../errors.ts";
+import { WORKER_ENV } from "../worker/messages.ts";
 
 const CHILD = "TSGW_DAEMON_CHILD";
 
@@ -17,7 +18,7 @@ export function isDaemonChild(): boolean {
 }
 
 /** In the launching command: start the daemon, wait for its word, and return what to print. */
-export function launchDaemon(logfile: string | null): Promise<string> {
+export function launchDaemon(argv: string[], logfile: string | null): Promise<string> {
   let out: number;
   try {
     out = openSync(logfile ?? "/dev/null", "a");
@@ -27,7 +28,7 @@ export function launchDaemon(logfile: string | null): Promise<string> {
   const child = fork(process.argv[1]!, process.argv.slice(2), {
     detached: true,
     stdio: ["ignore", out, out, "ipc"],
-    env: { ...process.env, [CHILD]: "1" },
+    env: { ...process.env, [CHILD]: "1", [WORKER_ENV.argv]: JSON.stringify(argv) },
   });
   return new Promise((resolve, reject) => {
     child.once("message", (m: DaemonMessage) => {

@@ -1,6 +1,6 @@
 /** Node shim: node:http for both interfaces, jiti for TypeScript modules. */
 import { createServer } from "node:http";
-import { createJiti } from "jiti";
+import { pathToFileURL } from "node:url";
 import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installLightGlobals } from "../app/node-light.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
@@ -8,7 +8,8 @@ import { listenNodeServer } from "./listen.ts";
 import { importFile, isTypeScript } from "./modules.ts";
 import type { Runtime } from "./types.ts";
 
-let jiti: ReturnType<typeof createJiti> | undefined;
+type Jiti = ReturnType<typeof import("jiti").createJiti>;
+let jiti: Jiti | undefined;
 
 export const runtime: Runtime = {
   name: "node",
@@ -19,7 +20,9 @@ export const runtime: Runtime = {
   toMaster: sendToMaster,
   async importModule(file) {
     if (isTypeScript(file)) {
-      jiti ??= createJiti(import.meta.url, { interopDefault: false });
+      // loaded only for TypeScript apps; jiti/static carries its transform inside, so a bundle (the
+      // Node single executable) has it too rather than reading it from a node_modules at run time
+      jiti ??= (await import("jiti/static")).createJiti(pathToFileURL(`${process.cwd()}/`).href, { interopDefault: false });
       return (await jiti.import(file)) as Record<string, unknown>;
     }
     return importFile(file);

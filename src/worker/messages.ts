@@ -11,6 +11,12 @@ export const WORKER_ENV = {
   listeners: "TSGW_WORKER_LISTENERS",
   /** "1" for the worker that logs how the app was loaded, once per generation */
   announce: "TSGW_ANNOUNCE",
+  /**
+   * the master's arguments: a worker re-executes the same program, but how a
+   * runtime rebuilds argv for it varies (a compiled Bun binary repeats its
+   * entry), so the arguments travel here rather than on the command line
+   */
+  argv: "TSGW_ARGV",
 } as const;
 
 export type WorkerMessage =

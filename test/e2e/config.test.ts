@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { FIXTURES, ROOT, RUNTIMES, ask, runTsgw, startTsgw, tempDir } from "../helpers/tsgw.ts";
+import { FIXTURES, ROOT, RUNTIMES, ask, engineOf, runTsgw, startTsgw, tempDir } from "../helpers/tsgw.ts";
 
 function iniFile(body: string): string {
   const dir = tempDir();
@@ -143,7 +143,7 @@ for (const rt of RUNTIMES) {
     test("--version and --help", async () => {
       const v = await runTsgw(rt, ["--version"]);
       assert.equal(v.code, 0);
-      assert.match(v.stdout, new RegExp(`^tsgw \\d+\\.\\d+\\.\\d+ \\(${rt} `));
+      assert.match(v.stdout, new RegExp(`^tsgw \\d+\\.\\d+\\.\\d+ \\(${engineOf(rt)} `));
       const h = await runTsgw(rt, ["--help"]);
       assert.equal(h.code, 0);
       for (const section of ["Server socket:", "Worker processes:", "Logging:", "Process management:", "Config:"]) assert.ok(h.stdout.includes(section), section);

@@ -1,11 +1,17 @@
-/** The entry points a user types from a checkout: npx (the package bin) and deno task. */
+/**
+ * The ways tsgw reaches users (DESIGN §9): the package bin from a checkout,
+ * deno task, the standalone binaries (built by `npm test` before the suite),
+ * and the npm tarball installed into a fresh project and run with npx and bunx.
+ */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
-import { ROOT } from "../helpers/tsgw.ts";
+import { describe, test } from "node:test";
+import { BINARY, FIXTURES, NODE_BINARY, ROOT, ask, runTsgw, startTsgw, tempDir, type Target } from "../helpers/tsgw.ts";
 
-const PATH = `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`;
+const BIN = join(ROOT, "node_modules", ".bin");
+const PATH = `${BIN}:${process.env.PATH}`;
 
 test("npx tsgw runs the package's bin on Node", () => {
   const r = spawnSync("npx", ["--no-install", "tsgw", "--version"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PATH }, timeout: 30000 });
@@ -17,4 +23,119 @@ test("deno task serve runs src/cli.ts on Deno", () => {
   const r = spawnSync("deno", ["task", "-q", "serve", "--version"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PATH, NO_COLOR: "1" }, timeout: 30000 });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^tsgw \d+\.\d+\.\d+ \(deno /);
+});
+
+/** A folder holding apps in every module format that import a package installed next to them. */
+function appsWithOwnDependency(): string {
+  const dir = tempDir();
+  cpSync(join(ROOT, "node_modules", "hono"), join(dir, "node_modules", "hono"), { recursive: true });
+  writeFileSync(join(dir, "ts-app.ts"), `import { Hono } from "hono";\nconst app: Hono = new Hono();\napp.get("/", (c) => c.text("ts"));\nexport default app;\n`);
+  writeFileSync(join(dir, "esm-app.mjs"), `import { Hono } from "hono";\nexport default new Hono().get("/", (c) => c.text("esm"));\n`);
+  writeFileSync(join(dir, "cjs-app.cjs"), `const { Hono } = require("hono");\nmodule.exports = new Hono().get("/", (c) => c.text("cjs"));\n`);
+  return dir;
+}
+
+const BINARIES: [string, string, RegExp][] = [
+  ["dist/tsgw", BINARY, /^tsgw \d+\.\d+\.\d+ \(bun [\d.]+, standalone binary: bun build --compile\)$/],
+  ["dist/tsgw-node", NODE_BINARY, /^tsgw \d+\.\d+\.\d+ \(node [\d.]+, standalone binary: node single executable\)$/],
+];
+
+for (const [name, binary, version] of BINARIES) {
+  describe(`standalone ${name}`, () => {
+    test("--version names the runtime inside and how it was built", async () => {
+      const r = await runTsgw([binary], ["--version"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout.trim(), version);
+    });
+
+    test("serves apps that import their own node_modules packages, workers included, with no node, bun or deno on PATH", async () => {
+      const dir = appsWithOwnDependency();
+      for (const [app, body] of [["ts-app", "ts"], ["esm-app.mjs", "esm"], ["cjs-app.cjs", "cjs"]] as const) {
+        const server = await startTsgw([binary], [app, "-b", "127.0.0.1:0", "-w", "2"], { cwd: dir, env: { PATH: "/nonexistent" } });
+        try {
+          assert.equal((await ask(server)).text, body);
+        } finally {
+          assert.equal(await server.stop(), 0);
+        }
+      }
+    });
+
+    test("serves the bundled demo from any folder", async () => {
+      const server = await startTsgw([binary], ["demo:app", "-b", "127.0.0.1:0", "--no-master"], { cwd: tempDir(), env: { PATH: "/nonexistent" } });
+      try {
+        assert.equal((await ask(server)).text, "Hello from tsgw\n");
+      } finally {
+        await server.stop();
+      }
+    });
+  });
+}
+
+test("deno compile is skipped with one line when no denort base is at hand", () => {
+  const r = spawnSync(process.execPath, ["--import", "jiti/register", "compile/build.ts", "--only", "deno", "--force"], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, DENORT_BIN: "", DENO_DIR: tempDir() },
+    timeout: 30000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^compile: deno compile skipped: .*denort.*DENORT_BIN/m);
+});
+
+describe("npm package", () => {
+  /** npm pack from a copy of the checkout, so packing (prepack builds dist/npm) never touches the tree under test. */
+  function pack(dryRun: boolean): { tarball: string; files: string[] } {
+    const copy = tempDir();
+    for (const entry of readdirSync(ROOT)) {
+      if (!["node_modules", "dist", ".git", "test", ".tmp"].includes(entry)) cpSync(join(ROOT, entry), join(copy, entry), { recursive: true });
+    }
+    symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"));
+    const out = tempDir();
+    const r = spawnSync("npm", ["pack", "--json", "--pack-destination", out, ...(dryRun ? ["--dry-run"] : [])], { cwd: copy, encoding: "utf8", timeout: 60000 });
+    assert.equal(r.status, 0, r.stderr);
+    const [info] = JSON.parse(r.stdout) as { filename: string; files: { path: string }[] }[];
+    return { tarball: join(out, info!.filename), files: info!.files.map((f) => f.path) };
+  }
+
+  test("the tarball ships the prebuilt entry, the sources Bun and Deno run, the demo and docs; no tests or tooling", () => {
+    const { files } = pack(true);
+    for (const needed of ["bin/tsgw.mjs", "dist/npm/tsgw.mjs", "src/cli.ts", "demo/index.ts", "package.json", "README.md"]) {
+      assert.ok(files.includes(needed), `${needed} missing from the tarball`);
+    }
+    const junk = files.filter((f) => !/^(bin|dist\/npm|src|demo|docs)\/|^(package\.json|README\.md|deno\.json|LICENSE)$/.test(f));
+    assert.deepEqual(junk, []);
+  });
+
+  test("installed in a fresh project: npx and bunx run tsgw, with a TS app and a TS config importing defineConfig", async () => {
+    const { tarball } = pack(false);
+    const project = tempDir();
+    writeFileSync(join(project, "package.json"), JSON.stringify({ name: "fresh-project", private: true, type: "module" }));
+    const install = spawnSync("npm", ["install", tarball, "--prefer-offline", "--no-audit", "--no-fund"], { cwd: project, encoding: "utf8", timeout: 120000 });
+    assert.equal(install.status, 0, install.stderr);
+    cpSync(join(FIXTURES, "fetch.ts"), join(project, "app.ts"));
+    writeFileSync(join(project, "tsgw.config.ts"), `import { defineConfig } from "tsgw";\nexport default defineConfig({ workers: 2 });\n`);
+    mkdirSync(join(project, "bin"));
+    // bunx from the checkout's bun; node stays on PATH as a user would have it
+    const env = { PATH: `${BIN}:${process.env.PATH}` };
+    const cases: [string, Target, string[], string, string][] = [
+      ["npx, bundled demo", ["npx", "--no-install", "tsgw"], ["demo:app"], "Hello from tsgw\n", "node"],
+      ["npx, TS app + TS config", ["npx", "--no-install", "tsgw"], ["-c", "tsgw.config.ts", "app"], "hello world", "node"],
+      ["bunx --bun, TS app + TS config", [join(BIN, "bunx"), "--bun", "tsgw"], ["-c", "tsgw.config.ts", "app"], "hello world", "bun"],
+    ];
+    for (const [what, cmd, args, body, runtime] of cases) {
+      const server = await startTsgw(cmd, [...args, "-b", "127.0.0.1:0"], { cwd: project, env, timeoutMs: 40000 });
+      try {
+        assert.equal((await ask(server)).text, body, what);
+        assert.match(server.logs(), new RegExp(`Starting tsgw \\S+ on ${runtime} `), what);
+      } finally {
+        // npx and bunx do not pass signals on: stop the master they started, then they exit
+        process.kill(Number(/Listening at: \S+ \((\d+)\)/.exec(server.logs())![1]), "SIGTERM");
+        await server.stop();
+      }
+    }
+    const plainBunx = await runTsgw([join(BIN, "bunx"), "tsgw"], ["--version"], { cwd: project, env });
+    assert.equal(plainBunx.code, 0, plainBunx.stderr);
+    // bunx follows the bin's `#!/usr/bin/env node` when node is installed; --bun picks Bun (README)
+    assert.match(plainBunx.stdout, /^tsgw \d+\.\d+\.\d+ \(node /);
+  });
 });

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { askMaster, type MasterStatus } from "../../src/master/control.ts";
-import { FIXTURES, RUNTIMES, ask, commandFor, oneLine, runTsgw, startTsgw, tempDir, waitForLog, type Server } from "../helpers/tsgw.ts";
+import { FIXTURES, RUNTIMES, ask, commandFor, engineOf, oneLine, runTsgw, startTsgw, tempDir, waitForLog, type RuntimeName, type Server } from "../helpers/tsgw.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -21,7 +21,8 @@ function migrateReq(): string {
  * Where a runtime cannot (yet) reload under load without losing a connection,
  * the test still runs and says why, as a TODO, instead of passing or hiding.
  */
-function reloadLossReason(rt: string): string | undefined {
+function reloadLossReason(target: RuntimeName): string | undefined {
+  const rt = engineOf(target);
   if (rt === "deno") {
     return "Deno's servers close a connection accepted but not yet read when they shut down; see README, Known limits";
   }
@@ -369,8 +370,8 @@ for (const rt of RUNTIMES) {
 for (const rt of RUNTIMES) {
   test(`a unix socket under the master survives a reload (${rt})`, async () => {
     const path = join(tempDir(), "app.sock");
-    const workers = rt === "bun" ? "1" : "2";
-    if (rt === "bun") {
+    const workers = engineOf(rt) === "bun" ? "1" : "2";
+    if (engineOf(rt) === "bun") {
       const refused = await runTsgw(rt, ["test/fixtures/fetch", "-b", `unix:${path}`, "-w", "2"]);
       assert.equal(refused.code, 1);
       assert.match(oneLine(refused.stderr), /bun cannot serve a unix socket from several workers/);

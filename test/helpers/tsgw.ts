@@ -11,10 +11,19 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const FIXTURES = join(ROOT, "test", "fixtures");
 const BIN = join(ROOT, "node_modules", ".bin");
 
-export type RuntimeName = "node" | "bun" | "deno";
+/** Where tsgw runs: from source on each runtime, or as the standalone binary (dist/tsgw, bun build --compile). */
+export type RuntimeName = "node" | "bun" | "deno" | "binary";
 
-/** The runtimes the e2e matrix covers; TSGW_RUNTIMES=node,bun narrows it for local work. */
-export const RUNTIMES: RuntimeName[] = (process.env.TSGW_RUNTIMES?.split(",") as RuntimeName[] | undefined) ?? ["node", "bun", "deno"];
+/** The e2e matrix; TSGW_RUNTIMES=node,bun narrows it for local work. `npm test` builds the binary first. */
+export const RUNTIMES: RuntimeName[] = (process.env.TSGW_RUNTIMES?.split(",") as RuntimeName[] | undefined) ?? ["node", "bun", "deno", "binary"];
+
+export const BINARY = join(ROOT, "dist", "tsgw");
+export const NODE_BINARY = join(ROOT, "dist", "tsgw-node");
+
+/** The runtime underneath: the binary is Bun inside and behaves as Bun does. */
+export function engineOf(rt: RuntimeName): "node" | "bun" | "deno" {
+  return rt === "binary" ? "bun" : rt;
+}
 
 export function commandFor(rt: RuntimeName): string[] {
   switch (rt) {
@@ -24,6 +33,8 @@ export function commandFor(rt: RuntimeName): string[] {
       return [join(BIN, "bun"), join(ROOT, "src", "cli.ts")];
     case "deno":
       return [join(BIN, "deno"), "run", "-A", ...(process.env.TSGW_DENO_FLAGS ?? "--unstable-net").split(" ").filter(Boolean), join(ROOT, "src", "cli.ts")];
+    case "binary":
+      return [BINARY];
   }
 }
 
@@ -48,8 +59,11 @@ for (const sig of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
-function spawnTsgw(rt: RuntimeName, args: string[], opts: RunOptions): ChildProcess {
-  const [cmd, ...pre] = commandFor(rt);
+/** A runtime of the matrix, or a command line that runs tsgw (an installed package, one of the binaries). */
+export type Target = RuntimeName | string[];
+
+function spawnTsgw(rt: Target, args: string[], opts: RunOptions): ChildProcess {
+  const [cmd, ...pre] = Array.isArray(rt) ? rt : commandFor(rt);
   const env: Record<string, string | undefined> = { ...process.env, TSGW_CMD_ARGS: undefined, WEB_CONCURRENCY: undefined, NO_COLOR: "1", ...opts.env };
   const child = spawn(cmd!, [...pre, ...args], { cwd: opts.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
   live.add(child);
@@ -64,7 +78,7 @@ export interface RunResult {
 }
 
 /** Run tsgw to completion (errors, --print-config, --check-config). */
-export function runTsgw(rt: RuntimeName, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+export function runTsgw(rt: Target, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const child = spawnTsgw(rt, args, opts);
   let stdout = "";
   let stderr = "";
@@ -95,7 +109,7 @@ export interface Server {
 }
 
 /** Start a server and wait until it listens (its "Listening at:" line). */
-export function startTsgw(rt: RuntimeName, args: string[], opts: RunOptions = {}): Promise<Server> {
+export function startTsgw(rt: Target, args: string[], opts: RunOptions = {}): Promise<Server> {
   const child = spawnTsgw(rt, args, opts);
   let logs = "";
   child.stdout!.on("data", (d) => (logs += d));

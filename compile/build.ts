@@ -1,0 +1,153 @@
+/**
+ * Builds the standalone executables into dist/ (DESIGN §9):
+ *
+ *   dist/tsgw       bun build --compile, host target (the primary binary)
+ *   dist/tsgw-node  Node single executable: one CommonJS bundle + postject
+ *   dist/tsgw-deno  deno compile, only where a denort base is at hand
+ *   dist/npm/tsgw.mjs  with --only npm (npm pack runs it): the npm package's
+ *                   prebuilt entry, so npx needs no TypeScript loader and
+ *                   starts faster; removed again after packing
+ *
+ * `npm run compile` runs it; `npm test` runs it too and a build whose inputs
+ * did not change is skipped (dist/.build-stamp). Options:
+ *   --target bun-linux-arm64   another bun target (needs that target's download)
+ *   --only bun|node|deno|npm   build one kind
+ *   --force                    ignore the stamp
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = join(ROOT, "node_modules", ".bin");
+const DIST = join(ROOT, "dist");
+const ENTRY = join(ROOT, "compile", "entry.ts");
+/** the fuse postject flips so that node runs the injected blob (Node's documented constant) */
+const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
+
+type Kind = "bun" | "node" | "deno" | "npm";
+const KINDS: Kind[] = ["bun", "node", "deno", "npm"];
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+function run(cmd: string, args: string[], what: string): void {
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: "utf8" });
+  if (r.status !== 0) {
+    process.stderr.write(`compile: ${what} failed (${cmd} ${args.join(" ")}):\n${r.stderr || r.stdout || r.error?.message}\n`);
+    process.exit(1);
+  }
+}
+
+/** Every file whose change changes a binary: sources, this folder, the lockfile and the toolchain versions. */
+function inputsHash(kinds: Kind[], target: string | undefined): string {
+  const hash = createHash("sha256");
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else hash.update(relative(ROOT, path)).update(readFileSync(path));
+    }
+  };
+  for (const dir of ["src", "demo", "compile"]) walk(join(ROOT, dir));
+  for (const file of ["package.json", "package-lock.json"]) if (existsSync(join(ROOT, file))) hash.update(readFileSync(join(ROOT, file)));
+  hash.update(JSON.stringify({ kinds, target, node: process.version }));
+  return hash.digest("hex");
+}
+
+/**
+ * bun build of compile/entry.ts. `binary` is what --version reports (empty:
+ * not a standalone binary). import.meta.main is defined false because a
+ * bundle would otherwise run src/cli.ts's own self-start as well.
+ */
+function bunBuild(args: string[], out: string, binary: string, what: string): string {
+  const defines = ["--define", `TSGW_BINARY=${JSON.stringify(binary)}`, "--define", "import.meta.main=false"];
+  run(join(BIN, "bun"), ["build", ENTRY, "--outfile", out, ...defines, ...args], what);
+  return out;
+}
+
+function buildBun(target: string | undefined): string {
+  // --compile-autoload-package-json lets the binary resolve an app's own packages from the app's node_modules
+  const args = ["--compile", "--compile-autoload-package-json", "--minify-syntax", ...(target ? ["--target", target] : [])];
+  return bunBuild(args, join(DIST, target ? `tsgw-${target}` : "tsgw"), "bun build --compile", "bun build --compile");
+}
+
+function buildNpmEntry(): string {
+  // jiti stays a dependency of the package: loaded from node_modules only for TypeScript apps and configs
+  return bunBuild(["--target", "node", "--format", "esm", "--external", "jiti"], join(DIST, "npm", "tsgw.mjs"), "", "bundling the npm entry");
+}
+
+function buildNodeSea(): string {
+  const work = join(DIST, "sea");
+  mkdirSync(work, { recursive: true });
+  // a single executable runs one CommonJS script: bundle everything, jiti included, into it
+  const bundle = bunBuild(["--target", "node", "--format", "cjs"], join(work, "tsgw.cjs"), "node single executable", "bundling for Node");
+  const config = join(work, "sea-config.json");
+  const blob = join(work, "sea.blob");
+  writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true }));
+  run(process.execPath, ["--experimental-sea-config", config], "node --experimental-sea-config");
+  const out = join(DIST, "tsgw-node");
+  rmSync(out, { force: true });
+  copyFileSync(process.execPath, out);
+  run(join(BIN, "postject"), [out, "NODE_SEA_BLOB", blob, "--sentinel-fuse", SEA_FUSE], "postject");
+  return out;
+}
+
+/** deno compile needs a denort base, which it downloads; we only try where one is already at hand. */
+function denortAvailable(): string | undefined {
+  if (process.env.DENORT_BIN) return existsSync(process.env.DENORT_BIN) ? `DENORT_BIN=${process.env.DENORT_BIN}` : undefined;
+  const r = spawnSync(join(BIN, "deno"), ["--version"], { encoding: "utf8" });
+  const version = /deno (\S+)/.exec(r.stdout ?? "")?.[1];
+  const denoDir = process.env.DENO_DIR ?? join(homedir(), ".cache", "deno");
+  const cached = join(denoDir, "dl", "release", `v${version}`);
+  return version && existsSync(cached) && readdirSync(cached).some((f) => f.startsWith("denort")) ? cached : undefined;
+}
+
+function buildDeno(): string | undefined {
+  const base = denortAvailable();
+  if (!base) {
+    process.stderr.write(
+      "compile: deno compile skipped: it needs a denort base that cannot be downloaded here; set DENORT_BIN=/path/to/denort to build dist/tsgw-deno\n",
+    );
+    return undefined;
+  }
+  const out = join(DIST, "tsgw-deno");
+  run(join(BIN, "deno"), ["compile", "-A", "--unstable-net", "--no-check", "--output", out, ENTRY], "deno compile");
+  return out;
+}
+
+function main(): void {
+  const only = option("--only") as Kind | undefined;
+  if (only && !KINDS.includes(only)) {
+    process.stderr.write(`compile: --only must be one of ${KINDS.join(", ")}, not "${only}"\n`);
+    process.exit(2);
+  }
+  const target = option("--target");
+  const kinds: Kind[] = only ? [only] : ["bun", "node", "deno"];
+  mkdirSync(DIST, { recursive: true });
+  const stampFile = join(DIST, `.build-stamp-${kinds.join("-")}${target ? `-${target}` : ""}`);
+  const stamp = inputsHash(kinds, target);
+  if (!process.argv.includes("--force") && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) {
+    process.stderr.write("compile: dist/ is up to date\n");
+    return;
+  }
+  const built: string[] = [];
+  if (kinds.includes("bun")) built.push(buildBun(target));
+  if (kinds.includes("node") && !target) built.push(buildNodeSea());
+  if (kinds.includes("npm")) built.push(buildNpmEntry());
+  if (kinds.includes("deno") && !target) {
+    const deno = buildDeno();
+    if (deno) built.push(deno);
+  }
+  for (const file of built) {
+    process.stderr.write(`compile: ${relative(ROOT, file)} ${(statSync(file).size / 1048576).toFixed(1)} MB\n`);
+  }
+  writeFileSync(stampFile, stamp);
+}
+
+main();
