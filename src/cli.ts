@@ -109,4 +109,4 @@ async function failedDaemon(code: number, message: string): Promise<void> {
 }
 
 // `deno run -A src/cli.ts` and `bun src/cli.ts` run this file directly; bin/tsgw.mjs imports it.
-if (import.meta.main) void main(process.argv.slice(2));
+if ((import.meta as { main?: boolean }).main) void main(process.argv.slice(2));

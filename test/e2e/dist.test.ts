@@ -25,6 +25,12 @@ test("deno task serve runs src/cli.ts on Deno", () => {
   assert.match(r.stdout, /^tsgw \d+\.\d+\.\d+ \(deno /);
 });
 
+test("the JSR package @tsgw/cli passes deno publish --dry-run", () => {
+  const r = spawnSync("deno", ["task", "-q", "publish-check"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PATH, NO_COLOR: "1" }, timeout: 60000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr + r.stdout, /Success Dry run complete/);
+});
+
 /** A folder holding apps in every module format that import a package installed next to them. */
 function appsWithOwnDependency(): string {
   const dir = tempDir();
