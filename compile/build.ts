@@ -86,7 +86,8 @@ function buildNodeSea(): string {
   const work = join(DIST, "sea");
   mkdirSync(work, { recursive: true });
   // a single executable runs one CommonJS script: bundle everything, jiti included, into it
-  const bundle = bunBuild(["--target", "node", "--format", "cjs"], join(work, "tsgw.cjs"), "node single executable", "bundling for Node");
+  const args = ["--target", "node", "--format", "cjs", "--define", "TSGW_EMBED_TRANSFORM=true"];
+  const bundle = bunBuild(args, join(work, "tsgw.cjs"), "node single executable", "bundling for Node");
   const config = join(work, "sea-config.json");
   const blob = join(work, "sea.blob");
   writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true }));

@@ -5,13 +5,14 @@
  *   TSGW_RUNTIMES=bun npm run bench
  * Scenarios: 1 process (tsgw vs Bun.serve / Deno.serve / node:http) and
  * 2 workers (tsgw vs node cluster and PM2 cluster mode, Bun reusePort,
- * `deno serve --parallel`), plus idle worker memory. Prints ratios and
+ * `deno serve --parallel`), the binaries vs tsgw from source, idle worker
+ * memory, cold start and binary sizes (npm run compile first). Prints ratios and
  * PASS/FAIL against DESIGN §10, and rewrites docs/benchmarks.md.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { askMaster } from "../src/master/control.ts";
 import { BINARY, NODE_BINARY, ROOT, RUNTIMES, commandFor, type RuntimeName } from "../test/helpers/tsgw.ts";
 
@@ -143,13 +144,13 @@ function scenarios(rt: RuntimeName): Scenario[] {
   return out;
 }
 
-async function waitUntilServing(port: number): Promise<void> {
-  for (let i = 0; i < 300; i++) {
+async function waitUntilServing(port: number, pollMs = 50): Promise<void> {
+  for (let i = 0; i < 15000 / pollMs; i++) {
     try {
       await (await fetch(`http://127.0.0.1:${port}/`)).text();
       return;
     } catch {
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, pollMs));
     }
   }
   throw new Error(`nothing served on port ${port}`);
@@ -225,6 +226,44 @@ for (const rt of RUNTIMES) {
     table.push(`| ${rt} | ${sc.name} | ${sc.baselineName} | ${base!.rps.toFixed(0)} | ${cand!.rps.toFixed(0)} | ${cand!.p50} / ${cand!.p99} | ${ratio.toFixed(3)} | ${sc.target} | ${verdict} | ${mem} |`);
   }
 }
+/** Exec to first served response, median of a few starts. */
+async function coldStart(cmd: (port: number) => string[]): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < (quick ? 2 : 7); i++) {
+    const port = nextPort++;
+    const start = performance.now();
+    const server = group(cmd(port));
+    await waitUntilServing(port, 2);
+    times.push(performance.now() - start);
+    await server.stop();
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+}
+
+const coldTable = [
+  "| runtime | bare | tsgw --no-master | ratio (target 1.2) | tsgw with a master, 1 worker | ratio (target 2.2) |",
+  "| --- | ---: | ---: | ---: | ---: | ---: |",
+];
+console.log("\ncold start, exec to first response (median):");
+for (const rt of RUNTIMES) {
+  // the same app on both sides: on Node a plain .mjs listener (bare Node cannot run TypeScript)
+  const targets: [string, string[], "node" | "bun" | "deno"][] =
+    rt === "binary" ? [["dist/tsgw", [BINARY], "bun"], ["dist/tsgw-node", [NODE_BINARY], "node"]] : [[rt, commandFor(rt), rt]];
+  for (const [name, cmd, engine] of targets) {
+    const hello = engine === "node" ? join(BENCH, "hello-node.mjs") : join(BENCH, "hello.ts");
+    const base = await coldStart((port) => [...runtimeArgs(engine, engine === "node" ? hello : join(BENCH, "raw-fetch.ts")), String(port)]);
+    const alone = await coldStart((port) => [...cmd, hello, "-b", `127.0.0.1:${port}`, "--no-master", "--log-level", "warning"]);
+    const master = await coldStart((port) => [...cmd, hello, "-b", `127.0.0.1:${port}`, "-w", "1", "--log-level", "warning"]);
+    const r1 = alone / base;
+    const r2 = master / base;
+    const verdict = (r: number, t: number) => `${r.toFixed(2)} ${r <= t ? "PASS" : "FAIL"}`;
+    console.log(`${name.padEnd(14)} bare ${base.toFixed(0)} ms, --no-master ${alone.toFixed(0)} ms (${verdict(r1, 1.2)}), master ${master.toFixed(0)} ms (${verdict(r2, 2.2)})`);
+    coldTable.push(`| ${name} | ${base.toFixed(0)} ms | ${alone.toFixed(0)} ms | ${verdict(r1, 1.2)} | ${master.toFixed(0)} ms | ${verdict(r2, 2.2)} |`);
+  }
+}
+const sizes = [BINARY, NODE_BINARY].filter(existsSync).map((f) => `${relative(ROOT, f)} ${(statSync(f).size / 1048576).toFixed(1)} MB`);
+if (sizes.length) console.log(`\nbinary sizes: ${sizes.join(", ")}`);
+
 if (!quick && !process.env.TSGW_RUNTIMES) {
   const versionOf = (rt: RuntimeName) => /\d+\.\d+\.\d+/.exec(spawnSync(commandFor(rt)[0]!, ["--version"], { encoding: "utf8" }).stdout)?.[0];
   writeFileSync(
@@ -241,6 +280,13 @@ if (!quick && !process.env.TSGW_RUNTIMES) {
       "",
       ...table,
       "",
+      "## Cold start",
+      "",
+      "Exec to the first served response, median of 7 starts; the bare runtime serves the same hello world.",
+      "",
+      ...coldTable,
+      "",
+      ...(sizes.length ? [`Binary sizes: ${sizes.join(", ")}.`, ""] : []),
     ].join("\n"),
   );
   console.log("\nwrote docs/benchmarks.md");

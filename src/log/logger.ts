@@ -6,7 +6,6 @@
  * or under an init system.
  */
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
-import { format } from "node:util";
 
 export type LogLevelName = "debug" | "info" | "warning" | "error" | "critical";
 
@@ -30,13 +29,18 @@ function stamp(d: Date): string {
   return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
 }
 
+/** tsgw logs whole sentences; node:util's format is not loaded for them (it costs every worker start) */
+function text(arg: unknown): string {
+  return typeof arg === "string" ? arg : arg instanceof Error ? (arg.stack ?? arg.message) : String(arg);
+}
+
 export function createLogger(level: LogLevelName = "info", out: { write(s: string): unknown } = process.stderr): ConsolaInstance {
   return createConsola({
     level: LEVELS[level],
     reporters: [
       {
         log(obj: LogObject) {
-          out.write(`[${stamp(obj.date)}] [${process.pid}] [${LABELS[obj.type] ?? "INFO"}] ${format(...obj.args)}\n`);
+          out.write(`[${stamp(obj.date)}] [${process.pid}] [${LABELS[obj.type] ?? "INFO"}] ${obj.args.map(text).join(" ")}\n`);
         },
       },
     ],

@@ -6,7 +6,8 @@
  * included, between workers. Bun.serve and Deno.serve share TCP ports with
  * reusePort instead (see the shims).
  */
-import cluster from "node:cluster";
+import type { Cluster } from "node:cluster";
+import { createRequire } from "node:module";
 import type { WorkerEvents, WorkerProcess } from "./types.ts";
 
 /**
@@ -15,11 +16,12 @@ import type { WorkerEvents, WorkerProcess } from "./types.ts";
  * closes its copy of the socket during a reload nothing queued is lost, and
  * no connection takes a detour through the master.
  */
-let configured = false;
+let cluster: Cluster | undefined;
 
 export function spawnClusterWorker(env: Record<string, string>, events: WorkerEvents): WorkerProcess {
-  if (!configured) {
-    configured = true;
+  if (!cluster) {
+    // loaded by the master only, when it starts its first worker: workers and one-off commands skip it
+    cluster = createRequire(import.meta.url)("node:cluster") as Cluster;
     cluster.schedulingPolicy = cluster.SCHED_NONE;
   }
   const worker = cluster.fork(env);
