@@ -27,12 +27,14 @@ const command = {
     if (resolved.action === "help") return void process.stdout.write(renderHelp(VERSION));
     if (resolved.action === "version") return void process.stdout.write(`tsgw ${VERSION} (${runtime.name} ${runtime.version}${build})\n`);
     if (resolved.action === "print-config") return void process.stdout.write(renderPrintConfig(resolved));
-    if (resolved.action === "reload" || resolved.action === "stop") {
-      const { reloadMaster, stopMaster } = await import("./master/manage.ts");
-      const done = resolved.action === "reload" ? await reloadMaster(resolved.actionValue!) : await stopMaster(resolved.actionValue!);
+    if (resolved.action === "reload" || resolved.action === "stop" || resolved.action === "status") {
+      const { reloadMaster, statusOf, stopMaster } = await import("./master/manage.ts");
+      const pidfile = resolved.actionValue!;
+      const done =
+        resolved.action === "reload" ? await reloadMaster(pidfile) : resolved.action === "stop" ? await stopMaster(pidfile) : await statusOf(pidfile, resolved.json === true);
       return void process.stdout.write(`${done}\n`);
     }
-    const log = createLogger(resolved.config.logLevel);
+    const log = createLogger(resolved.config.logLevel, resolved.config.errorLog);
     for (const w of resolved.warnings) log.warn(w);
     if (!resolved.config.app) {
       throw new TsgwError("no app given: tsgw APP (e.g. tsgw demo:app), or module = ... in the INI file; see tsgw --help");

@@ -23,8 +23,10 @@ export interface ResolvedConfig {
   listeners: Listener[];
   warnings: string[];
   /** the command-line action asked for, if any */
-  action?: "help" | "version" | "print-config" | "check-config" | "reload" | "stop";
-  /** the action's value (the pidfile of --reload/--stop) */
+  action?: "help" | "version" | "print-config" | "check-config" | "reload" | "stop" | "status";
+  /** --status --json */
+  json?: boolean;
+  /** the action's value (the pidfile of --reload/--stop/--status) */
   actionValue?: string;
 }
 
@@ -41,8 +43,8 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
   const cli = parseArgv(input.argv, "command line");
   const action = (["help", "version"] as const).find((a) => has(cli, a));
   if (action) return finish([cli], input, action); // --help must work whatever else is wrong
-  const manage = (["reload", "stop"] as const).find((a) => lastValue(cli, a) !== undefined);
-  if (manage) return { ...finish([], input, manage), actionValue: lastValue(cli, manage) as string };
+  const manage = (["reload", "stop", "status"] as const).find((a) => lastValue(cli, a) !== undefined);
+  if (manage) return { ...finish([], input, manage), actionValue: lastValue(cli, manage) as string, json: has(cli, "json") };
   const cmdArgs = cmdArgsLayer(input.env);
   const layers: Layer[] = [envDefaultsLayer(input.env)];
   const pick = (name: SettingName) => lastValue(cli, name) ?? lastValue(cmdArgs, name);
@@ -74,7 +76,7 @@ function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["a
   }
   const warnings = layers.flatMap((l) => l.warnings);
   const resolved: ResolvedConfig = { config: toConfig(values), sources, listeners: [], warnings, action };
-  if (action === "help" || action === "version" || action === "reload" || action === "stop") return resolved;
+  if (action === "help" || action === "version" || action === "reload" || action === "stop" || action === "status") return resolved;
   validate(values, sources, warnings);
   if (!(values.bind as string[]).length && !(values.socket as string[]).length && !(values["http-socket"] as string[]).length) {
     values.bind = [DEFAULT_BIND];

@@ -4,6 +4,8 @@
  * docs/settings.md are all generated from it (Gunicorn's config.py idea).
  */
 
+import { checkAccessFormat } from "../log/access.ts";
+
 export type SettingType =
   | "string" // free text
   | "path" // a file or folder; relative paths resolve against where it was given
@@ -147,6 +149,27 @@ export const SETTINGS = [
     default: null,
     meta: "PIDFILE",
     help: "Gracefully stop the tsgw master named in PIDFILE (TERM); exit 0 once it is gone.",
+    reload: false,
+    sources: CLI_ONLY,
+    action: true,
+  },
+  {
+    name: "status",
+    section: "Process management",
+    type: "path",
+    default: null,
+    meta: "PIDFILE",
+    help: "Print the state of the tsgw master named in PIDFILE and its workers as a table (--json for scripts), then exit.",
+    reload: false,
+    sources: CLI_ONLY,
+    action: true,
+  },
+  {
+    name: "json",
+    section: "Process management",
+    type: "bool",
+    default: false,
+    help: "With --status: print the stats document as JSON.",
     reload: false,
     sources: CLI_ONLY,
     action: true,
@@ -461,9 +484,8 @@ export const SETTINGS = [
     type: "string",
     default: null,
     meta: "FILE|-",
-    help: "Write an access log line per request to FILE, or - for stdout.",
+    help: "Write an access log line per request to FILE, or - for stdout (off by default, as in Gunicorn). Buffered per worker, written at least every second and on exit; USR1 reopens it.",
     reload: true,
-    pending: "access logs are not built yet",
   },
   {
     name: "access-log-format",
@@ -471,9 +493,9 @@ export const SETTINGS = [
     type: "string",
     default: '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
     meta: "FORMAT",
-    help: "Access log format, with Gunicorn's variables.",
+    help: "Access log format, with Gunicorn's variables: h l u t r m U q H s B b f a T D M L p {header}i {header}o {var}e.",
     reload: true,
-    pending: "access logs are not built yet",
+    check: (format: string) => checkAccessFormat(format),
   },
   {
     name: "error-log",
@@ -481,9 +503,18 @@ export const SETTINGS = [
     type: "string",
     default: "-",
     meta: "FILE|-",
-    help: "Where server log lines go; - is stderr.",
-    reload: true,
-    pending: "log files are not built yet; logs go to stderr",
+    help: "Where server log lines go: FILE (appended to; USR1 reopens it) or - for stderr.",
+    reload: false,
+  },
+  {
+    name: "stats",
+    section: "Logging",
+    type: "string",
+    default: null,
+    meta: "ADDR",
+    help: "Serve live stats as JSON on ADDR (HOST:PORT, or a unix socket path; uWSGI's option): the master, each worker's requests, in-flight, memory and heartbeat. A plain connection gets the JSON (as uWSGI's stats server), an HTTP GET gets it as an HTTP response.",
+    reload: false,
+    needsMaster: true,
   },
 
   // --- Server hooks (TS config only) -------------------------------------

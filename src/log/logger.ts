@@ -6,6 +6,7 @@
  * or under an init system.
  */
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
+import { openLogTarget } from "./files.ts";
 
 export type LogLevelName = "debug" | "info" | "warning" | "error" | "critical";
 
@@ -34,7 +35,9 @@ function text(arg: unknown): string {
   return typeof arg === "string" ? arg : arg instanceof Error ? (arg.stack ?? arg.message) : String(arg);
 }
 
-export function createLogger(level: LogLevelName = "info", out: { write(s: string): unknown } = process.stderr): ConsolaInstance {
+/** `errorLog`: a file, or "-" for stderr (the error-log setting). */
+export function createLogger(level: LogLevelName = "info", errorLog = "-"): ConsolaInstance {
+  const out = openLogTarget(errorLog, 2);
   return createConsola({
     level: LEVELS[level],
     reporters: [

@@ -12,7 +12,7 @@
 import { readFileSync } from "node:fs";
 import { createServer as createTcpServer } from "node:net";
 import type { Server } from "node:net";
-import { formatAddress, type Address, type Listener } from "../config/address.ts";
+import { formatAddress, formatListener, type Address, type Listener } from "../config/address.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/load.ts";
 import { TsgwError, describeError, EXIT } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
@@ -22,6 +22,8 @@ import { VERSION } from "../version.ts";
 import { WORKER_ENV, isWorkerMessage, type WorkerMessage } from "../worker/messages.ts";
 import { reportToLauncher } from "./daemon.ts";
 import { closeControl, serveControl, type MasterStatus } from "./control.ts";
+import { closeStats, serveStats } from "./stats.ts";
+import { reopenLogFiles } from "../log/files.ts";
 import { runHook, type ServerInfo, type WorkerInfo } from "../hooks.ts";
 import { refuseIfRunning, removePidfile, writePidfile } from "./pidfile.ts";
 
@@ -35,6 +37,10 @@ interface Worker {
   startedAt: number;
   lastBeat: number;
   requests: number;
+  inFlight: number;
+  rss: number;
+  /** the worker's place in the pool (1..N), kept by its replacements, as uWSGI's worker ids */
+  slot: number;
   /** planned exit: a failed generation, a retired or timed-out worker */
   abandoned: boolean;
   urls: string[];
@@ -69,6 +75,9 @@ export class Arbiter {
   private queue: Promise<void> = Promise.resolve();
   private control?: Server;
   private crashes = 0;
+  private readonly spawnsBySlot = new Map<number, number>();
+  private readonly startedAt = Date.now();
+  private stats?: Awaited<ReturnType<typeof serveStats>>;
   private resolved: ResolvedConfig;
   private readonly log: Logger;
   private readonly runtime: Runtime;
@@ -101,6 +110,7 @@ export class Arbiter {
     this.checkMigrateReq();
     for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
     this.control = await serveControl(process.pid, () => this.status());
+    if (config.stats) this.stats = await serveStats(config.stats, this.input.cwd, () => this.status());
     await this.hook("onStarting", this.serverInfo());
     this.log.info(`Starting tsgw ${VERSION} on ${this.runtime.name} ${this.runtime.version}: master, ${this.target} worker${this.target === 1 ? "" : "s"}`);
     this.generation = 1;
@@ -138,15 +148,28 @@ export class Arbiter {
 
   // ------------------------------------------------------------- workers
 
-  private spawn(generation: number, announce: boolean): Worker {
+  /** The lowest place in the pool not held by a serving worker of this generation. */
+  private freeSlot(generation: number): number {
+    const held = new Set([...this.workers.values()].filter((w) => w.generation === generation && w.state !== "stopping").map((w) => w.slot));
+    let slot = 1;
+    while (held.has(slot)) slot++;
+    return slot;
+  }
+
+  private spawn(generation: number, announce: boolean, slot = this.freeSlot(generation)): Worker {
     const id = this.nextId++;
+    const seen = this.spawnsBySlot.get(slot);
+    this.spawnsBySlot.set(slot, seen === undefined ? 0 : seen + 1);
     let settle!: (err?: Error) => void;
     let markExited!: () => void;
     const booted = new Promise<void>((resolve, reject) => (settle = (err) => (err ? reject(err) : resolve())));
     booted.catch(() => {}); // a failure is read from bootError
     const exited = new Promise<void>((resolve) => (markExited = resolve));
     const now = Date.now();
-    const w: Worker = { id, generation, state: "booting", startedAt: now, lastBeat: now, requests: 0, abandoned: false, urls: [], booted, settle, exited, markExited, proc: undefined! };
+    const w: Worker = {
+      id, generation, slot, state: "booting", startedAt: now, lastBeat: now, requests: 0, inFlight: 0, rss: 0,
+      abandoned: false, urls: [], booted, settle, exited, markExited, proc: undefined!,
+    };
     w.proc = this.runtime.spawnWorker(
       {
         [WORKER_ENV.id]: String(id),
@@ -154,6 +177,7 @@ export class Arbiter {
         [WORKER_ENV.listeners]: JSON.stringify(this.listeners),
         [WORKER_ENV.announce]: announce ? "1" : "0",
         [WORKER_ENV.argv]: JSON.stringify(this.input.argv),
+        [WORKER_ENV.stats]: this.config.stats ? "1" : "0",
       },
       { onMessage: (m) => this.onMessage(w, m), onExit: (code, signal) => this.onExit(w, code, signal) },
     );
@@ -179,6 +203,8 @@ export class Arbiter {
         break;
       case "beat":
         w.requests = msg.requests;
+        w.inFlight = msg.inFlight;
+        w.rss = msg.rss;
         break;
       case "retire":
         this.log.info(`Worker (pid:${w.proc.pid}) retires: ${msg.reason}`);
@@ -240,7 +266,7 @@ export class Arbiter {
   private async replace(old: Worker): Promise<void> {
     if (this.stopping || !this.workers.has(old.id) || old.state === "stopping") return;
     if (!this.canOverlap) await this.retireWorkers([old]);
-    const fresh = this.spawn(this.generation, false);
+    const fresh = this.spawn(this.generation, false, old.slot);
     const failure = await this.waitBooted([fresh]);
     if (failure) {
       this.log.error(`replacement worker failed to boot: ${failure.message}`);
@@ -293,7 +319,10 @@ export class Arbiter {
         return;
       }
       case "SIGUSR1":
-        this.log.info("Reopening log files (logs go to stderr: nothing to reopen)");
+        // as Gunicorn: the master reopens its files, then each worker reopens its own
+        for (const problem of reopenLogFiles()) this.log.error(`cannot reopen a log file: ${problem}`);
+        this.log.info("Reopened log files");
+        for (const w of this.workers.values()) w.proc.kill("SIGUSR1");
         return;
     }
   }
@@ -369,6 +398,7 @@ export class Arbiter {
   private cleanup(): void {
     if (this.config.pidfile) removePidfile(this.config.pidfile, process.pid);
     closeControl(this.control, process.pid);
+    closeStats(this.stats);
     for (const l of this.listeners) removeSocket(l.address);
   }
 
@@ -389,13 +419,33 @@ export class Arbiter {
   // -------------------------------------------------------------- status
 
   private status(): MasterStatus {
+    const now = Date.now();
     return {
+      version: VERSION,
+      runtime: `${this.runtime.name} ${this.runtime.version}`,
       pid: process.pid,
+      uptime: Math.round((now - this.startedAt) / 1000),
       generation: this.generation,
       reloads: this.reloads,
       lastReload: this.lastReload,
       gracefulTimeout: this.config.gracefulTimeout,
-      workers: [...this.workers.values()].map((w) => ({ id: w.id, pid: w.proc.pid, generation: w.generation, state: w.state, requests: w.requests })),
+      listeners: this.listeners.map((l) => formatListener(l)),
+      workers: [...this.workers.values()]
+        .sort((a, b) => a.generation - b.generation || a.slot - b.slot)
+        .map((w) => ({
+          id: w.id,
+          slot: w.slot,
+          pid: w.proc.pid,
+          generation: w.generation,
+          state: w.state,
+          status: w.inFlight > 0 ? "busy" : "idle",
+          requests: w.requests,
+          inFlight: w.inFlight,
+          rss: w.rss,
+          lastBeat: Math.max(0, now - w.lastBeat) / 1000,
+          respawns: this.spawnsBySlot.get(w.slot) ?? 0,
+          uptime: Math.round((now - w.startedAt) / 1000),
+        })),
     };
   }
 

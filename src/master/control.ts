@@ -9,13 +9,38 @@ import { unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+/** The master's state: what --status prints, what the stats server serves, what --reload/--stop read. */
 export interface MasterStatus {
+  version: string;
+  runtime: string;
   pid: number;
+  /** seconds */
+  uptime: number;
   generation: number;
   reloads: number;
   lastReload: { ok: boolean; error?: string } | null;
   gracefulTimeout: number;
-  workers: { id: number; pid: number; generation: number; state: string; requests: number }[];
+  listeners: string[];
+  workers: WorkerStatus[];
+}
+
+export interface WorkerStatus {
+  id: number;
+  /** place in the pool, kept by replacements */
+  slot: number;
+  pid: number;
+  generation: number;
+  state: string;
+  status: "idle" | "busy";
+  requests: number;
+  inFlight: number;
+  /** bytes, at the last heartbeat */
+  rss: number;
+  /** seconds since the last heartbeat */
+  lastBeat: number;
+  /** how many times this slot's worker was replaced (crash, recycle, reload) */
+  respawns: number;
+  uptime: number;
 }
 
 export function controlPath(pid: number): string {

@@ -12,7 +12,7 @@ import { createLogger } from "../log/logger.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { runHook } from "../hooks.ts";
 import { WORKER_ENV, type WorkerMessage } from "./messages.ts";
-import { listenAll, loadConfiguredApp, prepareProcess, stopOnSignals, switchUser } from "./serve.ts";
+import { listenAll, loadConfiguredApp, prepareProcess, requestCounter, stopOnSignals, switchUser } from "./serve.ts";
 
 export async function runWorker(runtime: Runtime, argv: string[], env: Record<string, string | undefined>): Promise<void> {
   const id = Number(env[WORKER_ENV.id]);
@@ -23,10 +23,9 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     const resolved = await resolveConfig({ argv, env, cwd, importModule: runtime.importModule });
     resolved.listeners = JSON.parse(env[WORKER_ENV.listeners] ?? "[]") as Listener[];
     const { config } = resolved;
-    log = createLogger(config.logLevel);
+    log = createLogger(config.logLevel, config.errorLog);
     const app = await loadConfiguredApp(runtime, resolved, prepareProcess(resolved, cwd), log, env[WORKER_ENV.announce] === "1");
     await runHook(config, "postWorkerInit", log, { id, pid: process.pid, generation: Number(env[WORKER_ENV.generation]) });
-    let served = 0;
     let retiring = false;
     const retire = (reason: string) => {
       if (retiring) return;
@@ -34,17 +33,15 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
       send({ tsgw: "retire", id, reason });
     };
     const limit = config.maxRequests > 0 ? config.maxRequests + randomInt(config.maxRequestsJitter + 1) : 0;
-    const servers = await listenAll(runtime, resolved, app, log, {
-      workerId: id,
-      shared: true,
-      onRequest: limit ? () => void (++served === limit && retire(`served ${limit} requests (max-requests)`)) : () => void ++served,
-    });
+    const onStart = limit ? (n: number) => void (n === limit && retire(`served ${limit} requests (max-requests)`)) : () => {};
+    const counter = requestCounter(resolved, onStart, env[WORKER_ENV.stats] === "1");
+    const servers = await listenAll(runtime, resolved, app, log, { workerId: id, shared: true, counter });
     switchUser(config.user, config.group);
     send({ tsgw: "ready", id, urls: servers.map((s) => s.url) });
     const rssLimit = config.reloadOnRss * 1024 * 1024;
     const beat = () => {
       const rss = process.memoryUsage.rss();
-      send({ tsgw: "beat", id, requests: served, rss });
+      send({ tsgw: "beat", id, requests: counter.started, inFlight: counter.inFlight, rss });
       if (rssLimit && rss > rssLimit) retire(`resident memory ${Math.round(rss / 1048576)} MB is over reload-on-rss ${config.reloadOnRss} MB`);
     };
     // beat often enough that a healthy worker is never near its timeout

@@ -17,12 +17,14 @@ export const WORKER_ENV = {
    * entry), so the arguments travel here rather than on the command line
    */
   argv: "TSGW_ARGV",
+  /** "1" when the master serves stats: the worker then counts requests in flight */
+  stats: "TSGW_STATS",
 } as const;
 
 export type WorkerMessage =
   | { tsgw: "ready"; id: number; urls: string[] }
   | { tsgw: "boot-error"; id: number; code: number; message: string }
-  | { tsgw: "beat"; id: number; requests: number; rss: number }
+  | { tsgw: "beat"; id: number; requests: number; inFlight: number; rss: number }
   | { tsgw: "retire"; id: number; reason: string };
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {

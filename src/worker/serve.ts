@@ -10,6 +10,9 @@ import { listenNodeServer } from "../runtime/listen.ts";
 import { serveUwsgiOn } from "./uwsgi.ts";
 import { TsgwError, describeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
+import { AccessLog } from "../log/access.ts";
+import { openLogTarget, reopenLogFiles } from "../log/files.ts";
+import { RequestCounter } from "./observe.ts";
 import type { FetchHandler, NodeListener, RunningServer, Runtime } from "../runtime/types.ts";
 
 /** Put the app's environment and working folder in place (before loading it). */
@@ -44,24 +47,25 @@ export async function loadConfiguredApp(runtime: Runtime, resolved: ResolvedConf
 export interface ServeSetup {
   workerId: number;
   shared: boolean;
-  /** called before each request is handled (request counting) */
-  onRequest?: () => void;
+  /** counts requests (and, with an access log or stats, watches each one) */
+  counter: RequestCounter;
+}
+
+/** The request counter a configuration asks for: finish hooks only with an access log or a stats server. */
+export function requestCounter(resolved: ResolvedConfig, onStart: (started: number) => void, stats: boolean): RequestCounter {
+  const { accessLog, accessLogFormat } = resolved.config;
+  const access = accessLog ? new AccessLog(openLogTarget(accessLog, 1, true), accessLogFormat) : undefined;
+  return new RequestCounter(onStart, stats || access !== undefined, access);
 }
 
 /** Listen on every configured address; on failure, close what was opened and throw. */
 export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app: LoadedApp, log: Logger, setup: ServeSetup): Promise<RunningServer[]> {
   const onError = (m: string) => log.error(m);
   const options = { workerId: setup.workerId, socketMode: resolved.config.chmodSocket, onError, onWarning: (m: string) => log.warn(m), shared: setup.shared };
-  const count = setup.onRequest;
   let handler: FetchHandler | undefined;
   let listener: NodeListener | undefined;
-  if (app.kind === "fetch") {
-    const guarded = guardFetch(app.handler, onError);
-    handler = count ? (req, info) => (count(), guarded(req, info)) : guarded;
-  } else {
-    const guarded = guardNode(app.listener, onError);
-    listener = count ? (req, res) => (count(), guarded(req, res)) : guarded;
-  }
+  if (app.kind === "fetch") handler = setup.counter.fetch(guardFetch(app.handler, onError));
+  else listener = setup.counter.node(guardNode(app.listener, onError));
   const servers: RunningServer[] = [];
   const { config } = resolved;
   try {
@@ -126,11 +130,15 @@ export function stopOnSignals(servers: RunningServer[], gracefulTimeout: number,
   process.on("SIGTERM", () => stop(true, "term"));
   process.on("SIGINT", () => stop(false, "int"));
   process.on("SIGQUIT", () => stop(false, "quit"));
+  process.on("SIGUSR1", () => {
+    for (const problem of reopenLogFiles()) log.error(`cannot reopen a log file: ${problem}`);
+  });
 }
 
 /** --no-master: this process loads the app and serves it, unsupervised. */
 export async function serveAlone(runtime: Runtime, resolved: ResolvedConfig, app: LoadedApp, log: Logger): Promise<void> {
-  const servers = await listenAll(runtime, resolved, app, log, { workerId: 1, shared: false });
+  const counter = requestCounter(resolved, () => {}, false);
+  const servers = await listenAll(runtime, resolved, app, log, { workerId: 1, shared: false, counter });
   switchUser(resolved.config.user, resolved.config.group);
   for (const s of servers) log.info(`Listening at: ${s.url} (${process.pid})`);
   stopOnSignals(servers, resolved.config.gracefulTimeout, log, () => log.info("Shutting down"));

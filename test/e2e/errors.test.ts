@@ -79,7 +79,6 @@ const CASES: Case[] = [
   { name: "bad app spec", args: () => ["demo:not-a-name"], code: 4, message: /bad app spec: "demo:not-a-name": the part after ":" must be an export name/ },
   { name: "bad bind address", args: () => ["demo:app", "-b", "127.0.0.1:99999"], code: 1, message: /bad bind address "127\.0\.0\.1:99999" has an invalid port/ },
   { name: "bare number as bind address", args: () => ["demo:app", "-b", "8000"], code: 1, message: /is only a number: write :8000/ },
-  { name: "setting not built yet", args: () => ["demo:app", "--access-log", "-"], code: 1, message: /^command line: access-log is not available yet: access logs are not built yet$/ },
   { name: "unknown user", args: () => ["demo:app", "-b", "127.0.0.1:0", "--user", "no-such-user-here"], code: 1, message: /cannot switch to user no-such-user-here: / },
   { name: "a master-only setting with --no-master", args: () => ["demo:app", "--no-master", "--max-requests", "10"], code: 1, message: /^command line: max-requests needs the master process, but master is off \(command line\)$/ },
   { name: "several workers with --no-master", args: () => ["demo:app", "--no-master", "-w", "3"], code: 1, message: /several workers need the master process/ },

@@ -1,0 +1,134 @@
+/**
+ * Access log lines in Gunicorn's format language, the same for HTTP and uwsgi
+ * requests. The format is compiled once into a list of small functions; the
+ * lines go to a buffered target (see files.ts: written at least every second
+ * and on exit, so none is lost on a graceful stop, reload or recycle).
+ */
+import type { LogTarget } from "./files.ts";
+
+/** What one served request left behind, whichever server and interface served it. */
+export interface AccessRecord {
+  remote: string;
+  method: string;
+  /** path and query, as requested */
+  target: string;
+  protocol: string;
+  status: number;
+  /** body bytes when known (content-length), else undefined */
+  length: number | undefined;
+  /** wall clock at the start, ms */
+  start: number;
+  /** duration, ms with a fraction */
+  elapsed: number;
+  requestHeader(name: string): string | undefined;
+  responseHeader(name: string): string | undefined;
+}
+
+type Atom = (r: AccessRecord) => string;
+
+const dash = (v: string | undefined | null): string => (v === undefined || v === null || v === "" ? "-" : v);
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+let stampSecond = -1;
+let stampText = "";
+
+/** [25/Nov/2026:19:06:09 +0000], computed once per second */
+function clfTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== stampSecond) {
+    const d = new Date(second * 1000);
+    const p = (n: number) => String(n).padStart(2, "0");
+    stampText = `[${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000]`;
+    stampSecond = second;
+  }
+  return stampText;
+}
+
+function basicUser(r: AccessRecord): string {
+  const auth = r.requestHeader("authorization");
+  if (!auth?.toLowerCase().startsWith("basic ")) return "-";
+  const decoded = Buffer.from(auth.slice(6).trim(), "base64").toString("utf8");
+  return dash(decoded.slice(0, Math.max(0, decoded.indexOf(":"))));
+}
+
+const ATOMS: Record<string, Atom> = {
+  h: (r) => dash(r.remote),
+  l: () => "-",
+  u: basicUser,
+  t: (r) => clfTime(r.start),
+  r: (r) => `${r.method} ${r.target} ${r.protocol}`,
+  m: (r) => r.method,
+  U: (r) => {
+    const q = r.target.indexOf("?");
+    return q < 0 ? r.target : r.target.slice(0, q);
+  },
+  q: (r) => {
+    const q = r.target.indexOf("?");
+    return q < 0 ? "" : r.target.slice(q + 1);
+  },
+  H: (r) => r.protocol,
+  s: (r) => String(r.status),
+  B: (r) => String(r.length ?? 0),
+  b: (r) => (r.length ? String(r.length) : "-"),
+  f: (r) => dash(r.requestHeader("referer")),
+  a: (r) => dash(r.requestHeader("user-agent")),
+  T: (r) => String(Math.floor(r.elapsed / 1000)),
+  D: (r) => String(Math.round(r.elapsed * 1000)),
+  M: (r) => String(Math.round(r.elapsed)),
+  L: (r) => (r.elapsed / 1000).toFixed(6),
+  p: () => `<${process.pid}>`,
+};
+
+const ATOM_RE = /%\((\{[^}]*\}[ioe]|[A-Za-z]+)\)s/g;
+
+/** What is wrong with a format (an unknown variable), if anything. */
+export function checkAccessFormat(format: string): string | undefined {
+  for (const [, name] of format.matchAll(ATOM_RE)) {
+    if (!name!.startsWith("{") && !ATOMS[name!]) {
+      return `unknown access log variable %(${name})s; known: ${Object.keys(ATOMS).join(" ")} {header}i {header}o {var}e`;
+    }
+  }
+  return undefined;
+}
+
+export function compileAccessFormat(format: string): (r: AccessRecord) => string {
+  const parts: (string | Atom)[] = [];
+  let last = 0;
+  for (const m of format.matchAll(ATOM_RE)) {
+    if (m.index! > last) parts.push(format.slice(last, m.index));
+    const name = m[1]!;
+    if (name.startsWith("{")) {
+      const key = name.slice(1, name.indexOf("}"));
+      const lower = key.toLowerCase();
+      const kind = name[name.length - 1];
+      parts.push(
+        kind === "i" ? (r) => dash(r.requestHeader(lower)) : kind === "o" ? (r) => dash(r.responseHeader(lower)) : () => dash(process.env[key]),
+      );
+    } else {
+      parts.push(ATOMS[name] ?? (() => "-"));
+    }
+    last = m.index! + m[0].length;
+  }
+  if (last < format.length) parts.push(format.slice(last));
+  return (r) => {
+    let line = "";
+    for (const p of parts) line += typeof p === "string" ? p : p(r);
+    return line;
+  };
+}
+
+export class AccessLog {
+  private readonly format: (r: AccessRecord) => string;
+
+  /** `target` is buffered (openLogTarget(path, 1, true)) */
+  constructor(
+    private readonly target: LogTarget,
+    format: string,
+  ) {
+    this.format = compileAccessFormat(format);
+  }
+
+  log(record: AccessRecord): void {
+    this.target.write(this.format(record) + "\n");
+  }
+}

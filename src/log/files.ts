@@ -1,0 +1,99 @@
+/**
+ * Where log lines go: "-" (stderr for the error log, stdout for the access
+ * log) or a file opened for appending. Every process (master and workers)
+ * opens the file itself; O_APPEND keeps their lines whole. Files are
+ * reopened on USR1, so logrotate can rename a file and have new lines go to
+ * a fresh one (no copytruncate needed).
+ */
+import { closeSync, openSync, writeSync } from "node:fs";
+import { TsgwError, describeError } from "../errors.ts";
+
+export interface LogTarget {
+  readonly path: string;
+  /** unbuffered targets write at once: a line written is a line kept, even if the process exits next */
+  write(text: string): void;
+  /** write out what a buffered target holds */
+  flush(): void;
+  reopen(): void;
+}
+
+const FLUSH_BYTES = 64 * 1024;
+
+const opened = new Set<LogTarget>();
+
+function openAppend(path: string): number {
+  try {
+    return openSync(path, "a");
+  } catch (err) {
+    throw new TsgwError(`cannot open log file ${path}: ${describeError(err)}`);
+  }
+}
+
+/** Write all of `text` now; a non-blocking pipe that is full gets it through its stream instead. */
+function writeAll(fd: number, text: string, stdio = false): void {
+  let buf = Buffer.from(text);
+  try {
+    while (buf.length > 0) buf = buf.subarray(writeSync(fd, buf));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EAGAIN" || !stdio) throw err;
+    (fd === 1 ? process.stdout : process.stderr).write(buf);
+  }
+}
+
+/**
+ * `fd` for "-": 1 (stdout) or 2 (stderr). `buffered` (the access log): lines
+ * gather in memory and are written at least every second, at 64 KB, before
+ * a reopen and when the process exits, so the hot path never waits on a disk.
+ */
+export function openLogTarget(path: string, fd: 1 | 2, buffered = false): LogTarget {
+  let file = path === "-" ? fd : openAppend(path);
+  const put = (text: string) => writeAll(file, text, path === "-");
+  let pending: string[] = [];
+  let size = 0;
+  const flush = () => {
+    if (pending.length === 0) return;
+    const text = pending.join("");
+    pending = [];
+    size = 0;
+    put(text);
+  };
+  const target: LogTarget = {
+    path,
+    write: buffered
+      ? (text) => {
+          pending.push(text);
+          size += text.length;
+          if (size >= FLUSH_BYTES) flush();
+        }
+      : put,
+    flush,
+    reopen() {
+      flush(); // lines logged before the signal belong to the old file
+      if (path === "-") return;
+      const next = openAppend(path);
+      const old = file;
+      file = next;
+      closeSync(old);
+    },
+  };
+  if (buffered) {
+    setInterval(flush, 1000).unref();
+    // every way out of a worker passes here: graceful stop, reload, recycle, fast stop
+    process.on("exit", flush);
+  }
+  opened.add(target);
+  return target;
+}
+
+/** USR1: reopen every log file this process writes; one that cannot be reopened keeps its old file and says why. */
+export function reopenLogFiles(): string[] {
+  const problems: string[] = [];
+  for (const t of opened) {
+    try {
+      t.reopen();
+    } catch (err) {
+      problems.push(describeError(err));
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,54 @@
+/**
+ * The stats server (--stats ADDR, uWSGI's option): the master's status as
+ * JSON. As uWSGI's, a client that connects and reads gets the document and
+ * the connection closes (uwsgitop-style tools, `nc`); a client that sends an
+ * HTTP request first (curl, a browser, a monitoring probe) gets it as an HTTP
+ * response. A bare port means loopback: these numbers are for the operator.
+ */
+import { createServer, type Server } from "node:net";
+import { parseAddress, formatAddress, type Address } from "../config/address.ts";
+import { TsgwError } from "../errors.ts";
+import { prepareUnixPath, removeSocket } from "../runtime/listen.ts";
+import type { MasterStatus } from "./control.ts";
+
+/** how long a silent client is given to start an HTTP request before it gets the plain document */
+const HTTP_WAIT_MS = 100;
+
+export function statsAddress(text: string, cwd: string): Address {
+  const t = text.trim();
+  const loopback = /^:?\d+$/.test(t) ? `127.0.0.1:${t.replace(/^:/, "")}` : t;
+  const address = parseAddress(loopback, cwd);
+  if (typeof address === "string") throw new TsgwError(`stats: ${address}`);
+  return address;
+}
+
+export async function serveStats(text: string, cwd: string, status: () => MasterStatus): Promise<Server & { address_: Address }> {
+  const address = statsAddress(text, cwd);
+  if (address.kind === "unix") await prepareUnixPath(address.path);
+  const server = createServer((sock) => {
+    sock.on("error", () => {});
+    let answered = false;
+    const answer = (http: boolean) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      const body = `${JSON.stringify(status(), null, 2)}\n`;
+      const head = `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
+      sock.end(http ? head + body : body);
+    };
+    const timer = setTimeout(() => answer(false), HTTP_WAIT_MS);
+    sock.once("data", (d: Buffer) => answer(/^[A-Z]+ \S+ HTTP\/1\.[01]\r?\n/.test(d.toString("latin1", 0, 256).split("\n")[0] + "\n")));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err) => reject(new TsgwError(`stats: cannot listen on ${formatAddress(address)}: ${err.message}`)));
+    if (address.kind === "unix") server.listen(address.path, resolve);
+    else server.listen(address.port, address.host, resolve);
+  });
+  return Object.assign(server, { address_: address });
+}
+
+export function closeStats(server: (Server & { address_: Address }) | undefined): void {
+  if (!server) return;
+  server.close();
+  removeSocket(server.address_);
+}

@@ -1,0 +1,147 @@
+/**
+ * Watching the requests a worker serves: a count for max-requests, and, when
+ * the access log or the stats server asks for it, in-flight requests and one
+ * access record per request. The same wrapping serves HTTP and uwsgi (both
+ * reach the app through these handlers). Without an access log or stats only
+ * the counter runs: nothing is added to the hot path that nobody reads.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AccessLog, AccessRecord } from "../log/access.ts";
+import type { FetchHandler, NodeListener, RequestInfo } from "../runtime/types.ts";
+
+export class RequestCounter {
+  started = 0;
+  finished = 0;
+
+  constructor(
+    /** called after each request starts (max-requests) */
+    private readonly onStart: (started: number) => void,
+    /** finish hooks (in-flight, access records) are installed only when someone reads them */
+    private readonly track: boolean,
+    private readonly access?: AccessLog,
+  ) {}
+
+  get inFlight(): number {
+    return this.track ? this.started - this.finished : 0;
+  }
+
+  fetch(handler: FetchHandler): FetchHandler {
+    if (!this.track) {
+      return (req, info) => {
+        this.onStart(++this.started);
+        return handler(req, info);
+      };
+    }
+    return (req, info) => {
+      this.onStart(++this.started);
+      const start = Date.now();
+      const t0 = performance.now();
+      const done = (res: Response): Response => {
+        this.finished++;
+        this.access?.log(new FetchRecord(req, info, res, start, performance.now() - t0));
+        return res;
+      };
+      const out = handler(req, info);
+      // the guard never rejects: an app failure is already a 500 Response here
+      return out instanceof Promise ? out.then(done) : done(out);
+    };
+  }
+
+  node(listener: NodeListener): NodeListener {
+    if (!this.track) {
+      return (req, res) => {
+        this.onStart(++this.started);
+        listener(req, res);
+      };
+    }
+    return (req, res) => {
+      this.onStart(++this.started);
+      const start = Date.now();
+      const t0 = performance.now();
+      // read now: some servers (Bun's node:http) detach the socket by the time the response closes
+      const remote = req.socket?.remoteAddress ?? "";
+      // "close" comes after the response finished, or when the client went away first
+      res.once("close", () => {
+        this.finished++;
+        this.access?.log(new NodeRecord(req, res, remote, start, performance.now() - t0));
+      });
+      listener(req, res);
+    };
+  }
+}
+
+/** Path and query of an absolute URL, without parsing it. */
+function pathOf(url: string): string {
+  const slash = url.indexOf("/", url.indexOf("//") + 2);
+  return slash < 0 ? "/" : url.slice(slash);
+}
+
+class FetchRecord implements AccessRecord {
+  readonly protocol = "HTTP/1.1";
+
+  constructor(
+    private readonly req: Request,
+    private readonly info: RequestInfo,
+    private readonly res: Response,
+    readonly start: number,
+    readonly elapsed: number,
+  ) {}
+
+  get remote(): string {
+    return this.info.remoteAddr.hostname;
+  }
+  get method(): string {
+    return this.req.method;
+  }
+  get target(): string {
+    return pathOf(this.req.url);
+  }
+  get status(): number {
+    return this.res.status;
+  }
+  get length(): number | undefined {
+    const n = Number(this.res.headers.get("content-length") ?? NaN);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  requestHeader(name: string): string | undefined {
+    return this.req.headers.get(name) ?? undefined;
+  }
+  responseHeader(name: string): string | undefined {
+    return this.res.headers.get(name) ?? undefined;
+  }
+}
+
+class NodeRecord implements AccessRecord {
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    readonly remote: string,
+    readonly start: number,
+    readonly elapsed: number,
+  ) {}
+
+  get method(): string {
+    return this.req.method ?? "GET";
+  }
+  get target(): string {
+    return this.req.url ?? "/";
+  }
+  get protocol(): string {
+    return `HTTP/${this.req.httpVersion || "1.1"}`;
+  }
+  get status(): number {
+    return this.res.statusCode;
+  }
+  get length(): number | undefined {
+    const n = Number(this.res.getHeader("content-length") ?? NaN);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  requestHeader(name: string): string | undefined {
+    const v = this.req.headers[name];
+    return Array.isArray(v) ? v.join(", ") : v;
+  }
+  responseHeader(name: string): string | undefined {
+    const v = this.res.getHeader(name);
+    return v === undefined ? undefined : Array.isArray(v) ? v.join(", ") : String(v);
+  }
+}
