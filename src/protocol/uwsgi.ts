@@ -100,6 +100,9 @@ export interface RequestParts {
   method: string;
   /** absolute URL */
   url: string;
+  /** path and query */
+  path: string;
+  https: boolean;
   /** lower-case names, in the order the vars gave them */
   headers: [string, string][];
   /** body length; 0 when there is none */
@@ -121,6 +124,8 @@ export function requestFromVars(vars: Record<string, string>): RequestParts {
   if (!path.startsWith("/")) path = `/${path}`;
   const headers: [string, string][] = [];
   for (const [k, v] of Object.entries(vars)) {
+    // nginx also passes the client's Content-Length/-Type as HTTP_* vars: the CGI ones describe the body sent
+    if ((k === "HTTP_CONTENT_LENGTH" && vars.CONTENT_LENGTH !== undefined) || (k === "HTTP_CONTENT_TYPE" && vars.CONTENT_TYPE !== undefined)) continue;
     if (k.startsWith("HTTP_")) headers.push([k.slice(5).toLowerCase().replace(/_/g, "-"), v]);
     else if (k === "CONTENT_TYPE" && v) headers.push(["content-type", v]);
     else if (k === "CONTENT_LENGTH" && v) headers.push(["content-length", v]);
@@ -128,10 +133,37 @@ export function requestFromVars(vars: Record<string, string>): RequestParts {
   return {
     method: vars.REQUEST_METHOD!,
     url: `${scheme}://${host}${path}`,
+    path,
+    https,
     headers,
     contentLength: vars.CONTENT_LENGTH ? Number(vars.CONTENT_LENGTH) : 0,
     remote: { hostname: vars.REMOTE_ADDR ?? "", port: Number(vars.REMOTE_PORT ?? 0) || 0 },
   };
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const UNSAFE_VALUE = /[\r\n\0]/;
+
+/**
+ * The same request as an HTTP/1.0 head, for a Node listener served by a
+ * node:http server: 1.0 so that the response comes back unchunked and the
+ * connection ends with it, as uwsgi wants. Throws on what HTTP cannot carry
+ * (a header name that is not a token, CR/LF in a value): those would let
+ * vars smuggle extra headers.
+ */
+export function httpHeadFromParts(parts: RequestParts): string {
+  if (!TOKEN.test(parts.method)) throw new Error(`invalid REQUEST_METHOD "${parts.method}"`);
+  if (/[\s\0]/.test(parts.path)) throw new Error("invalid characters in the request path");
+  let head = `${parts.method} ${parts.path} HTTP/1.0\r\n`;
+  let host = false;
+  for (const [k, v] of parts.headers) {
+    if (!TOKEN.test(k) || UNSAFE_VALUE.test(v)) throw new Error(`invalid header ${JSON.stringify(k)}`);
+    if (k === "connection" || k === "keep-alive" || k === "transfer-encoding") continue; // one request per connection
+    if (k === "host") host = true;
+    head += `${k}: ${v}\r\n`;
+  }
+  if (!host) head += `host: ${new URL(parts.url).host}\r\n`;
+  return `${head}\r\n`;
 }
 
 /** The status line and headers of a response, ready to write before the body. */

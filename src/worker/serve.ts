@@ -71,10 +71,10 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
   try {
     for (const { protocol, address } of resolved.listeners) {
       if (protocol === "uwsgi") {
-        if (!handler) throw new TsgwError("Node listener apps cannot be served over the uwsgi protocol yet (--socket): serve them with -b and nginx proxy_pass");
         const { createServer } = await import("node:net");
         const uwsgi = { workerId: setup.workerId, bufferSize: config.bufferSize, socketTimeout: config.socketTimeout, allowFrom: config.socketAllowFrom, onError };
-        servers.push(await listenNodeServer(serveUwsgiOn(createServer(), handler, uwsgi), address, options, "uwsgi"));
+        const app = handler ? { fetch: handler } : { node: listener! };
+        servers.push(await listenNodeServer(serveUwsgiOn(createServer(), app, uwsgi), address, options, "uwsgi"));
       } else {
         servers.push(handler ? await runtime.serveFetch(address, handler, options) : await runtime.serveNode(address, listener!, options));
       }

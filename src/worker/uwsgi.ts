@@ -1,14 +1,20 @@
 /**
- * Serving a fetch handler over the uwsgi protocol (nginx uwsgi_pass), one
- * request per connection: read the vars (bounded by buffer-size, within
- * socket-timeout), stream the body in, stream the response out as raw
- * HTTP/1.1, close. A malformed packet or a peer that stalls gets a closed
- * connection and one log line; the worker keeps serving.
+ * Serving an app over the uwsgi protocol (nginx uwsgi_pass), one request per
+ * connection: read the vars (bounded by buffer-size, within socket-timeout),
+ * stream the body in, stream the response out as raw HTTP/1.1, close. A
+ * malformed packet or a peer that stalls gets a closed connection and one log
+ * line; the worker keeps serving.
+ *
+ * Fetch apps get a Request built from the vars. Node listeners get a real
+ * IncomingMessage/ServerResponse: the vars are turned into an HTTP/1.0 head
+ * that a node:http server reads in front of the body (see requestStream).
  */
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import type { Server, Socket } from "node:net";
+import { Duplex } from "node:stream";
 import { bodyStream } from "../app/body-stream.ts";
-import { parseRequest, requestFromVars, responseHead } from "../protocol/uwsgi.ts";
-import type { FetchHandler, RemoteAddr, RequestInfo } from "../runtime/types.ts";
+import { httpHeadFromParts, parseRequest, requestFromVars, responseHead, type RequestParts } from "../protocol/uwsgi.ts";
+import type { FetchHandler, NodeListener, RemoteAddr, RequestInfo } from "../runtime/types.ts";
 
 export interface UwsgiOptions {
   workerId: number;
@@ -27,16 +33,19 @@ class UwsgiInfo implements RequestInfo {
   ) {}
 }
 
+export type UwsgiApp = { fetch: FetchHandler } | { node: NodeListener };
+
 /** Attach uwsgi request handling to a node:net server (works on Node, Bun and Deno). */
-export function serveUwsgiOn(server: Server, handler: FetchHandler, options: UwsgiOptions): Server {
+export function serveUwsgiOn(server: Server, app: UwsgiApp, options: UwsgiOptions): Server {
   const allowed = new Set(options.allowFrom.map(normalizeIp));
+  const target: Target = "fetch" in app ? app : { http: createHttpServer(app.node) };
   return server.on("connection", (socket: Socket) => {
     const peer = socket.remoteAddress;
     if (peer && !allowed.has(normalizeIp(peer))) {
       options.onError(`uwsgi: connection from ${peer} refused (not in socket-allow-from)`);
       return void socket.destroy();
     }
-    new Connection(socket, handler, options).start();
+    new Connection(socket, target, options).start();
   });
 }
 
@@ -44,12 +53,14 @@ function normalizeIp(ip: string): string {
   return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
 }
 
+type Target = { fetch: FetchHandler } | { http: HttpServer };
+
 class Connection {
   private head: Uint8Array = new Uint8Array(0);
 
   constructor(
     private readonly socket: Socket,
-    private readonly handler: FetchHandler,
+    private readonly target: Target,
     private readonly options: UwsgiOptions,
   ) {}
 
@@ -76,6 +87,8 @@ class Connection {
     if (parsed.kind === "error") return this.fail(parsed.reason);
     const parts = requestFromVars(parsed.packet.vars);
     const rest = buf.subarray(parsed.packet.consumed);
+    if ("http" in this.target) return this.handOver(this.target.http, parts, rest);
+    const handler = this.target.fetch;
     const hasBody = parts.contentLength > 0 && parts.method !== "GET" && parts.method !== "HEAD";
     let request: Request;
     try {
@@ -89,13 +102,25 @@ class Connection {
       return this.fail(`unusable request: ${(err as Error).message}`);
     }
     this.socket.setTimeout(0);
-    Promise.resolve(this.handler(request, new UwsgiInfo(parts.remote, this.options.workerId)))
+    Promise.resolve(handler(request, new UwsgiInfo(parts.remote, this.options.workerId)))
       .then((response) => this.respond(response, parts.method === "HEAD"))
       .catch((err) => {
         this.options.onError(`uwsgi: writing the response failed: ${String(err)}`);
         this.socket.destroy();
       });
   };
+
+  /** A Node listener: the request as HTTP, then the rest of the socket, go to a node:http server. */
+  private handOver(http: HttpServer, parts: RequestParts, rest: Uint8Array): void {
+    let head: string;
+    try {
+      head = httpHeadFromParts(parts);
+    } catch (err) {
+      return this.fail(`unusable request: ${(err as Error).message}`);
+    }
+    this.socket.setTimeout(0);
+    http.emit("connection", requestStream(this.socket, Buffer.concat([Buffer.from(head, "latin1"), rest]), parts));
+  }
 
   private async respond(response: Response, isHead: boolean): Promise<void> {
     const { socket } = this;
@@ -114,4 +139,46 @@ class Connection {
     } else if (body) await body.cancel();
     socket.end();
   }
+}
+
+/**
+ * The connection a node:http server sees: reads give `first` (the request as
+ * HTTP) and then the socket's bytes, with backpressure; writes go to the
+ * socket. A Duplex rather than the socket itself with the head unshifted,
+ * because Deno's node:http reads an injected socket's later bytes past
+ * unshifted data. It reports REMOTE_ADDR/REMOTE_PORT as its peer and HTTPS
+ * as `encrypted`, so `req.socket.remoteAddress` and Express's `req.ip` and
+ * `req.protocol` are what nginx saw.
+ */
+function requestStream(socket: Socket, first: Buffer, parts: RequestParts): Duplex {
+  const stream = new Duplex({
+    read: () => void socket.resume(),
+    write: (chunk, encoding, done) => void socket.write(chunk, encoding, done),
+    final: (done) => void socket.end(done),
+    destroy: (err, done) => {
+      socket.destroy(err ?? undefined);
+      done(err);
+    },
+  });
+  Object.assign(stream, {
+    remoteAddress: parts.remote.hostname || socket.remoteAddress,
+    remotePort: parts.remote.port || socket.remotePort,
+    remoteFamily: socket.remoteFamily,
+    localAddress: socket.localAddress,
+    localPort: socket.localPort,
+    encrypted: parts.https || undefined,
+    setTimeout: (ms: number, cb?: () => void) => (socket.setTimeout(ms, cb), stream),
+    setNoDelay: (on?: boolean) => (socket.setNoDelay(on), stream),
+    setKeepAlive: (on?: boolean, delay?: number) => (socket.setKeepAlive(on, delay), stream),
+    address: () => socket.address(),
+  });
+  socket.pause();
+  stream.push(first);
+  socket.on("data", (chunk) => {
+    if (!stream.push(chunk)) socket.pause();
+  });
+  socket.on("end", () => stream.push(null));
+  socket.on("close", () => stream.destroy());
+  socket.on("timeout", () => stream.emit("timeout"));
+  return stream;
 }

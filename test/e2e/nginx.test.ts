@@ -10,7 +10,27 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { request as httpRequest } from "node:http";
 import { RUNTIMES, ask, startTsgw, tempDir, type Server } from "../helpers/tsgw.ts";
+
+/** GET a streamed response: resolves `first` once `marker` has arrived, `all` at the end. */
+function streamed(port: number, path: string, marker: string): { first: Promise<void>; all: Promise<string> } {
+  let seen!: () => void;
+  const first = new Promise<void>((r) => (seen = r));
+  const all = new Promise<string>((resolve, reject) => {
+    httpRequest({ host: "127.0.0.1", port, path, agent: false }, (res) => {
+      let text = "";
+      res.on("data", (d) => {
+        text += d;
+        if (text.includes(marker)) seen();
+      });
+      res.on("end", () => resolve(text));
+    })
+      .on("error", reject)
+      .end();
+  });
+  return { first, all };
+}
 
 const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => existsSync(p));
 const SKIP = NGINX ? undefined : "nginx is not installed (apt-get install -y nginx; .ci/run installs it)";
@@ -47,6 +67,8 @@ http {
   client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; uwsgi_temp_path ${dir}/uwsgi;
   fastcgi_temp_path ${dir}/fastcgi; scgi_temp_path ${dir}/scgi;
   client_max_body_size 20m;
+  # streamed responses pass through as they are written (the fastest setup for streaming apps)
+  uwsgi_buffering off; proxy_buffering off;
   server { listen 127.0.0.1:${uwsgiPort}; location / { ${params} uwsgi_pass unix:${uwsgiSock}; } }
   server { listen 127.0.0.1:${proxyPort}; location / { proxy_pass http://unix:${httpSock}; proxy_set_header Host $host; } }
 }
@@ -121,6 +143,13 @@ for (const rt of RUNTIMES) {
         assert.deepEqual(r.headers["set-cookie"], ["a=1; Path=/", "b=2; Path=/"]);
       });
 
+      test(`${via}: a streamed response reaches the client as it is written (buffering off)`, async () => {
+        const { first, all } = streamed(port(), "/stream", "first;");
+        await first; // before the app was told to finish
+        await ask({ port: port() }, { path: "/release" });
+        assert.equal(await all, "first;second;");
+      });
+
       test(`${via}: an app error is a 500, and the worker keeps serving`, async () => {
         assert.equal((await ask({ port: port() }, { path: "/throw" })).status, 500);
         assert.equal((await ask({ port: port() }, { path: "/" })).text, "hello world");
@@ -134,3 +163,41 @@ for (const rt of RUNTIMES) {
   });
 }
 
+
+for (const rt of RUNTIMES) {
+  describe(`nginx in front of a Node listener, on ${rt}`, { skip: SKIP }, () => {
+    let server: Server;
+    let nginx: Nginx;
+    before(async () => {
+      const dir = tempDir();
+      const uwsgiSock = join(dir, "app.sock");
+      const httpSock = join(dir, "http.sock");
+      server = await startTsgw(rt, ["test/fixtures/node-info.mjs", "--socket", uwsgiSock, "--http-socket", httpSock], { listeners: 2 });
+      nginx = await startNginx(dir, uwsgiSock, httpSock);
+    });
+    after(async () => {
+      await nginx?.stop();
+      await server?.stop();
+    });
+
+    for (const via of ["uwsgi_pass", "proxy_pass"] as const) {
+      const port = () => (via === "uwsgi_pass" ? nginx.uwsgiPort : nginx.proxyPort);
+
+      test(`${via}: req, res, cookies, a 1 MB body and a streamed response`, async () => {
+        const r = await ask({ port: port() }, { path: "/created?x=1", headers: { "x-custom": "yes" } });
+        assert.equal(r.status, 201);
+        assert.deepEqual(r.headers["set-cookie"], ["a=1; Path=/", "b=2; Path=/"]);
+        const info = JSON.parse(r.text);
+        assert.equal(info.url, "/created?x=1");
+        assert.equal(info.headers["x-custom"], "yes");
+        if (via === "uwsgi_pass") assert.equal(info.remoteAddress, "127.0.0.1");
+        const up = await ask({ port: port() }, { method: "POST", path: "/up", body: Buffer.alloc(1024 * 1024, 7) });
+        assert.equal(JSON.parse(up.text).bodySize, 1024 * 1024);
+        const { first, all } = streamed(port(), "/stream", "first;");
+        await first;
+        await ask({ port: port() }, { path: "/release" });
+        assert.equal(await all, "first;second;");
+      });
+    }
+  });
+}

@@ -109,3 +109,61 @@ for (const rt of RUNTIMES) {
     }
   });
 }
+
+for (const rt of RUNTIMES) {
+  describe(`uwsgi protocol for a Node listener on ${rt}`, () => {
+    let server: Server;
+    let port: number;
+    before(async () => {
+      server = await startTsgw(rt, ["test/fixtures/node-info.mjs", "--socket", "127.0.0.1:0", "--socket-timeout", "1"]);
+      port = Number(new URL(server.url.replace(/^uwsgi:/, "http:")).port);
+    });
+    after(() => server.stop());
+
+    const body = (reply: string) => JSON.parse(reply.slice(reply.indexOf("\r\n\r\n") + 4));
+
+    test("req and res are what an HTTP client would have produced; the peer is REMOTE_ADDR", async () => {
+      const r = await rawSend(port, GET("/created?q=1", { HTTP_X_CUSTOM: "yes", HTTPS: "on" })).reply;
+      assert.match(r, /^HTTP\/1\.1 201 Created\r\n/);
+      assert.equal(r.match(/^set-cookie: /gim)?.length, 2);
+      const info = body(r);
+      assert.equal(info.method, "GET");
+      assert.equal(info.url, "/created?q=1");
+      assert.equal(info.headers["x-custom"], "yes");
+      assert.equal(info.headers.host, "t.test");
+      assert.equal(info.remoteAddress, "10.9.8.7");
+      assert.equal(info.remotePort, 4242);
+      assert.equal(info.encrypted, true);
+    });
+
+    test("a body arriving in pieces after the vars is read whole", async () => {
+      const payload = "x".repeat(100_000);
+      const head = encodeRequest({ REQUEST_METHOD: "POST", REQUEST_URI: "/up", CONTENT_LENGTH: String(payload.length), CONTENT_TYPE: "text/plain" });
+      const r = await rawSend(port, head, payload.slice(0, 10), payload.slice(10)).reply;
+      assert.equal(body(r).bodySize, payload.length);
+    });
+
+    test("a streamed response reaches the peer as it is written, unchunked, and the connection closes", async () => {
+      const { sock, reply } = rawSend(port, GET("/stream"));
+      // the head and the first write may come in separate reads: gather until the first write is there
+      const first = await new Promise<string>((resolve) => {
+        let seen = "";
+        const onData = (d: Buffer) => {
+          seen += d;
+          if (seen.includes("first;")) resolve(seen), sock.off("data", onData);
+        };
+        sock.on("data", onData);
+      });
+      assert.doesNotMatch(first, /transfer-encoding: chunked/i);
+      await rawSend(port, GET("/release")).reply;
+      assert.match(await reply, /first;second;$/);
+    });
+
+    test("vars that would smuggle a header are refused; the worker keeps serving", async () => {
+      const r = await rawSend(port, GET("/", { HTTP_X_EVIL: "a\r\nx-injected: 1" })).reply;
+      assert.equal(r, "");
+      await waitForLog(server, /uwsgi: unusable request: invalid header "x-evil"/);
+      assert.equal(body(await rawSend(port, GET("/ok")).reply).url, "/ok");
+    });
+  });
+}
