@@ -309,6 +309,15 @@ export const SETTINGS = [
     help: "Close a connection that sends nothing for this long (uWSGI's socket-timeout).",
     reload: false,
   },
+  {
+    name: "header-timeout",
+    section: "Server socket",
+    type: "number",
+    default: 10,
+    meta: "SECONDS",
+    help: "HTTP listeners served by node:http (every app on Node, Node listeners on Bun and Deno): close a connection whose request head has not fully arrived after this long (slow clients). Bun.serve cuts such a connection after its own fixed ~10 s; Deno.serve has no such limit.",
+    reload: false,
+  },
 
   // --- Worker processes ---------------------------------------------------
   {

@@ -1,7 +1,7 @@
 /** Bun shim: Bun.serve for fetch apps, Bun's node:http for Node listeners. */
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { LazyRequestInfo } from "./info.ts";
-import { listenNative, listenNodeServer } from "./listen.ts";
+import { listenNative, listenNodeServer, nodeHttpServer } from "./listen.ts";
 import { importFile } from "./modules.ts";
 import type { RemoteAddr, Runtime } from "./types.ts";
 
@@ -47,7 +47,6 @@ export const runtime: Runtime = {
     });
   },
   async serveNode(address, listener, options) {
-    const { createServer } = await import("node:http"); // loaded only when used: it costs memory per worker
-    return listenNodeServer(createServer(listener), address, options);
+    return listenNodeServer(await nodeHttpServer(listener, options), address, options);
   },
 };

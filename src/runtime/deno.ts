@@ -3,7 +3,7 @@ import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installRequestCompat } from "../app/node-light.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { LazyRequestInfo } from "./info.ts";
-import { listenNative, listenNodeServer } from "./listen.ts";
+import { listenNative, listenNodeServer, nodeHttpServer } from "./listen.ts";
 import { importFile } from "./modules.ts";
 import type { Address } from "../config/address.ts";
 import type { FetchHandler, RemoteAddr, Runtime, ServeOptions } from "./types.ts";
@@ -40,9 +40,8 @@ export const runtime: Runtime = {
   async serveFetch(address, handler, options) {
     const { workerId } = options;
     const viaNodeHttp = async () => {
-      const { createServer } = await import("node:http");
       installRequestCompat();
-      return listenNodeServer(createServer(fetchToNodeListener(handler, workerId, options.onError)), address, options);
+      return listenNodeServer(await nodeHttpServer(fetchToNodeListener(handler, workerId, options.onError), options), address, options);
     };
     // Deno.serve cannot share a unix socket between processes; node:cluster can (through node:http)
     if (address.kind === "unix" && options.shared) return viaNodeHttp();
@@ -54,8 +53,7 @@ export const runtime: Runtime = {
     return serveNative(address, handler, options);
   },
   async serveNode(address, listener, options) {
-    const { createServer } = await import("node:http"); // loaded only when used: it costs memory per worker
-    return listenNodeServer(createServer(listener), address, options);
+    return listenNodeServer(await nodeHttpServer(listener, options), address, options);
   },
 };
 

@@ -3,6 +3,7 @@
  * is on): stale unix socket handling, socket permissions, one-line bind
  * errors, and node:http servers (Node itself, and Node listeners on Bun/Deno).
  */
+import type { RequestListener, Server as HttpServer } from "node:http";
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import type { Server as NetServer } from "node:net";
 import { formatAddress, type Address } from "../config/address.ts";
@@ -138,4 +139,17 @@ export async function listenNative(address: Address, options: ServeOptions, star
       if (!options.shared) removeSocket(address);
     },
   };
+}
+
+/**
+ * A node:http server with tsgw's limits: a request head must arrive within
+ * header-timeout (checked every second, not Node's default 30), and a
+ * request as a whole has no limit (a long upload is the app's business).
+ * node:http is imported here, when a server is made, since each module a
+ * worker loads costs it memory.
+ */
+export async function nodeHttpServer(listener: RequestListener, options: ServeOptions): Promise<HttpServer> {
+  const { createServer } = await import("node:http");
+  const headersTimeout = Math.max(1, Math.round(options.headerTimeout * 1000));
+  return createServer({ headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout) }, listener);
 }

@@ -1,10 +1,9 @@
 /** Node shim: node:http for both interfaces, jiti for TypeScript modules. */
-import { createServer } from "node:http";
 import { pathToFileURL } from "node:url";
 import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installLightGlobals } from "../app/node-light.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
-import { listenNodeServer } from "./listen.ts";
+import { listenNodeServer, nodeHttpServer } from "./listen.ts";
 import { importFile, isTypeScript } from "./modules.ts";
 import type { Runtime } from "./types.ts";
 
@@ -42,11 +41,11 @@ export const runtime: Runtime = {
   prepareWorker() {
     installLightGlobals();
   },
-  serveFetch(address, handler, options) {
+  async serveFetch(address, handler, options) {
     const listener = fetchToNodeListener(handler, options.workerId, options.onError);
-    return listenNodeServer(createServer(listener), address, options);
+    return listenNodeServer(await nodeHttpServer(listener, options), address, options);
   },
-  serveNode(address, listener, options) {
-    return listenNodeServer(createServer(listener), address, options);
+  async serveNode(address, listener, options) {
+    return listenNodeServer(await nodeHttpServer(listener, options), address, options);
   },
 };

@@ -30,6 +30,8 @@ export interface ServeOptions {
    * and leave stale-socket checks to the master, which made them already.
    */
   shared: boolean;
+  /** seconds a client may take to send a request head (header-timeout) */
+  headerTimeout: number;
 }
 
 /** A worker process as the master sees it. */

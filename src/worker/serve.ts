@@ -61,13 +61,13 @@ export function requestCounter(resolved: ResolvedConfig, onStart: (started: numb
 /** Listen on every configured address; on failure, close what was opened and throw. */
 export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app: LoadedApp, log: Logger, setup: ServeSetup): Promise<RunningServer[]> {
   const onError = (m: string) => log.error(m);
-  const options = { workerId: setup.workerId, socketMode: resolved.config.chmodSocket, onError, onWarning: (m: string) => log.warn(m), shared: setup.shared };
+  const { config } = resolved;
+  const options = { workerId: setup.workerId, socketMode: config.chmodSocket, onError, onWarning: (m: string) => log.warn(m), shared: setup.shared, headerTimeout: config.headerTimeout };
   let handler: FetchHandler | undefined;
   let listener: NodeListener | undefined;
   if (app.kind === "fetch") handler = setup.counter.fetch(guardFetch(app.handler, onError));
   else listener = setup.counter.node(guardNode(app.listener, onError));
   const servers: RunningServer[] = [];
-  const { config } = resolved;
   try {
     for (const { protocol, address } of resolved.listeners) {
       if (protocol === "uwsgi") {

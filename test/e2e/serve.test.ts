@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { RUNTIMES, ask, rawSend, startTsgw, tempDir, waitForLog, type Server } from "../helpers/tsgw.ts";
+import { RUNTIMES, ask, engineOf, rawSend, startTsgw, tempDir, waitForLog, type Server } from "../helpers/tsgw.ts";
 
 const LOCAL = ["-b", "127.0.0.1:0"];
 
@@ -297,4 +297,27 @@ for (const rt of RUNTIMES) {
       }
     });
   });
+}
+
+for (const rt of RUNTIMES) {
+  for (const [kind, app] of [["fetch app", "test/fixtures/fetch"], ["Node listener", "test/fixtures/express.cjs"]] as const) {
+    // Deno.serve has no limit on a request head's arrival; Bun.serve has its own, about 10 s (README, Known limits)
+    const todo = rt === "deno" && kind === "fetch app" ? "Deno.serve has no header timeout" : undefined;
+    const bunServe = engineOf(rt) === "bun" && kind === "fetch app";
+    test(`a client that never finishes its request head is cut off after header-timeout (${kind}, ${rt})`, { todo }, async () => {
+      const server = await startTsgw(rt, [app, "-b", "127.0.0.1:0", "--header-timeout", "1"]);
+      try {
+        const start = Date.now();
+        const slow = rawSend(server.port, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+        const limit = bunServe ? 16000 : 6000;
+        const closed = await Promise.race([slow.reply.then(() => true), new Promise((r) => setTimeout(() => r(false), limit))]);
+        slow.sock.destroy();
+        assert.equal(closed, true, `the connection was still open after ${limit / 1000} s`);
+        assert.ok(Date.now() - start >= 900, "closed before the timeout");
+        assert.equal((await ask(server)).status, 200);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
 }
