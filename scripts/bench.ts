@@ -1,44 +1,67 @@
 /**
- * tsgw against the bare runtime servers, side by side in one run, with wrk.
- *   npm run bench                 5 s per run, best of 2 alternating runs
- *   npm run bench -- --quick      1 s per run (a smoke check, not a measurement)
- *   TSGW_RUNTIMES=bun npm run bench
- * Scenarios: 1 process (tsgw vs Bun.serve / Deno.serve / node:http) and
- * 2 workers (tsgw vs node cluster and PM2 cluster mode, Bun reusePort,
- * `deno serve --parallel`), the binaries vs tsgw from source, idle worker
- * memory, cold start and binary sizes (npm run compile first). Prints ratios and
- * PASS/FAIL against DESIGN §10, and rewrites docs/benchmarks.md.
+ * The benchmark suite (DESIGN §10): every scenario side by side in one run,
+ * with wrk, against the baselines it must match. `scripts/bench` (= npm run
+ * bench) runs it; it writes docs/benchmarks.md and docs/benchmarks.svg.
+ *
+ *   scripts/bench                  5 s per run, best of 2 alternating runs
+ *   scripts/bench --quick          2 s per run, 1 round (a smoke check, not a measurement)
+ *   scripts/bench --smoke --out D  1 s per run, no warm-up, output to D (the test runs it on node)
+ *   TSGW_RUNTIMES=node,bun scripts/bench   some runtimes only (output not written to docs/)
+ *
+ * Scenarios: tsgw vs the bare runtime server at 1 process and at N workers
+ * (node cluster, PM2, Bun reusePort, `deno serve --parallel`), vs
+ * @hono/node-server; hello world, a JSON echo POST and a 64 KB streamed
+ * response; the binaries vs the sources; access log on vs off; nginx in
+ * front over uwsgi_pass vs proxy_pass (TCP and unix), vs uWSGI's C server
+ * with a Python hello world, Gunicorn as the Python reference; reloads under
+ * load (errors must be 0); idle worker memory and cold start. Scenarios whose
+ * tool is missing (nginx, uwsgi, gunicorn) are skipped with a line saying so.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { askMaster } from "../src/master/control.ts";
-import { BINARY, NODE_BINARY, ROOT, RUNTIMES, commandFor, type RuntimeName } from "../test/helpers/tsgw.ts";
+import { BINARY, NODE_BINARY, ROOT, RUNTIMES, commandFor, engineOf, type RuntimeName } from "../test/helpers/tsgw.ts";
 
-const quick = process.argv.includes("--quick");
-const seconds = quick ? 1 : 5;
-const rounds = quick ? 1 : 2;
+const args = process.argv.slice(2);
+const smoke = args.includes("--smoke");
+const quick = args.includes("--quick");
+const seconds = smoke || quick ? 1 : 5; // wrk takes whole seconds
+const rounds = smoke || quick ? 1 : 2;
+const outIndex = args.indexOf("--out");
+const OUT = outIndex >= 0 ? args[outIndex + 1]! : !smoke && !quick && !process.env.TSGW_RUNTIMES ? join(ROOT, "docs") : undefined;
 const BIN = join(ROOT, "node_modules", ".bin");
-const BENCH = join(ROOT, "scripts", "bench");
-const WORKERS = 2;
+const BENCH = join(ROOT, "scripts", "bench-apps");
+const WORKERS = Math.max(2, Math.min(4, availableParallelism()));
+const WORK = join(tmpdir(), `tsgw-bench-${process.pid}`);
+mkdirSync(WORK, { recursive: true });
 
-if (spawnSync("wrk", ["--version"]).error) {
+const which = (cmd: string): string | undefined =>
+  ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"].map((d) => join(d, cmd)).find((p) => existsSync(p));
+const WRK = which("wrk");
+const NGINX = which("nginx");
+const UWSGI = which("uwsgi");
+const GUNICORN = which("gunicorn");
+if (!WRK) {
   console.error("bench: wrk not found; install it with: apt-get install -y wrk");
   process.exit(1);
 }
 
-/** A server under test: started on a port, its worker pids, stopped. */
+// ------------------------------------------------------------ processes
+
+/** A server under test: its worker pids, its URL, stopped. */
 interface Running {
+  url?: string;
   workerPids(): Promise<number[]>;
   stop(): Promise<void>;
 }
-type Launch = (port: number) => Running;
+type Launch = (port: number) => Running | Promise<Running>;
 
 /** A command in its own process group, so stopping it stops its children too. */
 function group(cmd: string[], extraEnv: Record<string, string> = {}): Running {
-  const [bin, ...args] = cmd;
-  const child = spawn(bin!, args, { stdio: ["ignore", "ignore", "inherit"], detached: true, env: { ...process.env, TSGW_CMD_ARGS: "", ...extraEnv } });
+  const [bin, ...rest] = cmd;
+  const child = spawn(bin!, rest, { stdio: ["ignore", "ignore", "inherit"], detached: true, env: { ...process.env, TSGW_CMD_ARGS: "", ...extraEnv } });
   const exited = new Promise((r) => child.once("exit", r));
   return {
     async workerPids() {
@@ -62,17 +85,18 @@ function group(cmd: string[], extraEnv: Record<string, string> = {}): Running {
   };
 }
 
-function runtimeArgs(rt: RuntimeName, script: string): string[] {
+function runtimeArgs(rt: "node" | "bun" | "deno", script: string): string[] {
   if (rt === "node") return [process.execPath, script];
   if (rt === "bun") return [join(BIN, "bun"), script];
   return [join(BIN, "deno"), "run", "-A", "--unstable-net", script];
 }
 
-const tsgw = (rt: RuntimeName, app: string, workers: number): Launch => (port) =>
-  group([...commandFor(rt), app, "-b", `127.0.0.1:${port}`, "-w", String(workers), "--log-level", "warning"]);
+const QUIET = ["--log-level", "warning"];
+const tsgwOn = (cmd: string[], app: string, workers: number, extra: string[] = []): Launch => (port) =>
+  group([...cmd, app, "-b", `127.0.0.1:${port}`, ...(workers === 1 ? ["--no-master"] : ["-w", String(workers)]), ...QUIET, ...extra]);
 
 const pm2: Launch = (port) => {
-  const env = { ...process.env, PM2_HOME: join(ROOT, ".tmp", "pm2") };
+  const env = { ...process.env, PM2_HOME: join(WORK, "pm2") };
   spawnSync(join(BIN, "pm2"), ["start", join(BENCH, "hello-node.mjs"), "-i", String(WORKERS), "--name", "tsgw-bench", "--", String(port)], { env, stdio: "ignore" });
   return {
     async workerPids() {
@@ -85,78 +109,56 @@ const pm2: Launch = (port) => {
   };
 };
 
-interface Scenario {
-  runtime: RuntimeName;
-  name: string;
-  baselineName: string;
-  baseline: Launch;
-  candidate: Launch;
-  target: number;
-}
+// below the ephemeral range (32768+), where wrk's own connections would collide with a listener
+let nextPort = 10000 + Math.floor(Math.random() * 15000);
+const freshPort = () => nextPort++;
 
-/** The standalone binaries against tsgw from source on the runtime inside them (npm run compile first). */
-function binaryScenarios(): Scenario[] {
-  const hello = join(BENCH, "hello.ts");
-  const alone = (cmd: string[]): Launch => (port) => group([...cmd, hello, "-b", `127.0.0.1:${port}`, "--no-master", "--log-level", "warning"]);
-  return [
-    { runtime: "binary", name: "dist/tsgw, 1 process", baselineName: "tsgw from source on bun", baseline: alone(commandFor("bun")), candidate: alone([BINARY]), target: 0.95 },
-    { runtime: "binary", name: "dist/tsgw-node, 1 process", baselineName: "tsgw from source on node", baseline: alone(commandFor("node")), candidate: alone([NODE_BINARY]), target: 0.95 },
-  ];
-}
-
-function scenarios(rt: RuntimeName): Scenario[] {
-  if (rt === "binary") return binaryScenarios();
-  const rawFetch = rt === "node" ? join(BENCH, "hello-node.mjs") : join(BENCH, "raw-fetch.ts");
-  const out: Scenario[] = [
-    {
-      runtime: rt,
-      name: "fetch handler, 1 process",
-      baselineName: { node: "node:http", bun: "Bun.serve", deno: "Deno.serve" }[rt],
-      baseline: (port) => group([...runtimeArgs(rt, rawFetch), String(port)]),
-      candidate: (port) => group([...commandFor(rt), join(BENCH, "hello.ts"), "-b", `127.0.0.1:${port}`, "--no-master", "--log-level", "warning"]),
-      target: 0.95,
-    },
-    {
-      runtime: rt,
-      name: "Node listener, 1 process",
-      baselineName: "node:http",
-      baseline: (port) => group([...runtimeArgs(rt, join(BENCH, "hello-node.mjs")), String(port)]),
-      candidate: (port) => group([...commandFor(rt), join(BENCH, "hello-node.mjs"), "-b", `127.0.0.1:${port}`, "--no-master", "--log-level", "warning"]),
-      target: 0.95,
-    },
-  ];
-  const multi: Record<Exclude<RuntimeName, "binary">, [string, Launch][]> = {
-    node: [
-      ["node cluster", (port) => group([process.execPath, join(BENCH, "cluster-node.mjs"), String(WORKERS), String(port)])],
-      ["PM2 cluster", pm2],
-    ],
-    bun: [["Bun.serve reusePort", (port) => group([...runtimeArgs("bun", join(BENCH, "reuseport.ts")), String(WORKERS), String(port)])]],
-    deno: [
-      [
-        "deno serve --parallel",
-        (port) => group([join(BIN, "deno"), "serve", "--parallel", "-A", "--host", "127.0.0.1", "--port", String(port), join(BENCH, "serve-deno.ts")], { DENO_JOBS: String(WORKERS) }),
-      ],
-    ],
-  };
-  for (const [baselineName, baseline] of multi[rt]) {
-    out.push({ runtime: rt, name: `fetch handler, ${WORKERS} workers`, baselineName, baseline, candidate: tsgw(rt, join(BENCH, "hello.ts"), WORKERS), target: baselineName === "PM2 cluster" ? 1.0 : 0.95 });
-  }
-  return out;
-}
-
-async function waitUntilServing(port: number, pollMs = 50): Promise<void> {
+async function waitUntilServing(url: string, pollMs = 50): Promise<void> {
   for (let i = 0; i < 15000 / pollMs; i++) {
     try {
-      await (await fetch(`http://127.0.0.1:${port}/`)).text();
+      await (await fetch(url)).arrayBuffer();
       return;
     } catch {
       await new Promise((r) => setTimeout(r, pollMs));
     }
   }
-  throw new Error(`nothing served on port ${port}`);
+  throw new Error(`nothing served at ${url}`);
 }
 
-let nextPort = 20000 + Math.floor(Math.random() * 20000);
+/** nginx in front of an upstream (uwsgi_pass or proxy_pass to a unix path or host:port). */
+function nginxFront(upstream: Launch, pass: "uwsgi" | "proxy", target: (port: number, dir: string) => string): Launch {
+  return async (port) => {
+    const dir = join(WORK, `nginx-${port}`);
+    mkdirSync(dir, { recursive: true });
+    const upstreamPort = freshPort();
+    const server = await upstream(upstreamPort);
+    const to = target(upstreamPort, dir);
+    const location =
+      pass === "uwsgi" ? `include /etc/nginx/uwsgi_params; uwsgi_pass ${to};` : `proxy_pass http://${to}; proxy_http_version 1.1; proxy_set_header Connection "";`;
+    writeFileSync(
+      join(dir, "nginx.conf"),
+      `${process.getuid?.() === 0 ? "user root root;" : ""}
+daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/b; proxy_temp_path ${dir}/p; uwsgi_temp_path ${dir}/u; fastcgi_temp_path ${dir}/f; scgi_temp_path ${dir}/s;
+  server { listen 127.0.0.1:${port}; location / { ${location} } }
+}
+`,
+    );
+    const nginx = group([NGINX!, "-p", dir, "-c", join(dir, "nginx.conf")]);
+    return {
+      workerPids: () => server.workerPids(),
+      async stop() {
+        await nginx.stop();
+        await server.stop();
+      },
+    };
+  };
+}
+
+// ------------------------------------------------------------ measuring
 
 interface Result {
   rps: number;
@@ -174,25 +176,36 @@ function rssMb(pid: number): number {
   }
 }
 
+type Workload = "hello" | "json" | "64k";
+const PATHS: Record<Workload, string> = { hello: "/", json: "/json", "64k": "/64k" };
+
+function wrk(url: string, duration: number, workload: Workload): string {
+  const extra = workload === "json" ? ["-s", join(BENCH, "post.lua")] : [];
+  return spawnSync(WRK!, ["-t1", "-c32", `-d${duration}s`, "--latency", ...extra, url], { encoding: "utf8" }).stdout;
+}
+
+function parseWrk(out: string): Omit<Result, "rssMb"> {
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    p50: /50%\s+(\S+)/.exec(out)?.[1] ?? "?",
+    p99: /99%\s+(\S+)/.exec(out)?.[1] ?? "?",
+    errors:
+      Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) +
+      (/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).reduce((n, v) => n + Number(v), 0) ?? 0),
+  };
+}
+
 /** Start a server on a fresh port, note an idle worker's memory, warm it up, measure it with wrk. */
-async function measure(launch: Launch): Promise<Result> {
-  const port = nextPort++;
-  const server = launch(port);
-  const url = `http://127.0.0.1:${port}/`;
+async function measure(launch: Launch, workload: Workload): Promise<Result> {
+  const port = freshPort();
+  const server = await launch(port);
+  const base = server.url ?? `http://127.0.0.1:${port}`;
   try {
-    await waitUntilServing(port);
-    await new Promise((r) => setTimeout(r, 300));
-    const pids = await server.workerPids();
-    const idle = Math.max(...pids.map(rssMb));
-    spawnSync("wrk", ["-t1", "-c32", "-d1s", url]);
-    const out = spawnSync("wrk", ["-t1", "-c32", `-d${seconds}s`, "--latency", url], { encoding: "utf8" }).stdout;
-    return {
-      rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-      p50: /50%\s+(\S+)/.exec(out)?.[1] ?? "?",
-      p99: /99%\s+(\S+)/.exec(out)?.[1] ?? "?",
-      errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + (/Socket errors: (.*)/.exec(out) ? 1 : 0),
-      rssMb: idle,
-    };
+    await waitUntilServing(`${base}/`);
+    await new Promise((r) => setTimeout(r, smoke ? 100 : 300));
+    const idle = Math.max(...(await server.workerPids()).map(rssMb));
+    if (!smoke) wrk(`${base}${PATHS[workload]}`, 1, workload); // warm-up
+    return { ...parseWrk(wrk(`${base}${PATHS[workload]}`, seconds, workload)), rssMb: idle };
   } finally {
     await server.stop();
   }
@@ -202,92 +215,305 @@ function best(a: Result | undefined, b: Result): Result {
   return !a || b.rps > a.rps ? b : a;
 }
 
-const header = `wrk -t1 -c32 -d${seconds}s, best of ${rounds} alternating runs, ${availableParallelism()} CPUs, hello world`;
-console.log(`bench: ${header}\n`);
-const table = [
-  "| runtime | scenario | baseline | baseline req/s | tsgw req/s | tsgw p50 / p99 | ratio | target | verdict | idle worker RSS tsgw / baseline |",
-  "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
-];
-for (const rt of RUNTIMES) {
-  for (const sc of scenarios(rt)) {
-    let base: Result | undefined;
-    let cand: Result | undefined;
-    for (let i = 0; i < rounds; i++) {
-      base = best(base, await measure(sc.baseline));
-      cand = best(cand, await measure(sc.candidate));
+// ------------------------------------------------------------ scenarios
+
+interface Comparison {
+  group: string;
+  runtime: string;
+  name: string;
+  workload: Workload;
+  baselineName: string;
+  baseline: Launch;
+  candidateName: string;
+  candidate: Launch;
+  /** candidate / baseline must reach this; null: for reference only */
+  target: number | null;
+}
+
+const HELLO = join(BENCH, "hello.ts");
+const HELLO_NODE = join(BENCH, "hello-node.mjs");
+const engines = [...new Set(RUNTIMES.filter((r) => r !== "binary"))] as ("node" | "bun" | "deno")[];
+const skipped: string[] = [];
+
+function rawServer(rt: "node" | "bun" | "deno"): Launch {
+  return (port) => group([...runtimeArgs(rt, rt === "node" ? HELLO_NODE : join(BENCH, "raw-fetch.ts")), String(port)]);
+}
+
+function rawMulti(rt: "node" | "bun" | "deno"): [string, Launch][] {
+  if (rt === "node") return [["node cluster", (port) => group([process.execPath, join(BENCH, "cluster-node.mjs"), String(WORKERS), String(port)])], ["PM2 cluster", pm2]];
+  if (rt === "bun") return [["Bun.serve reusePort", (port) => group([...runtimeArgs("bun", join(BENCH, "reuseport.ts")), String(WORKERS), String(port)])]];
+  return [
+    [
+      "deno serve --parallel",
+      (port) => group([join(BIN, "deno"), "serve", "--parallel", "-A", "--host", "127.0.0.1", "--port", String(port), join(BENCH, "serve-deno.ts")], { DENO_JOBS: String(WORKERS) }),
+    ],
+  ];
+}
+
+function comparisons(): Comparison[] {
+  const out: Comparison[] = [];
+  const rawName = { node: "node:http", bun: "Bun.serve", deno: "Deno.serve" };
+  for (const rt of engines) {
+    const cmd = commandFor(rt);
+    for (const workload of ["hello", "json", "64k"] as const) {
+      out.push({ group: "tsgw vs bare runtime", runtime: rt, name: `fetch app, 1 process, ${workload}`, workload, baselineName: rawName[rt], baseline: rawServer(rt), candidateName: "tsgw", candidate: tsgwOn(cmd, HELLO, 1), target: 0.95 });
     }
-    const ratio = cand!.rps / base!.rps;
-    const verdict = ratio >= sc.target ? "PASS" : "FAIL";
-    const mem = `${cand!.rssMb.toFixed(0)} / ${base!.rssMb.toFixed(0)} MB`;
-    const errors = cand!.errors + base!.errors;
-    console.log(
-      `${rt.padEnd(5)} ${sc.name.padEnd(26)} vs ${sc.baselineName.padEnd(22)} ${base!.rps.toFixed(0).padStart(7)} -> ${cand!.rps.toFixed(0).padStart(7)} req/s  ratio ${ratio.toFixed(3)} (>= ${sc.target}) ${verdict}  RSS ${mem}${errors ? `  errors: ${errors}` : ""}`,
-    );
-    table.push(`| ${rt} | ${sc.name} | ${sc.baselineName} | ${base!.rps.toFixed(0)} | ${cand!.rps.toFixed(0)} | ${cand!.p50} / ${cand!.p99} | ${ratio.toFixed(3)} | ${sc.target} | ${verdict} | ${mem} |`);
+    out.push({ group: "tsgw vs bare runtime", runtime: rt, name: "Node listener, 1 process, hello", workload: "hello", baselineName: "node:http", baseline: (port) => group([...runtimeArgs(rt, HELLO_NODE), String(port)]), candidateName: "tsgw", candidate: tsgwOn(cmd, HELLO_NODE, 1), target: 0.95 });
+    for (const [name, launch] of rawMulti(rt)) {
+      out.push({ group: "tsgw vs bare runtime", runtime: rt, name: `fetch app, ${WORKERS} workers, hello`, workload: "hello", baselineName: name, baseline: launch, candidateName: "tsgw", candidate: tsgwOn(cmd, HELLO, WORKERS), target: name === "PM2 cluster" ? 1.0 : 0.95 });
+    }
+    if (rt === "node") {
+      out.push({ group: "tsgw vs bare runtime", runtime: rt, name: "fetch app, 1 process, hello", workload: "hello", baselineName: "@hono/node-server", baseline: (port) => group([process.execPath, join(BENCH, "hono-node.mjs"), String(port)]), candidateName: "tsgw", candidate: tsgwOn(cmd, HELLO, 1), target: 1.0 });
+    }
+    const accessLog = join(WORK, `access-${rt}.log`);
+    out.push({ group: "access log", runtime: rt, name: "fetch app, 1 process, hello", workload: "hello", baselineName: "tsgw, access log off", baseline: tsgwOn(cmd, HELLO, 1), candidateName: "tsgw, access log on", candidate: tsgwOn(cmd, HELLO, 1, ["--access-log", accessLog]), target: 0.9 });
+  }
+  if (RUNTIMES.includes("binary")) {
+    out.push({ group: "binary vs source", runtime: "bun", name: "fetch app, 1 process, hello", workload: "hello", baselineName: "tsgw from source", baseline: tsgwOn(commandFor("bun"), HELLO, 1), candidateName: "dist/tsgw", candidate: tsgwOn([BINARY], HELLO, 1), target: 0.95 });
+    out.push({ group: "binary vs source", runtime: "node", name: "Node listener, 1 process, hello", workload: "hello", baselineName: "tsgw from source", baseline: tsgwOn(commandFor("node"), HELLO_NODE, 1), candidateName: "dist/tsgw-node", candidate: tsgwOn([NODE_BINARY], HELLO_NODE, 1), target: 0.95 });
+  }
+  if (!NGINX) skipped.push("nginx scenarios: nginx is not installed (apt-get install -y nginx)");
+  else {
+    for (const rt of engines) {
+      const cmd = commandFor(rt);
+      // one worker: Bun cannot share a unix socket between workers; the same for every runtime keeps it comparable
+      const via = (pass: "uwsgi" | "proxy", transport: "unix" | "tcp"): Launch => {
+        const flag = pass === "uwsgi" ? "--socket" : "--http-socket";
+        return nginxFront(
+          (port) => {
+            const dir = join(WORK, `tsgw-${port}`);
+            mkdirSync(dir, { recursive: true });
+            return group([...cmd, HELLO, flag, transport === "unix" ? join(dir, "app.sock") : `127.0.0.1:${port}`, ...QUIET]);
+          },
+          pass,
+          (port) => (transport === "unix" ? `unix:${join(WORK, `tsgw-${port}`, "app.sock")}` : `127.0.0.1:${port}`),
+        );
+      };
+      for (const transport of ["unix", "tcp"] as const) {
+        out.push({ group: "behind nginx", runtime: rt, name: `tsgw, 1 worker, ${transport}`, workload: "hello", baselineName: "proxy_pass", baseline: via("proxy", transport), candidateName: "uwsgi_pass", candidate: via("uwsgi", transport), target: 1.0 });
+      }
+      if (!UWSGI || !existsSync("/usr/lib/uwsgi/plugins/python3_plugin.so")) continue;
+      const uwsgiC: Launch = nginxFront(
+        (port) => {
+          const dir = join(WORK, `uwsgi-${port}`);
+          mkdirSync(dir, { recursive: true });
+          return group([UWSGI, "--plugin", "python3", "--socket", join(dir, "app.sock"), "--wsgi-file", join(BENCH, "hello.py"), "--master", "--processes", "1", "--disable-logging", "--die-on-term", "--logto", join(dir, "uwsgi.log")]);
+        },
+        "uwsgi",
+        (port) => `unix:${join(WORK, `uwsgi-${port}`, "app.sock")}`,
+      );
+      out.push({ group: "behind nginx", runtime: rt, name: "uwsgi_pass, 1 worker, unix", workload: "hello", baselineName: "uWSGI (C) + Python", baseline: uwsgiC, candidateName: "tsgw", candidate: via("uwsgi", "unix"), target: 1.0 });
+    }
+    if (!UWSGI || !existsSync("/usr/lib/uwsgi/plugins/python3_plugin.so")) skipped.push("uWSGI scenarios: uwsgi or its python3 plugin is not installed (apt-get install -y uwsgi-core uwsgi-plugin-python3)");
+  }
+  if (!GUNICORN) skipped.push("Gunicorn reference: gunicorn is not installed (apt-get install -y gunicorn)");
+  else {
+    const gunicorn: Launch = (port) => group([GUNICORN, "-w", String(WORKERS), "-b", `127.0.0.1:${port}`, "--chdir", BENCH, "--log-level", "critical", "hello:app"]);
+    for (const rt of engines) {
+      out.push({ group: "Python reference", runtime: rt, name: `${WORKERS} workers, hello`, workload: "hello", baselineName: "Gunicorn sync workers", baseline: gunicorn, candidateName: "tsgw", candidate: tsgwOn(commandFor(rt), HELLO, WORKERS), target: null });
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ reloads under load
+
+interface ReloadResult {
+  runtime: string;
+  requests: number;
+  errors: number;
+  reloads: number;
+  /** wrk's breakdown of socket errors, if any */
+  detail?: string;
+}
+
+async function reloadUnderLoad(rt: RuntimeName): Promise<ReloadResult> {
+  const port = freshPort();
+  const dir = join(WORK, `reload-${port}`);
+  mkdirSync(dir, { recursive: true });
+  const pidfile = join(dir, "app.pid");
+  const server = group([...commandFor(rt), HELLO, "-b", `127.0.0.1:${port}`, "-w", String(WORKERS), "--pid", pidfile, ...QUIET]);
+  try {
+    await waitUntilServing(`http://127.0.0.1:${port}/`);
+    const duration = seconds * 2;
+    const load = new Promise<string>((resolve) => {
+      const child = spawn(WRK!, ["-t1", "-c32", `-d${duration}s`, `http://127.0.0.1:${port}/`], { stdio: ["ignore", "pipe", "ignore"] });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.on("exit", () => resolve(out));
+    });
+    let reloads = 0;
+    for (let i = 0; i < 2; i++) {
+      await new Promise((r) => setTimeout(r, (duration * 1000) / 3));
+      const r = spawnSync(commandFor(rt)[0]!, [...commandFor(rt).slice(1), "--reload", pidfile], { encoding: "utf8", timeout: 60000 });
+      if (r.status === 0) reloads++;
+    }
+    const out = await load;
+    const parsed = parseWrk(out);
+    const detail = /Socket errors: .*/.exec(out)?.[0];
+    return { runtime: rt, requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0), errors: parsed.errors, reloads, detail };
+  } finally {
+    await server.stop();
   }
 }
+
+// ------------------------------------------------------------ cold start
+
 /** Exec to first served response, median of a few starts. */
 async function coldStart(cmd: (port: number) => string[]): Promise<number> {
   const times: number[] = [];
-  for (let i = 0; i < (quick ? 2 : 7); i++) {
-    const port = nextPort++;
+  for (let i = 0; i < (smoke ? 1 : quick ? 3 : 7); i++) {
+    const port = freshPort();
     const start = performance.now();
     const server = group(cmd(port));
-    await waitUntilServing(port, 2);
+    await waitUntilServing(`http://127.0.0.1:${port}/`, 2);
     times.push(performance.now() - start);
     await server.stop();
   }
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 }
 
-const coldTable = [
-  "| runtime | bare | tsgw --no-master | ratio (target 1.2) | tsgw with a master, 1 worker | ratio (target 2.2) |",
-  "| --- | ---: | ---: | ---: | ---: | ---: |",
-];
+// ------------------------------------------------------------ the run
+
+const versionOf = (cmd: string[]) => /\d+\.\d+\.\d+/.exec(spawnSync(cmd[0]!, [...cmd.slice(1), "--version"], { encoding: "utf8" }).stdout ?? "")?.[0] ?? "?";
+const machine = [
+  `${availableParallelism()} CPUs`,
+  `node ${process.versions.node}`,
+  `bun ${versionOf([join(BIN, "bun")])}`,
+  `deno ${versionOf([join(BIN, "deno")])}`,
+  NGINX ? `nginx ${/nginx\/(\S+)/.exec(spawnSync(NGINX, ["-v"], { encoding: "utf8" }).stderr)?.[1] ?? "?"}` : "no nginx",
+  UWSGI ? `uWSGI ${spawnSync(UWSGI, ["--version"], { encoding: "utf8" }).stdout.trim()}` : "no uWSGI",
+].join(", ");
+const header = `wrk -t1 -c32 -d${seconds}s, best of ${rounds} alternating run${rounds > 1 ? "s" : ""}, ${WORKERS} workers where N; ${machine}`;
+console.log(`bench: ${header}\n`);
+
+interface Row extends Comparison {
+  base: Result;
+  cand: Result;
+  ratio: number;
+  verdict: string;
+}
+const rows: Row[] = [];
+const all = comparisons();
+for (const s of skipped) console.log(`skipped: ${s}`);
+for (const c of all) {
+  let base: Result | undefined;
+  let cand: Result | undefined;
+  for (let i = 0; i < rounds; i++) {
+    base = best(base, await measure(c.baseline, c.workload));
+    cand = best(cand, await measure(c.candidate, c.workload));
+  }
+  const ratio = base!.rps ? cand!.rps / base!.rps : 0;
+  const verdict = c.target === null ? "ref" : ratio >= c.target ? "PASS" : "FAIL";
+  rows.push({ ...c, base: base!, cand: cand!, ratio, verdict });
+  const errors = base!.errors + cand!.errors;
+  console.log(
+    `${c.runtime.padEnd(5)} ${c.group.padEnd(21)} ${c.name.padEnd(34)} ${c.baselineName.padEnd(22)} ${base!.rps.toFixed(0).padStart(7)} -> ${c.candidateName.padEnd(20)} ${cand!.rps.toFixed(0).padStart(7)} req/s  ratio ${ratio.toFixed(3)}${c.target === null ? "" : ` (>= ${c.target})`} ${verdict}${errors ? `  errors: ${errors}` : ""}`,
+  );
+}
+
+console.log("\nreloads under load (2 reloads during one wrk run; errors must be 0):");
+const reloadRows: ReloadResult[] = [];
+for (const rt of RUNTIMES) {
+  const r = await reloadUnderLoad(rt);
+  reloadRows.push(r);
+  console.log(`${rt.padEnd(7)} ${r.requests} requests, ${r.reloads} reloads, ${r.errors} errors ${r.errors === 0 && r.reloads === 2 ? "PASS" : "FAIL"}${r.detail ? ` (${r.detail})` : ""}`);
+}
+
 console.log("\ncold start, exec to first response (median):");
+const coldRows: string[] = [];
 for (const rt of RUNTIMES) {
   // the same app on both sides: on Node a plain .mjs listener (bare Node cannot run TypeScript)
   const targets: [string, string[], "node" | "bun" | "deno"][] =
-    rt === "binary" ? [["dist/tsgw", [BINARY], "bun"], ["dist/tsgw-node", [NODE_BINARY], "node"]] : [[rt, commandFor(rt), rt]];
+    rt === "binary" ? [["dist/tsgw", [BINARY], "bun"], ["dist/tsgw-node", [NODE_BINARY], "node"]] : [[rt, commandFor(rt), engineOf(rt)]];
   for (const [name, cmd, engine] of targets) {
-    const hello = engine === "node" ? join(BENCH, "hello-node.mjs") : join(BENCH, "hello.ts");
-    const base = await coldStart((port) => [...runtimeArgs(engine, engine === "node" ? hello : join(BENCH, "raw-fetch.ts")), String(port)]);
-    const alone = await coldStart((port) => [...cmd, hello, "-b", `127.0.0.1:${port}`, "--no-master", "--log-level", "warning"]);
-    const master = await coldStart((port) => [...cmd, hello, "-b", `127.0.0.1:${port}`, "-w", "1", "--log-level", "warning"]);
-    const r1 = alone / base;
-    const r2 = master / base;
+    const app = engine === "node" ? HELLO_NODE : HELLO;
+    const base = await coldStart((port) => [...rawServerArgs(engine), String(port)]);
+    const alone = await coldStart((port) => [...cmd, app, "-b", `127.0.0.1:${port}`, "--no-master", ...QUIET]);
+    const master = await coldStart((port) => [...cmd, app, "-b", `127.0.0.1:${port}`, "-w", "1", ...QUIET]);
     const verdict = (r: number, t: number) => `${r.toFixed(2)} ${r <= t ? "PASS" : "FAIL"}`;
-    console.log(`${name.padEnd(14)} bare ${base.toFixed(0)} ms, --no-master ${alone.toFixed(0)} ms (${verdict(r1, 1.2)}), master ${master.toFixed(0)} ms (${verdict(r2, 2.2)})`);
-    coldTable.push(`| ${name} | ${base.toFixed(0)} ms | ${alone.toFixed(0)} ms | ${verdict(r1, 1.2)} | ${master.toFixed(0)} ms | ${verdict(r2, 2.2)} |`);
+    console.log(`${name.padEnd(14)} bare ${base.toFixed(0)} ms, --no-master ${alone.toFixed(0)} ms (${verdict(alone / base, 1.2)}), master ${master.toFixed(0)} ms (${verdict(master / base, 2.2)})`);
+    coldRows.push(`| ${name} | ${base.toFixed(0)} ms | ${alone.toFixed(0)} ms | ${verdict(alone / base, 1.2)} | ${master.toFixed(0)} ms | ${verdict(master / base, 2.2)} |`);
   }
 }
+
+function rawServerArgs(engine: "node" | "bun" | "deno"): string[] {
+  return runtimeArgs(engine, engine === "node" ? HELLO_NODE : join(BENCH, "raw-fetch.ts"));
+}
+
 const sizes = [BINARY, NODE_BINARY].filter(existsSync).map((f) => `${relative(ROOT, f)} ${(statSync(f).size / 1048576).toFixed(1)} MB`);
 if (sizes.length) console.log(`\nbinary sizes: ${sizes.join(", ")}`);
 
-if (!quick && !process.env.TSGW_RUNTIMES) {
-  const versionOf = (rt: RuntimeName) => /\d+\.\d+\.\d+/.exec(spawnSync(commandFor(rt)[0]!, ["--version"], { encoding: "utf8" }).stdout)?.[0];
+/** Bars of candidate/baseline per comparison, with each target marked. */
+function svgChart(data: Row[]): string {
+  const rowH = 18;
+  const labelW = 470;
+  const barW = 360;
+  const max = Math.max(1.5, ...data.map((r) => r.ratio));
+  const x = (v: number) => labelW + (v / max) * barW;
+  const esc = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  const h = data.length * rowH + 40;
+  const bars = data.map((r, i) => {
+    const y = 24 + i * rowH;
+    const color = r.verdict === "FAIL" ? "#d9534f" : r.verdict === "PASS" ? "#5cb85c" : "#6c8ebf";
+    const label = `${r.runtime} · ${r.name} · ${r.candidateName} / ${r.baselineName}`;
+    const target = r.target === null ? "" : `<line x1="${x(r.target)}" x2="${x(r.target)}" y1="${y}" y2="${y + rowH - 4}" stroke="#333" stroke-width="2"/>`;
+    return `<text x="${labelW - 6}" y="${y + 11}" text-anchor="end">${esc(label)}</text><rect x="${labelW}" y="${y}" width="${x(r.ratio) - labelW}" height="${rowH - 4}" fill="${color}"/>${target}<text x="${x(r.ratio) + 4}" y="${y + 11}">${r.ratio.toFixed(2)}</text>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + barW + 60}" height="${h}" font-family="sans-serif" font-size="11">
+<text x="4" y="14" font-weight="bold">tsgw / baseline (req/s); black mark: target; green PASS, red FAIL, blue reference</text>
+<line x1="${x(1)}" x2="${x(1)}" y1="20" y2="${h - 10}" stroke="#999" stroke-dasharray="3,3"/>
+${bars.join("\n")}
+</svg>
+`;
+}
+
+if (OUT) {
+  mkdirSync(OUT, { recursive: true });
+  const table = [
+    "| group | runtime | scenario | baseline | req/s | candidate | req/s | p50 / p99 | errors | idle RSS cand. / base | ratio | target | verdict |",
+    "| --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ...rows.map(
+      (r) =>
+        `| ${r.group} | ${r.runtime} | ${r.name} | ${r.baselineName} | ${r.base.rps.toFixed(0)} | ${r.candidateName} | ${r.cand.rps.toFixed(0)} | ${r.cand.p50} / ${r.cand.p99} | ${r.base.errors + r.cand.errors} | ${r.cand.rssMb.toFixed(0)} / ${r.base.rssMb.toFixed(0)} MB | ${r.ratio.toFixed(3)} | ${r.target ?? "—"} | ${r.verdict} |`,
+    ),
+  ];
+  writeFileSync(join(OUT, "benchmarks.svg"), svgChart(rows));
   writeFileSync(
-    join(ROOT, "docs", "benchmarks.md"),
+    join(OUT, "benchmarks.md"),
     [
       "# Benchmarks",
       "",
-      "<!-- Written by `npm run bench` (scripts/bench.ts); run it again to refresh. -->",
+      "<!-- Written by scripts/bench (scripts/bench.ts); run it again to refresh. -->",
       "",
-      `Taken ${new Date().toISOString().slice(0, 10)}: ${header}; ${RUNTIMES.map((rt) => `${rt} ${versionOf(rt)}`).join(", ")}.`,
-      "Each baseline is the bare runtime setup serving the same hello world in the same run;",
+      `Taken ${new Date().toISOString().slice(0, 10)}: ${header}.`,
+      "Each baseline runs the same workload (scripts/bench-apps/workload.ts: hello world, a JSON echo POST, a 64 KB streamed response) in the same run;",
       "wrk and the servers share the machine, so only the ratios carry over to other machines.",
-      "Idle worker RSS is read from /proc after one request (for a multi-process baseline: its largest process).",
+      "Idle RSS is the largest worker process, read from /proc after one request.",
+      ...(skipped.length ? ["", ...skipped.map((s) => `Skipped: ${s}.`)] : []),
+      "",
+      "![tsgw / baseline](benchmarks.svg)",
       "",
       ...table,
       "",
+      "## Reloads under load",
+      "",
+      "Two `tsgw --reload` during one wrk run; every failed or reset request counts.",
+      "",
+      "| target | requests | reloads | errors | verdict |",
+      "| --- | ---: | ---: | ---: | --- |",
+      ...reloadRows.map((r) => `| ${r.runtime} | ${r.requests} | ${r.reloads} | ${r.errors}${r.detail ? ` (${r.detail})` : ""} | ${r.errors === 0 && r.reloads === 2 ? "PASS" : "FAIL"} |`),
+      "",
       "## Cold start",
       "",
-      "Exec to the first served response, median of 7 starts; the bare runtime serves the same hello world.",
+      "Exec to the first served response, median; the bare runtime serves the same app.",
       "",
-      ...coldTable,
+      "| target | bare | tsgw --no-master | ratio (target 1.2) | tsgw with a master, 1 worker | ratio (target 2.2) |",
+      "| --- | ---: | ---: | ---: | ---: | ---: |",
+      ...coldRows,
       "",
       ...(sizes.length ? [`Binary sizes: ${sizes.join(", ")}.`, ""] : []),
     ].join("\n"),
   );
-  console.log("\nwrote docs/benchmarks.md");
+  console.log(`\nwrote ${relative(process.cwd(), join(OUT, "benchmarks.md"))} and benchmarks.svg`);
 }

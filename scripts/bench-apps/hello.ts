@@ -1,0 +1,4 @@
+/** The benchmark workload as a tsgw app (see workload.ts). */
+import { handle } from "./workload.ts";
+
+export default handle;

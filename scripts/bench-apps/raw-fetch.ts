@@ -1,0 +1,8 @@
+// Bare Bun.serve / Deno.serve serving the benchmark workload (workload.ts).
+import { handle } from "./workload.ts";
+
+const port = Number(process.argv[2] ?? (globalThis as any).Deno?.args[0]);
+const reusePort = process.argv[3] === "reuse";
+const g = globalThis as any;
+if (g.Bun) g.Bun.serve({ port, hostname: "127.0.0.1", reusePort, fetch: handle });
+else g.Deno.serve({ port, hostname: "127.0.0.1", reusePort, onListen() {} }, handle);
