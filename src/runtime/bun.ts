@@ -27,7 +27,7 @@ export const runtime: Runtime = {
   importModule: importFile,
   serveFetch(address, handler, options) {
     const { workerId } = options;
-    return listenNative(address, options, () => {
+    return listenNative(address, options, options.observe.fetch(handler), (serving) => {
       let server: BunServer | undefined;
       const remote = (req: Request): RemoteAddr => {
         const ip = server!.requestIP(req);
@@ -37,7 +37,7 @@ export const runtime: Runtime = {
         ...(address.kind === "unix" ? { unix: address.path } : { hostname: address.host, port: address.port, reusePort: options.shared }),
         // bodies stream through; the app decides what is too large
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-        fetch: (req: Request) => handler(req, new LazyRequestInfo(req, remote, workerId)),
+        fetch: (req: Request) => serving(req, new LazyRequestInfo(req, remote, workerId)),
         error(err: unknown) {
           options.onError(`request failed: ${String(err)}`);
           return new Response("Internal Server Error", { status: 500 });
@@ -47,6 +47,6 @@ export const runtime: Runtime = {
     });
   },
   async serveNode(address, listener, options) {
-    return listenNodeServer(await nodeHttpServer(listener, options), address, options);
+    return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, options);
   },
 };

@@ -41,7 +41,8 @@ export const runtime: Runtime = {
     const { workerId } = options;
     const viaNodeHttp = async () => {
       installRequestCompat();
-      return listenNodeServer(await nodeHttpServer(fetchToNodeListener(handler, workerId, options.onError), options), address, options);
+      const listener = options.observe.node(fetchToNodeListener(handler, workerId, options.onError));
+      return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, options);
     };
     // Deno.serve cannot share a unix socket between processes; node:cluster can (through node:http)
     if (address.kind === "unix" && options.shared) return viaNodeHttp();
@@ -53,13 +54,13 @@ export const runtime: Runtime = {
     return serveNative(address, handler, options);
   },
   async serveNode(address, listener, options) {
-    return listenNodeServer(await nodeHttpServer(listener, options), address, options);
+    return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, options);
   },
 };
 
 function serveNative(address: Address, handler: FetchHandler, options: ServeOptions) {
     const { workerId } = options;
-    return listenNative(address, options, () => {
+    return listenNative(address, options, options.observe.fetch(handler), (serving) => {
       const server = Deno.serve(
         {
           ...(address.kind === "unix"
@@ -71,7 +72,7 @@ function serveNative(address: Address, handler: FetchHandler, options: ServeOpti
             return new Response("Internal Server Error", { status: 500 });
           },
         },
-        (req, info) => handler(req, new LazyRequestInfo(info.remoteAddr, remote, workerId)),
+        (req, info) => serving(req, new LazyRequestInfo(info.remoteAddr, remote, workerId)),
       );
       // a fast stop needs no wait: the process exits right after
       return { port: server.addr.port, stop: (graceful) => (graceful ? server.shutdown() : undefined) };

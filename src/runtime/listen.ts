@@ -8,7 +8,7 @@ import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import type { Server as NetServer } from "node:net";
 import { formatAddress, type Address } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
-import type { RunningServer, ServeOptions } from "./types.ts";
+import type { FetchHandler, RunningServer, ServeOptions } from "./types.ts";
 
 /** Make a unix socket path usable: remove a stale socket file, refuse one a live process serves. */
 export async function prepareUnixPath(path: string): Promise<void> {
@@ -119,15 +119,39 @@ export interface NativeServer {
   stop(graceful: boolean): Promise<void> | void;
 }
 
+/** How long a stopping native server keeps answering on its open connections, each answer closing one. */
+const DRAIN_MS = 200;
+
+/** `connection: close` on a response, so the client's next request goes to a new connection (and worker). */
+function closingConnection(res: Response): Response {
+  try {
+    res.headers.set("connection", "close");
+  } catch {
+    // immutable headers (Response.error(), redirect()): the server closes it at stop
+  }
+  return res;
+}
+
 /**
  * Start a runtime's own server: unix path checks before, one-line bind errors,
- * socket permissions after, and the socket file removed on stop.
+ * socket permissions after, and the socket file removed on stop. `start`
+ * gets the handler to serve: on a graceful stop it first answers for a
+ * moment with `connection: close`, because Bun.serve and Deno.serve shut
+ * idle keep-alive connections at once, and a client whose next request was
+ * already on its way over one (load testers, proxies with upstream
+ * keep-alive) would see it reset; told to close, it reconnects to a sibling.
  */
-export async function listenNative(address: Address, options: ServeOptions, start: () => NativeServer): Promise<RunningServer> {
+export async function listenNative(address: Address, options: ServeOptions, handler: FetchHandler, start: (handler: FetchHandler) => NativeServer): Promise<RunningServer> {
   if (address.kind === "unix" && !options.shared) await prepareUnixPath(address.path);
+  let draining = false;
+  const serving: FetchHandler = (req, info) => {
+    if (!draining) return handler(req, info);
+    const out = handler(req, info);
+    return out instanceof Promise ? out.then(closingConnection) : closingConnection(out);
+  };
   let server: NativeServer;
   try {
-    server = start();
+    server = start(serving);
   } catch (err) {
     throw bindError(address, err);
   }
@@ -135,6 +159,10 @@ export async function listenNative(address: Address, options: ServeOptions, star
   return {
     url: formatAddress(address.kind === "tcp" ? { ...address, port: server.port ?? address.port } : address),
     async stop(graceful) {
+      if (graceful) {
+        draining = true;
+        await new Promise((r) => setTimeout(r, DRAIN_MS));
+      }
       await server.stop(graceful);
       if (!options.shared) removeSocket(address);
     },

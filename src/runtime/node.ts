@@ -42,10 +42,10 @@ export const runtime: Runtime = {
     installLightGlobals();
   },
   async serveFetch(address, handler, options) {
-    const listener = fetchToNodeListener(handler, options.workerId, options.onError);
+    const listener = options.observe.node(fetchToNodeListener(handler, options.workerId, options.onError));
     return listenNodeServer(await nodeHttpServer(listener, options), address, options);
   },
   async serveNode(address, listener, options) {
-    return listenNodeServer(await nodeHttpServer(listener, options), address, options);
+    return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, options);
   },
 };

@@ -32,6 +32,17 @@ export interface ServeOptions {
   shared: boolean;
   /** seconds a client may take to send a request head (header-timeout) */
   headerTimeout: number;
+  /**
+   * Watches each request (counting, in-flight, access log). The shim applies
+   * it where requests are cheapest to read: on the node:http listener when
+   * one serves (headers are a plain object there), else on the fetch handler.
+   */
+  observe: RequestObserver;
+}
+
+export interface RequestObserver {
+  fetch(handler: FetchHandler): FetchHandler;
+  node(listener: NodeListener): NodeListener;
 }
 
 /** A worker process as the master sees it. */

@@ -7,9 +7,9 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AccessLog, AccessRecord } from "../log/access.ts";
-import type { FetchHandler, NodeListener, RequestInfo } from "../runtime/types.ts";
+import type { FetchHandler, NodeListener, RequestInfo, RequestObserver } from "../runtime/types.ts";
 
-export class RequestCounter {
+export class RequestCounter implements RequestObserver {
   started = 0;
   finished = 0;
 
@@ -34,11 +34,10 @@ export class RequestCounter {
     }
     return (req, info) => {
       this.onStart(++this.started);
-      const start = Date.now();
       const t0 = performance.now();
       const done = (res: Response): Response => {
         this.finished++;
-        this.access?.log(new FetchRecord(req, info, res, start, performance.now() - t0));
+        this.access?.log(new FetchRecord(req, info, res, t0, performance.now() - t0));
         return res;
       };
       const out = handler(req, info);
@@ -56,14 +55,13 @@ export class RequestCounter {
     }
     return (req, res) => {
       this.onStart(++this.started);
-      const start = Date.now();
       const t0 = performance.now();
       // read now: some servers (Bun's node:http) detach the socket by the time the response closes
       const remote = req.socket?.remoteAddress ?? "";
       // "close" comes after the response finished, or when the client went away first
       res.once("close", () => {
         this.finished++;
-        this.access?.log(new NodeRecord(req, res, remote, start, performance.now() - t0));
+        this.access?.log(new NodeRecord(req, res, remote, t0, performance.now() - t0));
       });
       listener(req, res);
     };
@@ -83,9 +81,13 @@ class FetchRecord implements AccessRecord {
     private readonly req: Request,
     private readonly info: RequestInfo,
     private readonly res: Response,
-    readonly start: number,
+    private readonly t0: number,
     readonly elapsed: number,
   ) {}
+
+  get start(): number {
+    return performance.timeOrigin + this.t0;
+  }
 
   get remote(): string {
     return this.info.remoteAddr.hostname;
@@ -116,9 +118,13 @@ class NodeRecord implements AccessRecord {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     readonly remote: string,
-    readonly start: number,
+    private readonly t0: number,
     readonly elapsed: number,
   ) {}
+
+  get start(): number {
+    return performance.timeOrigin + this.t0;
+  }
 
   get method(): string {
     return this.req.method ?? "GET";
@@ -133,7 +139,7 @@ class NodeRecord implements AccessRecord {
     return this.res.statusCode;
   }
   get length(): number | undefined {
-    const n = Number(this.res.getHeader("content-length") ?? NaN);
+    const n = Number(this.responseHeader("content-length") ?? NaN);
     return Number.isFinite(n) ? n : undefined;
   }
   requestHeader(name: string): string | undefined {
@@ -142,6 +148,16 @@ class NodeRecord implements AccessRecord {
   }
   responseHeader(name: string): string | undefined {
     const v = this.res.getHeader(name);
-    return v === undefined ? undefined : Array.isArray(v) ? v.join(", ") : String(v);
+    if (v !== undefined) return Array.isArray(v) ? v.join(", ") : String(v);
+    // headers given to writeHead() as a list (tsgw's fetch adapter does) are only in the head already sent
+    return headerInHead((this.res as { _header?: unknown })._header, name);
   }
+}
+
+function headerInHead(head: unknown, name: string): string | undefined {
+  if (typeof head !== "string") return undefined;
+  const at = head.toLowerCase().indexOf(`\r\n${name}:`);
+  if (at < 0) return undefined;
+  const start = at + name.length + 3;
+  return head.slice(start, head.indexOf("\r\n", start)).trim();
 }

@@ -13,7 +13,7 @@ import type { Logger } from "../log/logger.ts";
 import { AccessLog } from "../log/access.ts";
 import { openLogTarget, reopenLogFiles } from "../log/files.ts";
 import { RequestCounter } from "./observe.ts";
-import type { FetchHandler, NodeListener, RunningServer, Runtime } from "../runtime/types.ts";
+import type { RunningServer, Runtime } from "../runtime/types.ts";
 
 /** Put the app's environment and working folder in place (before loading it). */
 export function prepareProcess(resolved: ResolvedConfig, cwd: string): string {
@@ -62,18 +62,17 @@ export function requestCounter(resolved: ResolvedConfig, onStart: (started: numb
 export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app: LoadedApp, log: Logger, setup: ServeSetup): Promise<RunningServer[]> {
   const onError = (m: string) => log.error(m);
   const { config } = resolved;
-  const options = { workerId: setup.workerId, socketMode: config.chmodSocket, onError, onWarning: (m: string) => log.warn(m), shared: setup.shared, headerTimeout: config.headerTimeout };
-  let handler: FetchHandler | undefined;
-  let listener: NodeListener | undefined;
-  if (app.kind === "fetch") handler = setup.counter.fetch(guardFetch(app.handler, onError));
-  else listener = setup.counter.node(guardNode(app.listener, onError));
+  const options = { workerId: setup.workerId, socketMode: config.chmodSocket, onError, onWarning: (m: string) => log.warn(m), shared: setup.shared, headerTimeout: config.headerTimeout, observe: setup.counter };
+  // the shims apply the observer (see ServeOptions.observe); the uwsgi server applies it here
+  const handler = app.kind === "fetch" ? guardFetch(app.handler, onError) : undefined;
+  const listener = app.kind === "node" ? guardNode(app.listener, onError) : undefined;
   const servers: RunningServer[] = [];
   try {
     for (const { protocol, address } of resolved.listeners) {
       if (protocol === "uwsgi") {
         const { createServer } = await import("node:net");
         const uwsgi = { workerId: setup.workerId, bufferSize: config.bufferSize, socketTimeout: config.socketTimeout, allowFrom: config.socketAllowFrom, onError };
-        const app = handler ? { fetch: handler } : { node: listener! };
+        const app = handler ? { fetch: setup.counter.fetch(handler) } : { node: setup.counter.node(listener!) };
         servers.push(await listenNodeServer(serveUwsgiOn(createServer(), app, uwsgi), address, options, "uwsgi"));
       } else {
         servers.push(handler ? await runtime.serveFetch(address, handler, options) : await runtime.serveNode(address, listener!, options));

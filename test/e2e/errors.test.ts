@@ -83,7 +83,6 @@ const CASES: Case[] = [
   { name: "a master-only setting with --no-master", args: () => ["demo:app", "--no-master", "--max-requests", "10"], code: 1, message: /^command line: max-requests needs the master process, but master is off \(command line\)$/ },
   { name: "several workers with --no-master", args: () => ["demo:app", "--no-master", "-w", "3"], code: 1, message: /several workers need the master process/ },
   { name: "bad socket address", args: () => ["demo:app", "--socket", "host:http"], code: 1, message: /bad socket address "host:http" has an invalid port/ },
-  { name: "Node listener app on a uwsgi socket", args: () => ["test/fixtures/node-plain", "--socket", "127.0.0.1:0"], code: 1, message: /Node listener apps cannot be served over the uwsgi protocol yet/ },
   { name: "zero workers", args: () => ["demo:app", "-w", "0"], code: 1, message: /^command line: workers: must be at least 1$/ },
   { name: "bad env entry", args: () => ["demo:app", "--env", "NOEQUALS"], code: 1, message: /env: expected KEY=VALUE, got "NOEQUALS"/ },
   {
