@@ -23,6 +23,7 @@ const NativeResponse = globalThis.Response;
 const nativeFetch = globalThis.fetch;
 
 export const REAL = Symbol("tsgw.real");
+const DECODER = new TextDecoder();
 const WRITE = Symbol("tsgw.write");
 
 // ---------------------------------------------------------------- requests
@@ -66,12 +67,47 @@ export class LightRequest {
     }
     return this.#signal;
   }
-  /** The real Request, built on first need (body, clone, text(), ...). */
+  get bodyUsed(): boolean {
+    return this.#read !== undefined || (this.#real?.bodyUsed ?? false);
+  }
+  /*
+   * The usual ways to read a whole body, straight from the IncomingMessage:
+   * through a real Request they cost several times a small JSON request.
+   */
+  text(): Promise<string> {
+    return this.#real ? this.#real.text() : this.#readAll().then((b) => DECODER.decode(b));
+  }
+  json(): Promise<unknown> {
+    return this.#real ? this.#real.json() : this.text().then((t) => JSON.parse(t) as unknown);
+  }
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#real ? this.#real.arrayBuffer() : this.#readAll().then((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+  }
+  bytes(): Promise<Uint8Array> {
+    return this.#real ? (this.#real as Request & { bytes(): Promise<Uint8Array> }).bytes() : this.#readAll().then((b) => new Uint8Array(b));
+  }
+  #read?: Promise<Buffer>;
+  #readAll(): Promise<Buffer> {
+    if (this.#read) return Promise.reject(new TypeError("Body is unusable: Body has already been read"));
+    const req = this.#req;
+    this.#read =
+      this.method === "GET" || this.method === "HEAD"
+        ? Promise.resolve(Buffer.alloc(0))
+        : new Promise((resolve, reject) => {
+            const chunks: Buffer[] = [];
+            req.on("data", (c: Buffer) => chunks.push(c));
+            req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+            req.once("error", reject);
+          });
+    return this.#read;
+  }
+  /** The real Request, built on first need (body, clone, formData(), ...). */
   [REAL](): Request {
     if (!this.#real) {
       const method = this.method;
       const init: RequestInit & { duplex?: string } = { method, headers: this.headers, signal: this.signal };
-      if (method !== "GET" && method !== "HEAD") {
+      // (a body already read whole stays read: the real Request gets none)
+      if (method !== "GET" && method !== "HEAD" && !this.#read) {
         init.body = bodyStream(this.#req);
         init.duplex = "half";
       }

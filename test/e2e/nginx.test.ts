@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { request as httpRequest } from "node:http";
-import { RUNTIMES, ask, startTsgw, tempDir, type Server } from "../helpers/tsgw.ts";
+import { RUNTIMES, ask, startTsgw, tempDir, type RuntimeName, type Server } from "../helpers/tsgw.ts";
 
 /** GET a streamed response: resolves `first` once `marker` has arrived, `all` at the end. */
 function streamed(port: number, path: string, marker: string): { first: Promise<void>; all: Promise<string> } {
@@ -96,26 +96,40 @@ http {
   };
 }
 
+/**
+ * tsgw serving `app` on a uwsgi and an HTTP unix socket, one nginx in front of
+ * each (set up by the enclosing describe's hooks). One worker: Bun cannot
+ * share a unix socket between workers.
+ */
+function behindNginx(rt: RuntimeName, app: string): { readonly dir: string; port(via: "uwsgi_pass" | "proxy_pass"): number } {
+  let server: Server | undefined;
+  let nginx: Nginx | undefined;
+  let dir = "";
+  before(async () => {
+    dir = tempDir();
+    const uwsgiSock = join(dir, "app.sock");
+    const httpSock = join(dir, "http.sock");
+    server = await startTsgw(rt, [app, "--socket", uwsgiSock, "--http-socket", httpSock], { listeners: 2 });
+    nginx = await startNginx(dir, uwsgiSock, httpSock);
+  });
+  after(async () => {
+    await nginx?.stop();
+    await server?.stop();
+  });
+  return {
+    get dir() {
+      return dir;
+    },
+    port: (via) => (via === "uwsgi_pass" ? nginx!.uwsgiPort : nginx!.proxyPort),
+  };
+}
+
 for (const rt of RUNTIMES) {
   describe(`nginx in front, on ${rt}`, { skip: SKIP }, () => {
-    let server: Server;
-    let nginx: Nginx;
-    let dir: string;
-    before(async () => {
-      dir = tempDir();
-      const uwsgiSock = join(dir, "app.sock");
-      const httpSock = join(dir, "http.sock");
-      // one worker: Bun cannot share a unix socket between workers
-      server = await startTsgw(rt, ["test/fixtures/fetch", "--socket", uwsgiSock, "--http-socket", httpSock], { listeners: 2 });
-      nginx = await startNginx(dir, uwsgiSock, httpSock);
-    });
-    after(async () => {
-      await nginx?.stop();
-      await server?.stop();
-    });
+    const front = behindNginx(rt, "test/fixtures/fetch");
 
     for (const via of ["uwsgi_pass", "proxy_pass"] as const) {
-      const port = () => (via === "uwsgi_pass" ? nginx.uwsgiPort : nginx.proxyPort);
+      const port = () => front.port(via);
 
       test(`${via}: method, path, query, headers and the client address arrive as over HTTP`, async () => {
         const r = await ask({ port: port() }, { path: "/info?x=1&y=%20z", headers: { "x-custom": "yes", cookie: "a=1" } });
@@ -157,7 +171,7 @@ for (const rt of RUNTIMES) {
     }
 
     test("nginx logged no upstream errors", () => {
-      const log = existsSync(join(dir, "nginx-error.log")) ? readFileSync(join(dir, "nginx-error.log"), "utf8") : "";
+      const log = existsSync(join(front.dir, "nginx-error.log")) ? readFileSync(join(front.dir, "nginx-error.log"), "utf8") : "";
       assert.doesNotMatch(log, /upstream prematurely closed|\[error\]/, log);
     });
   });
@@ -166,22 +180,10 @@ for (const rt of RUNTIMES) {
 
 for (const rt of RUNTIMES) {
   describe(`nginx in front of a Node listener, on ${rt}`, { skip: SKIP }, () => {
-    let server: Server;
-    let nginx: Nginx;
-    before(async () => {
-      const dir = tempDir();
-      const uwsgiSock = join(dir, "app.sock");
-      const httpSock = join(dir, "http.sock");
-      server = await startTsgw(rt, ["test/fixtures/node-info.mjs", "--socket", uwsgiSock, "--http-socket", httpSock], { listeners: 2 });
-      nginx = await startNginx(dir, uwsgiSock, httpSock);
-    });
-    after(async () => {
-      await nginx?.stop();
-      await server?.stop();
-    });
+    const front = behindNginx(rt, "test/fixtures/node-info.mjs");
 
     for (const via of ["uwsgi_pass", "proxy_pass"] as const) {
-      const port = () => (via === "uwsgi_pass" ? nginx.uwsgiPort : nginx.proxyPort);
+      const port = () => front.port(via);
 
       test(`${via}: req, res, cookies, a 1 MB body and a streamed response`, async () => {
         const r = await ask({ port: port() }, { path: "/created?x=1", headers: { "x-custom": "yes" } });

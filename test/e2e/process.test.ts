@@ -359,6 +359,28 @@ for (const rt of RUNTIMES) {
       assert.match(readFileSync(join(dir, "app.log"), "utf8"), /Listening at: http:\/\/127\.0\.0\.1:\d+/);
     });
 
+    test("tsgw --stop past the graceful timeout: in-flight work is cut and the master is gone, exit 0", async () => {
+      const dir = tempDir();
+      const pidfile = join(dir, "app.pid");
+      const started = await runTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "-w", "2", "--graceful-timeout", "1", "--pid", pidfile, "-D", "--error-log", join(dir, "e.log")], { timeoutMs: 30000 });
+      assert.equal(started.code, 0, started.stderr);
+      const port = Number(/Listening at: http:\/\/127\.0\.0\.1:(\d+)/.exec(readFileSync(join(dir, "e.log"), "utf8"))![1]);
+      const pid = Number(readFileSync(pidfile, "utf8"));
+      const slow = ask({ port }, { path: "/slow?ms=20000" }).then(
+        () => "answered",
+        () => "cut",
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      const stop = await runTsgw(rt, ["--stop", pidfile], { timeoutMs: 30000 });
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.match(stop.stdout, new RegExp(`^tsgw ${pid} stopped$`, "m"));
+      assert.ok(Date.now() - t0 < 8000, "stopped within the graceful timeout and its margin");
+      assert.equal(await slow, "cut");
+      assert.throws(() => process.kill(pid, 0));
+      assert.equal(existsSync(pidfile), false);
+    });
+
     test("a daemon that cannot start: the launching command exits non-zero with the error", async () => {
       const r = await runTsgw(rt, ["test/fixtures/throws", "-b", "127.0.0.1:0", "-D"]);
       assert.equal(r.code, 4);

@@ -92,3 +92,28 @@ describe("LightResponse as the global Response", () => {
     assert.equal(Response.error().type, "error");
   });
 });
+
+describe("LightRequest bodies read whole", () => {
+  test("json(), text(), arrayBuffer() read the IncomingMessage directly; a second read rejects as on a real Request", async () => {
+    const { createServer, request } = await import("node:http");
+    const { LightRequest } = await import("../../src/app/node-light.ts");
+    const seen: unknown[] = [];
+    const server = createServer(async (req, res) => {
+      const light = new LightRequest(req, res) as unknown as Request;
+      const kind = req.url!.slice(1);
+      seen.push(light.bodyUsed);
+      seen.push(kind === "json" ? await light.json() : kind === "text" ? await light.text() : new Uint8Array(await light.arrayBuffer()).length);
+      seen.push(light.bodyUsed, await light.text().then(() => "read again", (e: Error) => e.name));
+      res.end("ok");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const post = (path: string, body: string) =>
+      new Promise<void>((resolve) => request({ port, path, method: "POST", host: "127.0.0.1" }, (r) => r.resume().on("end", resolve)).end(body));
+    await post("/json", '{"a":[1,2]}');
+    await post("/text", "\ufeffhé");
+    await post("/bytes", "x".repeat(100_000));
+    server.close();
+    assert.deepEqual(seen, [false, { a: [1, 2] }, true, "TypeError", false, "hé", true, "TypeError", false, 100_000, true, "TypeError"]);
+  });
+});
