@@ -66,6 +66,9 @@ export function bindError(address: Address, err: unknown): TsgwError {
   return new TsgwError(`cannot listen on ${formatAddress(address)}: ${reason ?? e.message ?? String(err)}`);
 }
 
+/** How long a stopping server keeps answering on its open connections, each answer closing one. */
+const DRAIN_MS = 200;
+
 /** Listen with a node:http server and describe it as a RunningServer. */
 export async function listenNodeServer(server: NetServer, address: Address, options: ServeOptions, scheme = "http"): Promise<RunningServer> {
   if (address.kind === "unix" && !options.shared) await prepareUnixPath(address.path);
@@ -93,8 +96,15 @@ export async function listenNodeServer(server: NetServer, address: Address, opti
       : formatAddress(address, scheme);
   return {
     url,
-    stop: (graceful) =>
-      new Promise<void>((resolve) => {
+    stop: async (graceful) => {
+      const http = server as Partial<HttpServer>;
+      if (graceful && http.closeIdleConnections) {
+        // as for native servers (listenNative): answer a moment with connection: close before
+        // closing idle keep-alive connections, so no client's next request meets a closed one
+        http.prependListener!("request", (_req, res) => void (res.shouldKeepAlive = false));
+        await new Promise((r) => setTimeout(r, DRAIN_MS));
+      }
+      await new Promise<void>((resolve) => {
         const closed = () => {
           // a shared socket belongs to the master, which removes it when it exits
           if (!options.shared) removeSocket(address);
@@ -105,10 +115,10 @@ export async function listenNodeServer(server: NetServer, address: Address, opti
         } catch {
           closed(); // Deno's cluster throws when the master's channel is gone already
         }
-        const http = server as Partial<import("node:http").Server>;
         http.closeIdleConnections?.();
         if (!graceful) http.closeAllConnections?.();
-      }),
+      });
+    },
   };
 }
 
@@ -119,8 +129,6 @@ export interface NativeServer {
   stop(graceful: boolean): Promise<void> | void;
 }
 
-/** How long a stopping native server keeps answering on its open connections, each answer closing one. */
-const DRAIN_MS = 200;
 
 /** `connection: close` on a response, so the client's next request goes to a new connection (and worker). */
 function closingConnection(res: Response): Response {

@@ -9,10 +9,11 @@
  * IncomingMessage/ServerResponse: the vars are turned into an HTTP/1.0 head
  * that a node:http server reads in front of the body (see requestStream).
  */
-import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer as createHttpServer, type Server as HttpServer, type ServerResponse } from "node:http";
 import type { Server, Socket } from "node:net";
 import { Duplex } from "node:stream";
 import { bodyStream } from "../app/body-stream.ts";
+import { writeKnownBody } from "../app/node-light.ts";
 import { httpHeadFromParts, parseRequest, requestFromVars, responseHead, type RequestParts } from "../protocol/uwsgi.ts";
 import type { FetchHandler, NodeListener, RemoteAddr, RequestInfo } from "../runtime/types.ts";
 
@@ -124,6 +125,8 @@ class Connection {
 
   private async respond(response: Response, isHead: boolean): Promise<void> {
     const { socket } = this;
+    // a light response of known length (Node) goes out in one write, as over HTTP
+    if (writeKnownBody(response, oneShotResponse(socket, isHead))) return;
     const headers: [string, string][] = [];
     response.headers.forEach((value, key) => {
       if (key !== "set-cookie") headers.push([key, value]);
@@ -139,6 +142,27 @@ class Connection {
     } else if (body) await body.cancel();
     socket.end();
   }
+}
+
+/** node:http's writeHead()/end() onto a uwsgi connection, for writeKnownBody. */
+function oneShotResponse(socket: Socket, isHead: boolean): ServerResponse {
+  let head = "";
+  const res = {
+    writeHead(status: number, reason: string | undefined, headers: Record<string, string | number | string[] | undefined>) {
+      const list: [string, string][] = [];
+      for (const [k, v] of Object.entries(headers)) if (v !== undefined) for (const one of Array.isArray(v) ? v : [v]) list.push([k, String(one)]);
+      head = responseHead(status, reason ?? "", list);
+      return res;
+    },
+    end(body?: string | Uint8Array) {
+      socket.cork();
+      socket.write(head);
+      if (body !== undefined && !isHead) socket.write(body);
+      socket.end();
+      socket.uncork();
+    },
+  };
+  return res as unknown as ServerResponse;
 }
 
 /**

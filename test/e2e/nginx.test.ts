@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { request as httpRequest } from "node:http";
-import { RUNTIMES, ask, startTsgw, tempDir, type RuntimeName, type Server } from "../helpers/tsgw.ts";
+import { RUNTIMES, ask, engineOf, startTsgw, tempDir, type RuntimeName, type Server } from "../helpers/tsgw.ts";
 
 /** GET a streamed response: resolves `first` once `marker` has arrived, `all` at the end. */
 function streamed(port: number, path: string, marker: string): { first: Promise<void>; all: Promise<string> } {
@@ -45,15 +45,23 @@ function freePort(): Promise<number> {
   });
 }
 
+/** How nginx reaches tsgw: the four setups an operator may choose. */
+const FRONTS = ["uwsgi_pass unix", "uwsgi_pass tcp", "proxy_pass --http-socket", "proxy_pass -b unix"] as const;
+type Front = (typeof FRONTS)[number];
+
 interface Nginx {
-  uwsgiPort: number;
-  proxyPort: number;
+  ports: Record<Front, number>;
   stop(): Promise<void>;
 }
 
-async function startNginx(dir: string, uwsgiSock: string, httpSock: string): Promise<Nginx> {
-  const [uwsgiPort, proxyPort] = [await freePort(), await freePort()];
+async function startNginx(dir: string, upstreams: Record<Front, string>): Promise<Nginx> {
+  const ports = {} as Record<Front, number>;
+  for (const f of FRONTS) ports[f] = await freePort();
   const params = existsSync("/etc/nginx/uwsgi_params") ? "include /etc/nginx/uwsgi_params;" : "";
+  const servers = FRONTS.map((f) => {
+    const pass = f.startsWith("uwsgi") ? `${params} uwsgi_pass ${upstreams[f]};` : `proxy_pass http://${upstreams[f]}; proxy_set_header Host $host;`;
+    return `  server { listen 127.0.0.1:${ports[f]}; location / { ${pass} } }`;
+  });
   writeFileSync(
     join(dir, "nginx.conf"),
     `${process.getuid?.() === 0 ? "user root root;" : ""}
@@ -69,8 +77,7 @@ http {
   client_max_body_size 20m;
   # streamed responses pass through as they are written (the fastest setup for streaming apps)
   uwsgi_buffering off; proxy_buffering off;
-  server { listen 127.0.0.1:${uwsgiPort}; location / { ${params} uwsgi_pass unix:${uwsgiSock}; } }
-  server { listen 127.0.0.1:${proxyPort}; location / { proxy_pass http://unix:${httpSock}; proxy_set_header Host $host; } }
+${servers.join("\n")}
 }
 `,
   );
@@ -80,15 +87,14 @@ http {
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) throw new Error(`nginx exited: ${err}`);
     try {
-      await ask({ port: proxyPort }, { path: "/" });
+      await ask({ port: ports["proxy_pass --http-socket"] }, { path: "/" });
       break;
     } catch {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
   return {
-    uwsgiPort,
-    proxyPort,
+    ports,
     async stop() {
       child.kill("SIGQUIT");
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
@@ -97,20 +103,31 @@ http {
 }
 
 /**
- * tsgw serving `app` on a uwsgi and an HTTP unix socket, one nginx in front of
- * each (set up by the enclosing describe's hooks). One worker: Bun cannot
- * share a unix socket between workers.
+ * tsgw serving `app` on a uwsgi unix socket, a uwsgi TCP port, an HTTP unix
+ * socket (--http-socket) and a `-b unix:` bind, nginx in front of each (set
+ * up by the enclosing describe's hooks). Two workers; one on Bun, which
+ * cannot share a unix socket between workers.
  */
-function behindNginx(rt: RuntimeName, app: string): { readonly dir: string; port(via: "uwsgi_pass" | "proxy_pass"): number } {
+function behindNginx(rt: RuntimeName, app: string): { readonly dir: string; port(front: Front): number } {
   let server: Server | undefined;
   let nginx: Nginx | undefined;
   let dir = "";
   before(async () => {
     dir = tempDir();
-    const uwsgiSock = join(dir, "app.sock");
-    const httpSock = join(dir, "http.sock");
-    server = await startTsgw(rt, [app, "--socket", uwsgiSock, "--http-socket", httpSock], { listeners: 2 });
-    nginx = await startNginx(dir, uwsgiSock, httpSock);
+    const sock = (name: string) => join(dir, name);
+    const workers = engineOf(rt) === "bun" ? "1" : "2";
+    server = await startTsgw(
+      rt,
+      [app, "-w", workers, "--socket", sock("uwsgi.sock"), "--socket", "127.0.0.1:0", "--http-socket", sock("http.sock"), "-b", `unix:${sock("bind.sock")}`],
+      { listeners: 4 },
+    );
+    const uwsgiPort = /Listening at: uwsgi:\/\/127\.0\.0\.1:(\d+)/.exec(server.logs())![1];
+    nginx = await startNginx(dir, {
+      "uwsgi_pass unix": `unix:${sock("uwsgi.sock")}`,
+      "uwsgi_pass tcp": `127.0.0.1:${uwsgiPort}`,
+      "proxy_pass --http-socket": `unix:${sock("http.sock")}`,
+      "proxy_pass -b unix": `unix:${sock("bind.sock")}`,
+    });
   });
   after(async () => {
     await nginx?.stop();
@@ -120,7 +137,7 @@ function behindNginx(rt: RuntimeName, app: string): { readonly dir: string; port
     get dir() {
       return dir;
     },
-    port: (via) => (via === "uwsgi_pass" ? nginx!.uwsgiPort : nginx!.proxyPort),
+    port: (front) => nginx!.ports[front],
   };
 }
 
@@ -128,7 +145,7 @@ for (const rt of RUNTIMES) {
   describe(`nginx in front, on ${rt}`, { skip: SKIP }, () => {
     const front = behindNginx(rt, "test/fixtures/fetch");
 
-    for (const via of ["uwsgi_pass", "proxy_pass"] as const) {
+    for (const via of FRONTS) {
       const port = () => front.port(via);
 
       test(`${via}: method, path, query, headers and the client address arrive as over HTTP`, async () => {
@@ -140,11 +157,11 @@ for (const rt of RUNTIMES) {
         assert.equal(url.pathname + url.search, "/info?x=1&y=%20z");
         assert.equal(info.headers["x-custom"], "yes");
         assert.equal(info.headers.cookie, "a=1");
-        if (via === "uwsgi_pass") assert.equal(info.remoteAddr.hostname, "127.0.0.1");
+        if (via.startsWith("uwsgi")) assert.equal(info.remoteAddr.hostname, "127.0.0.1");
       });
 
-      test(`${via}: a 5 MB upload arrives intact`, async () => {
-        const big = Buffer.alloc(5 * 1024 * 1024);
+      test(`${via}: a 10 MB upload arrives intact`, async () => {
+        const big = Buffer.alloc(10 * 1024 * 1024);
         for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i);
         const r = await ask({ port: port() }, { method: "POST", path: "/sha1", body: big, headers: { "content-type": "application/octet-stream" } });
         assert.equal(r.status, 200);
@@ -158,9 +175,10 @@ for (const rt of RUNTIMES) {
       });
 
       test(`${via}: a streamed response reaches the client as it is written (buffering off)`, async () => {
-        const { first, all } = streamed(port(), "/stream", "first;");
+        const file = join(tempDir(), "release");
+        const { first, all } = streamed(port(), `/stream-until?file=${encodeURIComponent(file)}`, "first;");
         await first; // before the app was told to finish
-        await ask({ port: port() }, { path: "/release" });
+        writeFileSync(file, "");
         assert.equal(await all, "first;second;");
       });
 
@@ -182,7 +200,7 @@ for (const rt of RUNTIMES) {
   describe(`nginx in front of a Node listener, on ${rt}`, { skip: SKIP }, () => {
     const front = behindNginx(rt, "test/fixtures/node-info.mjs");
 
-    for (const via of ["uwsgi_pass", "proxy_pass"] as const) {
+    for (const via of FRONTS) {
       const port = () => front.port(via);
 
       test(`${via}: req, res, cookies, a 1 MB body and a streamed response`, async () => {
@@ -192,12 +210,13 @@ for (const rt of RUNTIMES) {
         const info = JSON.parse(r.text);
         assert.equal(info.url, "/created?x=1");
         assert.equal(info.headers["x-custom"], "yes");
-        if (via === "uwsgi_pass") assert.equal(info.remoteAddress, "127.0.0.1");
+        if (via.startsWith("uwsgi")) assert.equal(info.remoteAddress, "127.0.0.1");
         const up = await ask({ port: port() }, { method: "POST", path: "/up", body: Buffer.alloc(1024 * 1024, 7) });
         assert.equal(JSON.parse(up.text).bodySize, 1024 * 1024);
-        const { first, all } = streamed(port(), "/stream", "first;");
+        const file = join(tempDir(), "release");
+        const { first, all } = streamed(port(), `/stream-until?file=${encodeURIComponent(file)}`, "first;");
         await first;
-        await ask({ port: port() }, { path: "/release" });
+        writeFileSync(file, "");
         assert.equal(await all, "first;second;");
       });
     }
