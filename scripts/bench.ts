@@ -235,8 +235,13 @@ const HELLO_NODE = join(BENCH, "hello-node.mjs");
 const engines = [...new Set(RUNTIMES.filter((r) => r !== "binary"))] as ("node" | "bun" | "deno")[];
 const skipped: string[] = [];
 
+/** The bare runtime serving the workload: node:http, Bun.serve, Deno.serve. */
+function rawServerArgs(rt: "node" | "bun" | "deno"): string[] {
+  return runtimeArgs(rt, rt === "node" ? HELLO_NODE : join(BENCH, "raw-fetch.ts"));
+}
+
 function rawServer(rt: "node" | "bun" | "deno"): Launch {
-  return (port) => group([...runtimeArgs(rt, rt === "node" ? HELLO_NODE : join(BENCH, "raw-fetch.ts")), String(port)]);
+  return (port) => group([...rawServerArgs(rt), String(port)]);
 }
 
 function rawMulti(rt: "node" | "bun" | "deno"): [string, Launch][] {
@@ -435,10 +440,6 @@ for (const rt of RUNTIMES) {
     console.log(`${name.padEnd(14)} bare ${base.toFixed(0)} ms, --no-master ${alone.toFixed(0)} ms (${verdict(alone / base, 1.2)}), master ${master.toFixed(0)} ms (${verdict(master / base, 2.2)})`);
     coldRows.push(`| ${name} | ${base.toFixed(0)} ms | ${alone.toFixed(0)} ms | ${verdict(alone / base, 1.2)} | ${master.toFixed(0)} ms | ${verdict(master / base, 2.2)} |`);
   }
-}
-
-function rawServerArgs(engine: "node" | "bun" | "deno"): string[] {
-  return runtimeArgs(engine, engine === "node" ? HELLO_NODE : join(BENCH, "raw-fetch.ts"));
 }
 
 const sizes = [BINARY, NODE_BINARY].filter(existsSync).map((f) => `${relative(ROOT, f)} ${(statSync(f).size / 1048576).toFixed(1)} MB`);

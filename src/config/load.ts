@@ -102,9 +102,6 @@ function validate(values: Record<string, unknown>, sources: Record<string, strin
     const v = values[s.name];
     const problem = (s.check as ((v: unknown) => string | undefined) | undefined)?.(v);
     if (problem) throw new ConfigError(`${s.name}: ${problem}`, sources[s.name]);
-    if (s.pending && JSON.stringify(v) !== JSON.stringify(s.default)) {
-      throw new ConfigError(`${s.name} is not available yet: ${s.pending}`, sources[s.name]);
-    }
     if (s.noEffect) warnings.push(`${sources[s.name]}: ${s.name} has no effect: ${s.noEffect}`);
     if (s.needsMaster && values.master === false) {
       throw new ConfigError(`${s.name} needs the master process, but master is off (${sources.master})`, sources[s.name]);

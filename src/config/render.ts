@@ -37,7 +37,7 @@ export function renderHelp(version: string): string {
     for (const s of rows) {
       const flag = flagText(s);
       const def = s.action || s.default === null || s.type === "hook" ? "" : ` [default: ${defaultText(s)}]`;
-      const help = s.help + def + (s.pending ? " (not available yet)" : "");
+      const help = s.help + def;
       out.push(flag.length > 30 ? `  ${flag}\n${" ".repeat(34)}${help}` : `  ${flag.padEnd(32)}${help}`);
     }
   }
@@ -63,15 +63,11 @@ export function renderSettingsDoc(): string {
     "camelCase keys) or in `TSGW_CMD_ARGS` (command-line syntax), unless its row says",
     "otherwise. Precedence, lowest first: default < environment variable < config file",
     "< `TSGW_CMD_ARGS` < command line. INI keys may also be written in snake_case.",
-    "",
-    "Settings marked *not available yet* are accepted only at their default; any other",
-    "value stops tsgw with an error saying so.",
   ];
   for (const section of SECTIONS) {
     out.push("", `## ${section}`, "");
     for (const s of ALL.filter((x) => x.section === section)) {
       out.push(`### \`${s.name}\``, "");
-      if (s.pending) out.push(`*Not available yet: ${s.pending}.*`, "");
       out.push(s.help, "");
       const where: string[] = [];
       if (acceptsSource(s, "cli")) where.push(`CLI: ${cliFlags(s).map((f) => `\`${f}\``).join(", ")}${s.type === "bool" && s.default === true ? `, \`--no-${s.name}\`` : ""}`);

@@ -65,8 +65,6 @@ export interface SettingDef {
   readonly action?: boolean;
   /** accepted for operators' habits but has no effect in tsgw: warn with this */
   readonly noEffect?: string;
-  /** not built yet: using it (a non-default value) is an error naming this */
-  readonly pending?: string;
   /** only the master can do it: an error with --no-master rather than silently nothing */
   readonly needsMaster?: boolean;
   /** further checks on a parsed value; returns what is wrong, if anything */

@@ -22,7 +22,7 @@ import { VERSION } from "../version.ts";
 import { WORKER_ENV, isWorkerMessage, type WorkerMessage } from "../worker/messages.ts";
 import { reportToLauncher } from "./daemon.ts";
 import { closeControl, serveControl, type MasterStatus } from "./control.ts";
-import { closeStats, serveStats } from "./stats.ts";
+import { serveStats, type StatsServer } from "./stats.ts";
 import { reopenLogFiles } from "../log/files.ts";
 import { runHook, type ServerInfo, type WorkerInfo } from "../hooks.ts";
 import { refuseIfRunning, removePidfile, writePidfile } from "./pidfile.ts";
@@ -77,7 +77,7 @@ export class Arbiter {
   private crashes = 0;
   private readonly spawnsBySlot = new Map<number, number>();
   private readonly startedAt = Date.now();
-  private stats?: Awaited<ReturnType<typeof serveStats>>;
+  private stats?: StatsServer;
   private resolved: ResolvedConfig;
   private readonly log: Logger;
   private readonly runtime: Runtime;
@@ -398,7 +398,7 @@ export class Arbiter {
   private cleanup(): void {
     if (this.config.pidfile) removePidfile(this.config.pidfile, process.pid);
     closeControl(this.control, process.pid);
-    closeStats(this.stats);
+    this.stats?.close();
     for (const l of this.listeners) removeSocket(l.address);
   }
 

@@ -5,7 +5,7 @@
  * HTTP request first (curl, a browser, a monitoring probe) gets it as an HTTP
  * response. A bare port means loopback: these numbers are for the operator.
  */
-import { createServer, type Server } from "node:net";
+import { createServer } from "node:net";
 import { parseAddress, formatAddress, type Address } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
 import { prepareUnixPath, removeSocket } from "../runtime/listen.ts";
@@ -22,7 +22,12 @@ export function statsAddress(text: string, cwd: string): Address {
   return address;
 }
 
-export async function serveStats(text: string, cwd: string, status: () => MasterStatus): Promise<Server & { address_: Address }> {
+export interface StatsServer {
+  /** stop serving; a unix socket file is removed */
+  close(): void;
+}
+
+export async function serveStats(text: string, cwd: string, status: () => MasterStatus): Promise<StatsServer> {
   const address = statsAddress(text, cwd);
   if (address.kind === "unix") await prepareUnixPath(address.path);
   const server = createServer((sock) => {
@@ -44,11 +49,10 @@ export async function serveStats(text: string, cwd: string, status: () => Master
     if (address.kind === "unix") server.listen(address.path, resolve);
     else server.listen(address.port, address.host, resolve);
   });
-  return Object.assign(server, { address_: address });
-}
-
-export function closeStats(server: (Server & { address_: Address }) | undefined): void {
-  if (!server) return;
-  server.close();
-  removeSocket(server.address_);
+  return {
+    close() {
+      server.close();
+      removeSocket(address);
+    },
+  };
 }
