@@ -15,17 +15,15 @@ import { VERSION } from "./version.ts";
 import { WORKER_ENV } from "./worker/messages.ts";
 import { loadConfiguredApp, prepareProcess, serveAlone } from "./worker/serve.ts";
 
-/** what --version says about how this program was built */
-let build = "";
-
-const command = {
+/** The command; `options` says how this program was built (for --version). */
+const command = (options: MainOptions) => ({
   meta: { name: "tsgw", version: VERSION, description: "Serve JavaScript and TypeScript web apps on Node, Bun and Deno" },
   async run({ rawArgs }: { rawArgs: string[] }) {
     const runtime = await currentRuntime();
     const cwd = process.cwd();
     const resolved = await resolveConfig({ argv: rawArgs, env: process.env, cwd, importModule: runtime.importModule });
     if (resolved.action === "help") return void process.stdout.write(renderHelp(VERSION));
-    if (resolved.action === "version") return void process.stdout.write(`tsgw ${VERSION} (${runtime.name} ${runtime.version}${build})\n`);
+    if (resolved.action === "version") return void process.stdout.write(`tsgw ${VERSION} (${runtime.name} ${runtime.version}${options.binary ? `, standalone binary: ${options.binary}` : ""})\n`);
     if (resolved.action === "print-config") return void process.stdout.write(renderPrintConfig(resolved));
     if (resolved.action === "reload" || resolved.action === "stop" || resolved.action === "status") {
       const { reloadMaster, statusOf, stopMaster } = await import("./master/manage.ts");
@@ -41,7 +39,7 @@ const command = {
     }
     await start(runtime, resolved, rawArgs, cwd, log);
   },
-};
+});
 
 async function start(runtime: Runtime, resolved: ResolvedConfig, argv: string[], cwd: string, log: Logger): Promise<void> {
   if (resolved.action === "check-config" || !resolved.config.master) {
@@ -75,8 +73,7 @@ export async function main(commandLine: string[], options: MainOptions = {}): Pr
   }
   try {
     const { defineCommand, runCommand } = await import("citty");
-    build = options.binary ? `, standalone binary: ${options.binary}` : "";
-    await runCommand(defineCommand(command), { rawArgs: argv });
+    await runCommand(defineCommand(command(options)), { rawArgs: argv });
   } catch (err) {
     if (err instanceof TsgwError) {
       process.stderr.write(`tsgw: error: ${err.message}\n`);

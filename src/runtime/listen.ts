@@ -129,7 +129,6 @@ export interface NativeServer {
   stop(graceful: boolean): Promise<void> | void;
 }
 
-
 /** `connection: close` on a response, so the client's next request goes to a new connection (and worker). */
 function closingConnection(res: Response): Response {
   try {

@@ -74,19 +74,42 @@ function pathOf(url: string): string {
   return slash < 0 ? "/" : url.slice(slash);
 }
 
-class FetchRecord implements AccessRecord {
-  readonly protocol = "HTTP/1.1";
+/** What both kinds of record derive alike: wall-clock start, and the length from content-length. */
+abstract class BaseRecord implements AccessRecord {
+  abstract readonly remote: string;
+  abstract readonly method: string;
+  abstract readonly target: string;
+  abstract readonly protocol: string;
+  abstract readonly status: number;
+  abstract requestHeader(name: string): string | undefined;
+  abstract responseHeader(name: string): string | undefined;
 
   constructor(
-    private readonly req: Request,
-    private readonly info: RequestInfo,
-    private readonly res: Response,
+    /** performance.now() at the start: one clock read per request */
     private readonly t0: number,
     readonly elapsed: number,
   ) {}
 
   get start(): number {
     return performance.timeOrigin + this.t0;
+  }
+  get length(): number | undefined {
+    const n = Number(this.responseHeader("content-length") ?? NaN);
+    return Number.isFinite(n) ? n : undefined;
+  }
+}
+
+class FetchRecord extends BaseRecord {
+  readonly protocol = "HTTP/1.1";
+
+  constructor(
+    private readonly req: Request,
+    private readonly info: RequestInfo,
+    private readonly res: Response,
+    t0: number,
+    elapsed: number,
+  ) {
+    super(t0, elapsed);
   }
 
   get remote(): string {
@@ -101,10 +124,6 @@ class FetchRecord implements AccessRecord {
   get status(): number {
     return this.res.status;
   }
-  get length(): number | undefined {
-    const n = Number(this.res.headers.get("content-length") ?? NaN);
-    return Number.isFinite(n) ? n : undefined;
-  }
   requestHeader(name: string): string | undefined {
     return this.req.headers.get(name) ?? undefined;
   }
@@ -113,17 +132,15 @@ class FetchRecord implements AccessRecord {
   }
 }
 
-class NodeRecord implements AccessRecord {
+class NodeRecord extends BaseRecord {
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     readonly remote: string,
-    private readonly t0: number,
-    readonly elapsed: number,
-  ) {}
-
-  get start(): number {
-    return performance.timeOrigin + this.t0;
+    t0: number,
+    elapsed: number,
+  ) {
+    super(t0, elapsed);
   }
 
   get method(): string {
@@ -137,10 +154,6 @@ class NodeRecord implements AccessRecord {
   }
   get status(): number {
     return this.res.statusCode;
-  }
-  get length(): number | undefined {
-    const n = Number(this.responseHeader("content-length") ?? NaN);
-    return Number.isFinite(n) ? n : undefined;
   }
   requestHeader(name: string): string | undefined {
     const v = this.req.headers[name];

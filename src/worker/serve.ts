@@ -72,8 +72,8 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
       if (protocol === "uwsgi") {
         const { createServer } = await import("node:net");
         const uwsgi = { workerId: setup.workerId, bufferSize: config.bufferSize, socketTimeout: config.socketTimeout, allowFrom: config.socketAllowFrom, onError };
-        const app = handler ? { fetch: setup.counter.fetch(handler) } : { node: setup.counter.node(listener!) };
-        servers.push(await listenNodeServer(serveUwsgiOn(createServer(), app, uwsgi), address, options, "uwsgi"));
+        const observed = handler ? { fetch: setup.counter.fetch(handler) } : { node: setup.counter.node(listener!) };
+        servers.push(await listenNodeServer(serveUwsgiOn(createServer(), observed, uwsgi), address, options, "uwsgi"));
       } else {
         servers.push(handler ? await runtime.serveFetch(address, handler, options) : await runtime.serveNode(address, listener!, options));
       }
