@@ -44,7 +44,12 @@ export class LightRequest {
     return this.#req.method ?? "GET";
   }
   get url(): string {
-    return (this.#url ??= `http://${this.#req.headers.host ?? "localhost"}${this.#req.url ?? "/"}`);
+    if (this.#url === undefined) {
+      // `encrypted`: a TLS socket in node:http; a uwsgi request whose vars said HTTPS
+      const scheme = (this.#req.socket as { encrypted?: boolean } | null)?.encrypted ? "https" : "http";
+      this.#url = `${scheme}://${this.#req.headers.host ?? "localhost"}${this.#req.url ?? "/"}`;
+    }
+    return this.#url;
   }
   get headers(): Headers {
     if (this.#real) return this.#real.headers;

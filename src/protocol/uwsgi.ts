@@ -12,6 +12,8 @@
  */
 
 export const HEADER_SIZE = 4;
+/** an HTTP token: what a method or header name may be */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** uWSGI's default buffer-size: the largest vars block accepted */
 export const DEFAULT_BUFFER_SIZE = 4096;
 
@@ -34,10 +36,10 @@ export type ParseResult =
  * One char per byte. (TextDecoder("latin1") is windows-1252 in the WHATWG
  * encoding spec and would change bytes 0x80-0x9f.)
  */
-function latin1(bytes: Uint8Array): string {
+function latin1(bytes: Uint8Array, start: number, end: number): string {
   let out = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192) as unknown as number[]);
+  for (let i = start; i < end; i += 8192) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 8192)) as unknown as number[]);
   }
   return out;
 }
@@ -52,6 +54,8 @@ export function parseRequest(buf: Uint8Array, bufferSize = DEFAULT_BUFFER_SIZE):
   if (datasize > bufferSize) return { kind: "error", reason: `vars block of ${datasize} bytes exceeds buffer-size ${bufferSize}` };
   const end = HEADER_SIZE + datasize;
   if (buf.length < end) return { kind: "incomplete", need: end };
+  // the whole block decoded once: a char per byte, so byte offsets are string offsets
+  const text = latin1(buf, 0, end);
   const vars: Record<string, string> = Object.create(null);
   let pos = HEADER_SIZE;
   while (pos < end) {
@@ -59,16 +63,16 @@ export function parseRequest(buf: Uint8Array, bufferSize = DEFAULT_BUFFER_SIZE):
     const klen = buf[pos]! | (buf[pos + 1]! << 8);
     pos += 2;
     if (pos + klen + 2 > end) return { kind: "error", reason: "a key length points past the vars block" };
-    const key = latin1(buf.subarray(pos, pos + klen));
+    const key = text.slice(pos, pos + klen);
     pos += klen;
     const vlen = buf[pos]! | (buf[pos + 1]! << 8);
     pos += 2;
     if (pos + vlen > end) return { kind: "error", reason: "a value length points past the vars block" };
-    vars[key] = latin1(buf.subarray(pos, pos + vlen));
+    vars[key] = text.slice(pos, pos + vlen);
     pos += vlen;
   }
   if (!vars.REQUEST_METHOD) return { kind: "error", reason: "missing REQUEST_METHOD" };
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(vars.REQUEST_METHOD)) return { kind: "error", reason: "invalid REQUEST_METHOD" };
+  if (!TOKEN.test(vars.REQUEST_METHOD)) return { kind: "error", reason: "invalid REQUEST_METHOD" };
   const cl = vars.CONTENT_LENGTH;
   if (cl !== undefined && cl !== "" && !/^\d{1,15}$/.test(cl)) return { kind: "error", reason: `invalid CONTENT_LENGTH "${cl.slice(0, 20)}"` };
   return { kind: "packet", packet: { modifier1, modifier2, vars, consumed: end } };
@@ -102,6 +106,8 @@ export interface RequestParts {
   url: string;
   /** path and query */
   path: string;
+  /** host[:port] of the URL */
+  host: string;
   https: boolean;
   /** lower-case names, in the order the vars gave them */
   headers: [string, string][];
@@ -110,8 +116,20 @@ export interface RequestParts {
   remote: { hostname: string; port: number };
 }
 
+/** The headers nginx sends for nearly every request, named once rather than per request. */
+const COMMON_NAMES = new Map(
+  ["HOST", "USER_AGENT", "ACCEPT", "ACCEPT_ENCODING", "ACCEPT_LANGUAGE", "CONNECTION", "COOKIE", "REFERER", "X_FORWARDED_FOR", "X_REAL_IP", "CONTENT_TYPE", "CONTENT_LENGTH"].map(
+    (n) => [`HTTP_${n}`, n.toLowerCase().replaceAll("_", "-")],
+  ),
+);
+
+/** HTTP_X_FOO -> x-foo */
+function headerName(key: string): string {
+  return COMMON_NAMES.get(key) ?? key.slice(5).toLowerCase().replaceAll("_", "-");
+}
+
 export function requestFromVars(vars: Record<string, string>): RequestParts {
-  const https = /^(on|1|true)$/i.test(vars.HTTPS ?? "") || vars.REQUEST_SCHEME === "https" || vars.UWSGI_SCHEME === "https";
+  const https = (vars.HTTPS !== undefined && /^(on|1|true)$/i.test(vars.HTTPS)) || vars.REQUEST_SCHEME === "https" || vars.UWSGI_SCHEME === "https";
   const scheme = https ? "https" : "http";
   const port = vars.SERVER_PORT ?? "";
   const defaultPort = https ? "443" : "80";
@@ -123,17 +141,20 @@ export function requestFromVars(vars: Record<string, string>): RequestParts {
   }
   if (!path.startsWith("/")) path = `/${path}`;
   const headers: [string, string][] = [];
-  for (const [k, v] of Object.entries(vars)) {
-    // nginx also passes the client's Content-Length/-Type as HTTP_* vars: the CGI ones describe the body sent
-    if ((k === "HTTP_CONTENT_LENGTH" && vars.CONTENT_LENGTH !== undefined) || (k === "HTTP_CONTENT_TYPE" && vars.CONTENT_TYPE !== undefined)) continue;
-    if (k.startsWith("HTTP_")) headers.push([k.slice(5).toLowerCase().replace(/_/g, "-"), v]);
-    else if (k === "CONTENT_TYPE" && v) headers.push(["content-type", v]);
+  for (const k in vars) {
+    const v = vars[k]!;
+    if (k.startsWith("HTTP_")) {
+      // nginx also passes the client's Content-Length/-Type as HTTP_* vars: the CGI ones describe the body sent
+      if ((k === "HTTP_CONTENT_LENGTH" && vars.CONTENT_LENGTH !== undefined) || (k === "HTTP_CONTENT_TYPE" && vars.CONTENT_TYPE !== undefined)) continue;
+      headers.push([headerName(k), v]);
+    } else if (k === "CONTENT_TYPE" && v) headers.push(["content-type", v]);
     else if (k === "CONTENT_LENGTH" && v) headers.push(["content-length", v]);
   }
   return {
     method: vars.REQUEST_METHOD!,
     url: `${scheme}://${host}${path}`,
     path,
+    host,
     https,
     headers,
     contentLength: vars.CONTENT_LENGTH ? Number(vars.CONTENT_LENGTH) : 0,
@@ -141,28 +162,38 @@ export function requestFromVars(vars: Record<string, string>): RequestParts {
   };
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const UNSAFE_VALUE = /[\r\n\0]/;
+
+/**
+ * Why these parts cannot be served as an HTTP request, or undefined when they
+ * can: what HTTP cannot carry (a header name that is not a token, CR/LF in a
+ * value, a host or path with spaces) would let vars smuggle extra headers or
+ * make a URL that apps fail to parse.
+ */
+export function unsafeParts(parts: RequestParts): string | undefined {
+  if (!TOKEN.test(parts.method)) return `invalid REQUEST_METHOD "${parts.method}"`;
+  if (/[\s\0]/.test(parts.path)) return "invalid characters in the request path";
+  if (/[\s\0/?#@\\]/.test(parts.host)) return "invalid characters in the host";
+  for (const [k, v] of parts.headers) if (!TOKEN.test(k) || UNSAFE_VALUE.test(v)) return `invalid header ${JSON.stringify(k)}`;
+  return undefined;
+}
 
 /**
  * The same request as an HTTP/1.0 head, for a Node listener served by a
  * node:http server: 1.0 so that the response comes back unchunked and the
- * connection ends with it, as uwsgi wants. Throws on what HTTP cannot carry
- * (a header name that is not a token, CR/LF in a value): those would let
- * vars smuggle extra headers.
+ * connection ends with it, as uwsgi wants. Throws what unsafeParts finds.
  */
 export function httpHeadFromParts(parts: RequestParts): string {
-  if (!TOKEN.test(parts.method)) throw new Error(`invalid REQUEST_METHOD "${parts.method}"`);
-  if (/[\s\0]/.test(parts.path)) throw new Error("invalid characters in the request path");
+  const unsafe = unsafeParts(parts);
+  if (unsafe) throw new Error(unsafe);
   let head = `${parts.method} ${parts.path} HTTP/1.0\r\n`;
   let host = false;
   for (const [k, v] of parts.headers) {
-    if (!TOKEN.test(k) || UNSAFE_VALUE.test(v)) throw new Error(`invalid header ${JSON.stringify(k)}`);
     if (k === "connection" || k === "keep-alive" || k === "transfer-encoding") continue; // one request per connection
     if (k === "host") host = true;
     head += `${k}: ${v}\r\n`;
   }
-  if (!host) head += `host: ${new URL(parts.url).host}\r\n`;
+  if (!host) head += `host: ${parts.host}\r\n`;
   return `${head}\r\n`;
 }
 

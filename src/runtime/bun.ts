@@ -1,7 +1,8 @@
-/** Bun shim: Bun.serve for fetch apps, Bun's node:http for Node listeners. */
+/** Bun shim: Bun.serve for fetch apps, Bun's node:http for Node listeners, Bun.listen for raw connections. */
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { LazyRequestInfo } from "./info.ts";
-import { listenNative, listenNodeServer, nodeHttpServer } from "./listen.ts";
+import { listenBunSockets } from "./bun-socket.ts";
+import { listenBound, listenNative, listenNodeServer, nodeHttpServer } from "./listen.ts";
 import { importFile } from "./modules.ts";
 import type { RemoteAddr, Runtime } from "./types.ts";
 
@@ -48,5 +49,8 @@ export const runtime: Runtime = {
   },
   async serveNode(address, listener, options) {
     return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, options);
+  },
+  serveConnections(address, scheme, onConnection, options) {
+    return listenBound(address, options, () => listenBunSockets(address, options.shared, onConnection), scheme);
   },
 };

@@ -3,7 +3,7 @@ import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installRequestCompat } from "../app/node-light.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { LazyRequestInfo } from "./info.ts";
-import { listenNative, listenNodeServer, nodeHttpServer } from "./listen.ts";
+import { listenNative, listenNodeServer, nodeHttpServer, serveNetConnections } from "./listen.ts";
 import { importFile } from "./modules.ts";
 import type { Address } from "../config/address.ts";
 import type { FetchHandler, RemoteAddr, Runtime, ServeOptions } from "./types.ts";
@@ -56,6 +56,7 @@ export const runtime: Runtime = {
   async serveNode(address, listener, options) {
     return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, options);
   },
+  serveConnections: serveNetConnections,
 };
 
 function serveNative(address: Address, handler: FetchHandler, options: ServeOptions) {

@@ -8,7 +8,7 @@ import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import type { Server as NetServer } from "node:net";
 import { formatAddress, type Address } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
-import type { FetchHandler, RunningServer, ServeOptions } from "./types.ts";
+import type { FetchHandler, RunningServer, ServeOptions, StreamSocket } from "./types.ts";
 
 /** Make a unix socket path usable: remove a stale socket file, refuse one a live process serves. */
 export async function prepareUnixPath(path: string): Promise<void> {
@@ -140,40 +140,62 @@ function closingConnection(res: Response): Response {
 }
 
 /**
- * Start a runtime's own server: unix path checks before, one-line bind errors,
- * socket permissions after, and the socket file removed on stop. `start`
- * gets the handler to serve: on a graceful stop it first answers for a
- * moment with `connection: close`, because Bun.serve and Deno.serve shut
- * idle keep-alive connections at once, and a client whose next request was
- * already on its way over one (load testers, proxies with upstream
- * keep-alive) would see it reset; told to close, it reconnects to a sibling.
+ * Start a runtime's own server (Bun.serve, Deno.serve, Bun.listen): unix path
+ * checks before, one-line bind errors, socket permissions after, and the
+ * socket file removed on stop.
  */
-export async function listenNative(address: Address, options: ServeOptions, handler: FetchHandler, start: (handler: FetchHandler) => NativeServer): Promise<RunningServer> {
+export async function listenBound(address: Address, options: ServeOptions, start: () => NativeServer, scheme = "http"): Promise<RunningServer> {
   if (address.kind === "unix" && !options.shared) await prepareUnixPath(address.path);
+  let server: NativeServer;
+  try {
+    server = start();
+  } catch (err) {
+    throw bindError(address, err);
+  }
+  chmodSocket(address, options.socketMode);
+  return {
+    url: formatAddress(address.kind === "tcp" ? { ...address, port: server.port ?? address.port } : address, scheme),
+    async stop(graceful) {
+      await server.stop(graceful);
+      if (!options.shared) removeSocket(address);
+    },
+  };
+}
+
+/**
+ * A runtime's own HTTP server, through listenBound. `start` gets the handler
+ * to serve: on a graceful stop it first answers for a moment with
+ * `connection: close`, because Bun.serve and Deno.serve shut idle keep-alive
+ * connections at once, and a client whose next request was already on its
+ * way over one (load testers, proxies with upstream keep-alive) would see it
+ * reset; told to close, it reconnects to a sibling.
+ */
+export function listenNative(address: Address, options: ServeOptions, handler: FetchHandler, start: (handler: FetchHandler) => NativeServer): Promise<RunningServer> {
   let draining = false;
   const serving: FetchHandler = (req, info) => {
     if (!draining) return handler(req, info);
     const out = handler(req, info);
     return out instanceof Promise ? out.then(closingConnection) : closingConnection(out);
   };
-  let server: NativeServer;
-  try {
-    server = start(serving);
-  } catch (err) {
-    throw bindError(address, err);
-  }
-  chmodSocket(address, options.socketMode);
-  return {
-    url: formatAddress(address.kind === "tcp" ? { ...address, port: server.port ?? address.port } : address),
-    async stop(graceful) {
-      if (graceful) {
-        draining = true;
-        await new Promise((r) => setTimeout(r, DRAIN_MS));
-      }
-      await server.stop(graceful);
-      if (!options.shared) removeSocket(address);
-    },
-  };
+  return listenBound(address, options, () => {
+    const server = start(serving);
+    return {
+      port: server.port,
+      async stop(graceful) {
+        if (graceful) {
+          draining = true;
+          await new Promise((r) => setTimeout(r, DRAIN_MS));
+        }
+        await server.stop(graceful);
+      },
+    };
+  });
+}
+
+/** Raw connections through node:net (Node, Deno). */
+export async function serveNetConnections(address: Address, scheme: string, onConnection: (socket: StreamSocket) => void, options: ServeOptions): Promise<RunningServer> {
+  const { createServer } = await import("node:net");
+  return listenNodeServer(createServer(onConnection), address, options, scheme);
 }
 
 /**

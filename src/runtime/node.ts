@@ -3,7 +3,7 @@ import { pathToFileURL } from "node:url";
 import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installLightGlobals } from "../app/node-light.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
-import { listenNodeServer, nodeHttpServer } from "./listen.ts";
+import { listenNodeServer, nodeHttpServer, serveNetConnections } from "./listen.ts";
 import { importFile, isTypeScript } from "./modules.ts";
 import type { Runtime } from "./types.ts";
 
@@ -48,4 +48,5 @@ export const runtime: Runtime = {
   async serveNode(address, listener, options) {
     return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, options);
   },
+  serveConnections: serveNetConnections,
 };

@@ -63,6 +63,38 @@ export interface RunningServer {
   stop(graceful: boolean): Promise<void>;
 }
 
+/**
+ * A byte-stream connection, as the uwsgi server uses it: the part of
+ * node:net's Socket it needs (events data, end, close, error, drain,
+ * timeout). Node and Deno hand over node:net sockets themselves; Bun's shim
+ * gives the same over Bun.listen, which accepts several times faster.
+ */
+export interface StreamSocket {
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  readonly remoteFamily?: string;
+  readonly localAddress?: string;
+  readonly localPort?: number;
+  readonly destroyed: boolean;
+  on(event: string, listener: (...args: any[]) => void): this;
+  once(event: string, listener: (...args: any[]) => void): this;
+  off(event: string, listener: (...args: any[]) => void): this;
+  emit(event: string, ...args: unknown[]): boolean;
+  /** false: buffered, wait for "drain" */
+  write(data: Uint8Array | string, encoding?: BufferEncoding, done?: (err?: Error | null) => void): boolean;
+  end(done?: () => void): this;
+  destroy(err?: Error): this;
+  pause(): this;
+  resume(): this;
+  /** emit "timeout" (and call `onTimeout`) after `ms` without traffic; 0 turns it off */
+  setTimeout(ms: number, onTimeout?: () => void): this;
+  cork(): void;
+  uncork(): void;
+  setNoDelay?(on?: boolean): this;
+  setKeepAlive?(on?: boolean, delay?: number): this;
+  address?(): unknown;
+}
+
 export interface Runtime {
   readonly name: "node" | "bun" | "deno";
   readonly version: string;
@@ -80,4 +112,6 @@ export interface Runtime {
   importModule(file: string): Promise<Record<string, unknown>>;
   serveFetch(address: Address, handler: FetchHandler, options: ServeOptions): Promise<RunningServer>;
   serveNode(address: Address, listener: NodeListener, options: ServeOptions): Promise<RunningServer>;
+  /** accept raw connections (the uwsgi protocol); `scheme` names the listener in log lines */
+  serveConnections(address: Address, scheme: string, onConnection: (socket: StreamSocket) => void, options: ServeOptions): Promise<RunningServer>;
 }

@@ -6,8 +6,7 @@
 import type { ResolvedConfig } from "../config/load.ts";
 import { loadApp, type LoadedApp } from "../app/load.ts";
 import { guardFetch, guardNode } from "../app/guard.ts";
-import { listenNodeServer } from "../runtime/listen.ts";
-import { serveUwsgiOn } from "./uwsgi.ts";
+import { uwsgiConnections } from "./uwsgi.ts";
 import { TsgwError, describeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { AccessLog } from "../log/access.ts";
@@ -70,10 +69,9 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
   try {
     for (const { protocol, address } of resolved.listeners) {
       if (protocol === "uwsgi") {
-        const { createServer } = await import("node:net");
         const uwsgi = { workerId: setup.workerId, bufferSize: config.bufferSize, socketTimeout: config.socketTimeout, allowFrom: config.socketAllowFrom, onError };
         const observed = handler ? { fetch: setup.counter.fetch(handler) } : { node: setup.counter.node(listener!) };
-        servers.push(await listenNodeServer(serveUwsgiOn(createServer(), observed, uwsgi), address, options, "uwsgi"));
+        servers.push(await runtime.serveConnections(address, "uwsgi", uwsgiConnections(observed, uwsgi), options));
       } else {
         servers.push(handler ? await runtime.serveFetch(address, handler, options) : await runtime.serveNode(address, listener!, options));
       }

@@ -5,62 +5,63 @@
  * malformed packet or a peer that stalls gets a closed connection and one log
  * line; the worker keeps serving.
  *
- * Fetch apps get a Request built from the vars. Node listeners get a real
- * IncomingMessage/ServerResponse: the vars are turned into an HTTP/1.0 head
- * that a node:http server reads in front of the body (see requestStream).
+ * Connections come from the runtime's fastest socket API (see
+ * Runtime.serveConnections). Fetch apps are served as over node:http: the
+ * vars become a small IncomingMessage-like request and the socket a
+ * ServerResponse-like writer, and fetchToNodeListener turns them into a light
+ * Request and writes the Response (one write for a body of known length).
+ * Node listeners get a real IncomingMessage/ServerResponse: the vars are
+ * turned into an HTTP/1.0 head that a node:http server reads in front of the
+ * body (see requestStream).
  */
-import { createServer as createHttpServer, type Server as HttpServer, type ServerResponse } from "node:http";
-import type { Server, Socket } from "node:net";
-import { Duplex } from "node:stream";
-import { bodyStream } from "../app/body-stream.ts";
-import { writeKnownBody } from "../app/node-light.ts";
-import { httpHeadFromParts, parseRequest, requestFromVars, responseHead, type RequestParts } from "../protocol/uwsgi.ts";
-import type { FetchHandler, NodeListener, RemoteAddr, RequestInfo } from "../runtime/types.ts";
+import { createServer as createHttpServer, type IncomingMessage, type OutgoingHttpHeaders, type Server as HttpServer, type ServerResponse } from "node:http";
+import { Duplex, Readable } from "node:stream";
+import { fetchToNodeListener } from "../app/node-adapter.ts";
+import { installRequestCompat } from "../app/node-light.ts";
+import { httpHeadFromParts, parseRequest, requestFromVars, responseHead, unsafeParts, type RequestParts } from "../protocol/uwsgi.ts";
+import type { FetchHandler, NodeListener, StreamSocket } from "../runtime/types.ts";
 
 export interface UwsgiOptions {
   workerId: number;
   bufferSize: number;
-  /** seconds a peer may take to send the vars (and between body chunks) */
+  /** seconds a peer may take to send the vars */
   socketTimeout: number;
   /** TCP peers allowed to speak uwsgi (unix sockets are always allowed) */
   allowFrom: readonly string[];
   onError: (message: string) => void;
 }
 
-class UwsgiInfo implements RequestInfo {
-  constructor(
-    readonly remoteAddr: RemoteAddr,
-    readonly workerId: number,
-  ) {}
-}
-
 export type UwsgiApp = { fetch: FetchHandler } | { node: NodeListener };
 
-/** Attach uwsgi request handling to a node:net server (works on Node, Bun and Deno). */
-export function serveUwsgiOn(server: Server, app: UwsgiApp, options: UwsgiOptions): Server {
+type Target = { listener: NodeListener; http?: undefined } | { http: HttpServer };
+
+/** What to do with each new connection: check the peer, then read one request. */
+export function uwsgiConnections(app: UwsgiApp, options: UwsgiOptions): (socket: StreamSocket) => void {
   const allowed = new Set(options.allowFrom.map(normalizeIp));
-  const target: Target = "fetch" in app ? app : { http: createHttpServer(app.node) };
-  return server.on("connection", (socket: Socket) => {
+  let target: Target;
+  if ("fetch" in app) {
+    installRequestCompat(); // apps may pass the light request to new Request() or fetch()
+    target = { listener: fetchToNodeListener(app.fetch, options.workerId, options.onError) };
+  } else target = { http: createHttpServer(app.node) };
+  return (socket) => {
     const peer = socket.remoteAddress;
     if (peer && !allowed.has(normalizeIp(peer))) {
       options.onError(`uwsgi: connection from ${peer} refused (not in socket-allow-from)`);
       return void socket.destroy();
     }
     new Connection(socket, target, options).start();
-  });
+  };
 }
 
 function normalizeIp(ip: string): string {
   return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
 }
 
-type Target = { fetch: FetchHandler } | { http: HttpServer };
-
 class Connection {
-  private head: Uint8Array = new Uint8Array(0);
+  private head: Uint8Array | undefined;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: StreamSocket,
     private readonly target: Target,
     private readonly options: UwsgiOptions,
   ) {}
@@ -77,92 +78,185 @@ class Connection {
     this.socket.destroy();
   }
 
-  private onHead = (chunk: Buffer): void => {
-    const buf = new Uint8Array(this.head.length + chunk.length);
-    buf.set(this.head);
-    buf.set(chunk, this.head.length);
-    this.head = buf;
+  private onHead = (chunk: Uint8Array): void => {
+    const buf = this.head ? Buffer.concat([this.head, chunk]) : chunk;
     const parsed = parseRequest(buf, this.options.bufferSize);
-    if (parsed.kind === "incomplete") return;
+    if (parsed.kind === "incomplete") return void (this.head = buf);
     this.socket.off("data", this.onHead);
     if (parsed.kind === "error") return this.fail(parsed.reason);
     const parts = requestFromVars(parsed.packet.vars);
+    const unsafe = unsafeParts(parts);
+    if (unsafe) return this.fail(`unusable request: ${unsafe}`);
+    this.socket.setTimeout(0);
     const rest = buf.subarray(parsed.packet.consumed);
-    if ("http" in this.target) return this.handOver(this.target.http, parts, rest);
-    const handler = this.target.fetch;
-    const hasBody = parts.contentLength > 0 && parts.method !== "GET" && parts.method !== "HEAD";
-    let request: Request;
-    try {
-      request = new Request(parts.url, {
-        method: parts.method,
-        headers: parts.headers,
-        // the body: what came with the vars, then the socket, up to CONTENT_LENGTH
-        ...(hasBody ? { body: bodyStream(this.socket, { first: rest, length: parts.contentLength }), duplex: "half" } : {}),
-      } as RequestInit);
-    } catch (err) {
-      return this.fail(`unusable request: ${(err as Error).message}`);
+    const { target, socket } = this;
+    if (target.http) target.http.emit("connection", requestStream(socket, Buffer.concat([Buffer.from(httpHeadFromParts(parts), "latin1"), rest]), parts));
+    else {
+      // the body waits in the socket until the app reads it (see bodyOf)
+      if (parts.contentLength > rest.length) socket.pause();
+      target.listener(new UwsgiRequest(socket, parts, rest) as unknown as IncomingMessage, new UwsgiResponse(socket, parts.method === "HEAD") as unknown as ServerResponse);
     }
-    this.socket.setTimeout(0);
-    Promise.resolve(handler(request, new UwsgiInfo(parts.remote, this.options.workerId)))
-      .then((response) => this.respond(response, parts.method === "HEAD"))
-      .catch((err) => {
-        this.options.onError(`uwsgi: writing the response failed: ${String(err)}`);
-        this.socket.destroy();
-      });
   };
+}
 
-  /** A Node listener: the request as HTTP, then the rest of the socket, go to a node:http server. */
-  private handOver(http: HttpServer, parts: RequestParts, rest: Uint8Array): void {
-    let head: string;
-    try {
-      head = httpHeadFromParts(parts);
-    } catch (err) {
-      return this.fail(`unusable request: ${(err as Error).message}`);
-    }
-    this.socket.setTimeout(0);
-    http.emit("connection", requestStream(this.socket, Buffer.concat([Buffer.from(head, "latin1"), rest]), parts));
+/**
+ * What fetchToNodeListener reads of an IncomingMessage, from the vars. Its
+ * stream methods are the body's (see bodyOf), made only when the app reads
+ * one: most requests have none.
+ */
+class UwsgiRequest {
+  readonly method: string;
+  /** path and query, as IncomingMessage.url */
+  readonly url: string;
+  readonly headers: { host: string };
+  readonly rawHeaders: string[] = [];
+  /** the peer nginx saw, and whether it came over HTTPS (LightRequest reads `encrypted`) */
+  readonly socket: { remoteAddress: string; remotePort: number; encrypted: boolean };
+  #body: Readable | undefined;
+
+  constructor(
+    private readonly source: StreamSocket,
+    private readonly parts: RequestParts,
+    private readonly first: Uint8Array,
+  ) {
+    this.method = parts.method;
+    this.url = parts.path;
+    this.headers = { host: parts.host };
+    for (const [k, v] of parts.headers) this.rawHeaders.push(k, v);
+    this.socket = { remoteAddress: parts.remote.hostname, remotePort: parts.remote.port, encrypted: parts.https };
   }
 
-  private async respond(response: Response, isHead: boolean): Promise<void> {
-    const { socket } = this;
-    // a light response of known length (Node) goes out in one write, as over HTTP
-    if (writeKnownBody(response, oneShotResponse(socket, isHead))) return;
-    const headers: [string, string][] = [];
-    response.headers.forEach((value, key) => {
-      if (key !== "set-cookie") headers.push([key, value]);
-    });
-    for (const cookie of response.headers.getSetCookie()) headers.push(["set-cookie", cookie]);
-    socket.write(responseHead(response.status, response.statusText, headers));
-    const body = response.body;
-    if (body && !isHead) {
-      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-        if (socket.destroyed) break;
-        if (!socket.write(chunk)) await new Promise((r) => (socket.once("drain", r), socket.once("close", r)));
-      }
-    } else if (body) await body.cancel();
-    socket.end();
+  #stream(): Readable {
+    const { method, contentLength } = this.parts;
+    return (this.#body ??= bodyOf(this.source, this.first, method === "GET" || method === "HEAD" ? 0 : contentLength));
+  }
+  on(event: string, listener: (...args: any[]) => void): this {
+    this.#stream().on(event, listener);
+    return this;
+  }
+  once(event: string, listener: (...args: any[]) => void): this {
+    this.#stream().once(event, listener);
+    return this;
+  }
+  off(event: string, listener: (...args: any[]) => void): this {
+    this.#stream().off(event, listener);
+    return this;
+  }
+  pause(): this {
+    this.#stream().pause();
+    return this;
+  }
+  resume(): this {
+    this.#stream().resume();
+    return this;
+  }
+  destroy(err?: Error): this {
+    this.#stream().destroy(err);
+    return this;
   }
 }
 
-/** node:http's writeHead()/end() onto a uwsgi connection, for writeKnownBody. */
-function oneShotResponse(socket: Socket, isHead: boolean): ServerResponse {
-  let head = "";
-  const res = {
-    writeHead(status: number, reason: string | undefined, headers: Record<string, string | number | string[] | undefined>) {
-      const list: [string, string][] = [];
-      for (const [k, v] of Object.entries(headers)) if (v !== undefined) for (const one of Array.isArray(v) ? v : [v]) list.push([k, String(one)]);
-      head = responseHead(status, reason ?? "", list);
-      return res;
-    },
-    end(body?: string | Uint8Array) {
-      socket.cork();
-      socket.write(head);
-      if (body !== undefined && !isHead) socket.write(body);
-      socket.end();
-      socket.uncork();
-    },
+/**
+ * A uwsgi request's body: the bytes that came with the vars, then the
+ * socket's, up to CONTENT_LENGTH, with backpressure; an error when the peer
+ * closes before all of it came.
+ */
+function bodyOf(source: StreamSocket, first: Uint8Array, length: number): Readable {
+  const body = new Readable({ read: () => void source.resume() });
+  let left = length;
+  if (left === 0) return body.push(null), body;
+  const cut = () => left > 0 && body.destroy(new Error(`the peer closed with ${left} body bytes unsent`));
+  const take = (bytes: Uint8Array): void => {
+    const piece = bytes.length > left ? bytes.subarray(0, left) : bytes;
+    left -= piece.length;
+    const more = body.push(piece);
+    if (left === 0) {
+      source.off("data", take);
+      body.push(null);
+    } else if (!more) source.pause();
   };
-  return res as unknown as ServerResponse;
+  if (first.length) take(first);
+  if (left > 0) {
+    source.on("data", take);
+    source.once("end", cut);
+    source.once("close", cut);
+  }
+  return body;
+}
+
+/**
+ * What fetchToNodeListener (and LightResponse) use of a ServerResponse, onto
+ * the connection: the head goes out with the first body bytes, in one write
+ * when the body is known; end() ends the connection.
+ */
+class UwsgiResponse {
+  headersSent = false;
+  writableFinished = false;
+  private head: Buffer | undefined;
+
+  constructor(
+    private readonly socket: StreamSocket,
+    private readonly isHead: boolean,
+  ) {}
+
+  get destroyed(): boolean {
+    return this.socket.destroyed;
+  }
+
+  writeHead(status: number, reason?: string | OutgoingHttpHeaders, headers?: OutgoingHttpHeaders): this {
+    if (typeof reason === "object") [headers, reason] = [reason, undefined];
+    const list: [string, string][] = [];
+    for (const key in headers) {
+      const value = headers[key];
+      if (Array.isArray(value)) for (const one of value) list.push([key, one]);
+      else if (value !== undefined) list.push([key, String(value)]);
+    }
+    // header values are bytes (ByteString): latin1, as node:http writes them
+    this.head = Buffer.from(responseHead(status, reason ?? "", list), "latin1");
+    this.headersSent = true;
+    return this;
+  }
+
+  write(chunk: string | Uint8Array): boolean {
+    const { socket, head } = this;
+    if (this.isHead) return true;
+    if (!head) return socket.write(chunk);
+    this.head = undefined;
+    socket.cork();
+    socket.write(head);
+    const more = socket.write(chunk);
+    socket.uncork();
+    return more;
+  }
+
+  end(chunk?: string | Uint8Array): this {
+    const { socket, head } = this;
+    this.head = undefined;
+    socket.cork();
+    if (head) socket.write(head);
+    if (chunk !== undefined && !this.isHead) socket.write(chunk);
+    socket.end();
+    socket.uncork();
+    this.writableFinished = true;
+    return this;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  on(event: string, listener: () => void): this {
+    this.socket.on(event, listener);
+    return this;
+  }
+  once(event: string, listener: () => void): this {
+    this.socket.once(event, listener);
+    return this;
+  }
+  off(event: string, listener: () => void): this {
+    this.socket.off(event, listener);
+    return this;
+  }
 }
 
 /**
@@ -174,7 +268,7 @@ function oneShotResponse(socket: Socket, isHead: boolean): ServerResponse {
  * as `encrypted`, so `req.socket.remoteAddress` and Express's `req.ip` and
  * `req.protocol` are what nginx saw.
  */
-function requestStream(socket: Socket, first: Buffer, parts: RequestParts): Duplex {
+function requestStream(socket: StreamSocket, first: Buffer, parts: RequestParts): Duplex {
   const stream = new Duplex({
     read: () => void socket.resume(),
     write: (chunk, encoding, done) => void socket.write(chunk, encoding, done),
@@ -192,13 +286,13 @@ function requestStream(socket: Socket, first: Buffer, parts: RequestParts): Dupl
     localPort: socket.localPort,
     encrypted: parts.https || undefined,
     setTimeout: (ms: number, cb?: () => void) => (socket.setTimeout(ms, cb), stream),
-    setNoDelay: (on?: boolean) => (socket.setNoDelay(on), stream),
-    setKeepAlive: (on?: boolean, delay?: number) => (socket.setKeepAlive(on, delay), stream),
-    address: () => socket.address(),
+    setNoDelay: (on?: boolean) => (socket.setNoDelay?.(on), stream),
+    setKeepAlive: (on?: boolean, delay?: number) => (socket.setKeepAlive?.(on, delay), stream),
+    address: () => socket.address?.(),
   });
   socket.pause();
   stream.push(first);
-  socket.on("data", (chunk) => {
+  socket.on("data", (chunk: Uint8Array) => {
     if (!stream.push(chunk)) socket.pause();
   });
   socket.on("end", () => stream.push(null));
