@@ -4,8 +4,8 @@
  * is a new connection, that is most of the cost). Each connection is handed
  * out as a StreamSocket, the node:net-like surface the uwsgi server uses.
  */
-import { EventEmitter } from "node:events";
 import type { Address } from "../config/address.ts";
+import { AdaptedSocket, OpenConnections } from "./adapted-socket.ts";
 import type { NativeServer } from "./listen.ts";
 import type { StreamSocket } from "./types.ts";
 
@@ -18,7 +18,7 @@ interface BunRawSocket {
   readonly localAddress?: string;
   readonly localPort?: number;
   /** bytes taken; fewer than given when the kernel buffer is full, -1 once closed */
-  write(data: Uint8Array | string): number;
+  write(data: Uint8Array): number;
   end(): void;
   terminate(): void;
   pause(): void;
@@ -37,12 +37,9 @@ declare const Bun: {
   listen(options: Record<string, unknown>): BunListener;
 };
 
-class BunStreamSocket extends EventEmitter implements StreamSocket {
-  destroyed = false;
+class BunStreamSocket extends AdaptedSocket {
   /** bytes the kernel did not take yet, sent on "drain" */
   #pending: Uint8Array[] = [];
-  #corked: Uint8Array[] | undefined;
-  #ending = false;
 
   constructor(readonly raw: BunRawSocket) {
     super();
@@ -63,23 +60,24 @@ class BunStreamSocket extends EventEmitter implements StreamSocket {
     return this.raw.localPort;
   }
 
-  write(data: Uint8Array | string, encoding?: BufferEncoding, done?: (err?: Error | null) => void): boolean {
-    const bytes = typeof data === "string" ? Buffer.from(data, encoding ?? "utf8") : data;
-    if (this.destroyed || this.#ending) {
-      done?.(new Error("write after end"));
-      return false;
+  protected send(bytes: Uint8Array): boolean {
+    if (this.#pending.length) this.#pending.push(bytes);
+    else {
+      const taken = this.raw.write(bytes);
+      if (taken < 0) return void this.destroy(), false;
+      if (taken < bytes.length) this.#pending.push(bytes.subarray(taken));
     }
-    if (this.#corked) this.#corked.push(bytes);
-    else if (this.#pending.length) this.#pending.push(bytes);
-    else this.#send(bytes);
-    if (done) queueMicrotask(done);
     return this.#pending.length === 0;
   }
-
-  #send(bytes: Uint8Array): void {
-    const taken = this.raw.write(bytes);
-    if (taken < 0) return void this.destroy();
-    if (taken < bytes.length) this.#pending.push(bytes.subarray(taken));
+  protected get waiting(): boolean {
+    return this.#pending.length > 0;
+  }
+  /** Bun's end() flushes and closes (no half-open wait), whichever way it was asked */
+  protected finish(): void {
+    this.raw.end();
+  }
+  protected abort(): void {
+    this.raw.terminate();
   }
 
   /** Bun's drain handler: the kernel takes more */
@@ -94,25 +92,7 @@ class BunStreamSocket extends EventEmitter implements StreamSocket {
       }
       this.#pending.shift();
     }
-    if (this.#ending) this.raw.end();
-    else this.emit("drain");
-  }
-
-  end(done?: () => void): this {
-    if (this.#ending || this.destroyed) return this;
-    this.uncork();
-    this.#ending = true;
-    if (done) this.once("close", done);
-    if (!this.#pending.length) this.raw.end();
-    return this;
-  }
-
-  destroy(err?: Error): this {
-    if (this.destroyed) return this;
-    this.destroyed = true;
-    this.raw.terminate();
-    if (err) this.emit("error", err);
-    return this;
+    this.drained();
   }
 
   pause(): this {
@@ -128,28 +108,15 @@ class BunStreamSocket extends EventEmitter implements StreamSocket {
     if (onTimeout) this.once("timeout", onTimeout);
     return this;
   }
-  cork(): void {
-    this.#corked ??= [];
-  }
-  uncork(): void {
-    const corked = this.#corked;
-    if (!corked) return;
-    this.#corked = undefined;
-    if (corked.length) this.write(corked.length === 1 ? corked[0]! : Buffer.concat(corked));
-  }
   setNoDelay(on = true): this {
     this.raw.setNoDelay?.(on);
-    return this;
-  }
-  setKeepAlive(): this {
     return this;
   }
 }
 
 /** Listen with Bun.listen; graceful stop waits for the open connections to end. */
 export function listenBunSockets(address: Address, shared: boolean, onConnection: (socket: StreamSocket) => void): NativeServer {
-  const open = new Set<BunStreamSocket>();
-  let allClosed: (() => void) | undefined;
+  const open = new OpenConnections<BunStreamSocket>();
   const listener = Bun.listen({
     ...(address.kind === "unix" ? { unix: address.path } : { hostname: address.host, port: address.port, reusePort: shared }),
     socket: {
@@ -171,7 +138,6 @@ export function listenBunSockets(address: Address, shared: boolean, onConnection
         socket.destroyed = true;
         socket.emit("close");
         open.delete(socket);
-        if (open.size === 0) allClosed?.();
       },
     },
   });
@@ -179,7 +145,7 @@ export function listenBunSockets(address: Address, shared: boolean, onConnection
     port: listener.port,
     async stop(graceful) {
       listener.stop(!graceful);
-      if (graceful && open.size) await new Promise<void>((resolve) => (allClosed = resolve));
+      await open.stop(graceful);
     },
   };
 }

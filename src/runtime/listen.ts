@@ -192,10 +192,27 @@ export function listenNative(address: Address, options: ServeOptions, handler: F
   });
 }
 
-/** Raw connections through node:net (Node, Deno). */
-export async function serveNetConnections(address: Address, scheme: string, onConnection: (socket: StreamSocket) => void, options: ServeOptions): Promise<RunningServer> {
+/**
+ * Raw connections through node:net (Node, Deno). `takeOver`, given the
+ * listening server, may take its accepts over and hand back its own open
+ * connections; by default each connection is a net.Socket.
+ */
+export async function serveNetConnections(
+  address: Address,
+  scheme: string,
+  onConnection: (socket: StreamSocket) => void,
+  options: ServeOptions,
+  takeOver?: (server: NetServer, onConnection: (socket: StreamSocket) => void) => { stop(graceful: boolean): Promise<void> } | undefined,
+): Promise<RunningServer> {
   const { createServer } = await import("node:net");
-  return listenNodeServer(createServer(onConnection), address, options, scheme);
+  const server = createServer(onConnection);
+  const running = await listenNodeServer(server, address, options, scheme);
+  const taken = takeOver?.(server, onConnection);
+  if (!taken) return running;
+  return {
+    url: running.url,
+    stop: async (graceful) => void (await Promise.all([running.stop(graceful), taken.stop(graceful)])),
+  };
 }
 
 /**

@@ -1,10 +1,11 @@
-/** Node shim: node:http for both interfaces, jiti for TypeScript modules. */
+/** Node shim: node:http for both interfaces, libuv handles for raw connections, jiti for TypeScript modules. */
 import { pathToFileURL } from "node:url";
 import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installLightGlobals } from "../app/node-light.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { listenNodeServer, nodeHttpServer, serveNetConnections } from "./listen.ts";
 import { importFile, isTypeScript } from "./modules.ts";
+import { takeOverAccepts } from "./node-socket.ts";
 import type { Runtime } from "./types.ts";
 
 type Jiti = ReturnType<typeof import("jiti").createJiti>;
@@ -48,5 +49,7 @@ export const runtime: Runtime = {
   async serveNode(address, listener, options) {
     return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, options);
   },
-  serveConnections: serveNetConnections,
+  serveConnections(address, scheme, onConnection, options) {
+    return serveNetConnections(address, scheme, onConnection, options, takeOverAccepts);
+  },
 };

@@ -82,7 +82,14 @@ export interface StreamSocket {
   emit(event: string, ...args: unknown[]): boolean;
   /** false: buffered, wait for "drain" */
   write(data: Uint8Array | string, encoding?: BufferEncoding, done?: (err?: Error | null) => void): boolean;
+  /** once the writes are out: half-close, and close when the peer does */
   end(done?: () => void): this;
+  /**
+   * Once the writes are out, close without waiting for the peer: faster,
+   * but only for when all the peer sent was read (closing with unread input
+   * resets the connection). Sockets without it are ended instead.
+   */
+  endAndClose?(): this;
   destroy(err?: Error): this;
   pause(): this;
   resume(): this;

@@ -94,7 +94,8 @@ class Connection {
     else {
       // the body waits in the socket until the app reads it (see bodyOf)
       if (parts.contentLength > rest.length) socket.pause();
-      target.listener(new UwsgiRequest(socket, parts, rest) as unknown as IncomingMessage, new UwsgiResponse(socket, parts.method === "HEAD") as unknown as ServerResponse);
+      const request = new UwsgiRequest(socket, parts, rest);
+      target.listener(request as unknown as IncomingMessage, new UwsgiResponse(socket, request) as unknown as ServerResponse);
     }
   };
 }
@@ -113,6 +114,8 @@ class UwsgiRequest {
   /** the peer nginx saw, and whether it came over HTTPS (LightRequest reads `encrypted`) */
   readonly socket: { remoteAddress: string; remotePort: number; encrypted: boolean };
   #body: Readable | undefined;
+  /** the whole request came off the socket (nothing unread that closing would reset) */
+  allRead: boolean;
 
   constructor(
     private readonly source: StreamSocket,
@@ -124,11 +127,15 @@ class UwsgiRequest {
     this.headers = { host: parts.host };
     for (const [k, v] of parts.headers) this.rawHeaders.push(k, v);
     this.socket = { remoteAddress: parts.remote.hostname, remotePort: parts.remote.port, encrypted: parts.https };
+    this.allRead = this.#bodyLength() <= first.length;
   }
 
-  #stream(): Readable {
+  #bodyLength(): number {
     const { method, contentLength } = this.parts;
-    return (this.#body ??= bodyOf(this.source, this.first, method === "GET" || method === "HEAD" ? 0 : contentLength));
+    return method === "GET" || method === "HEAD" ? 0 : contentLength;
+  }
+  #stream(): Readable {
+    return (this.#body ??= bodyOf(this.source, this.first, this.#bodyLength(), () => (this.allRead = true)));
   }
   on(event: string, listener: (...args: any[]) => void): this {
     this.#stream().on(event, listener);
@@ -161,7 +168,7 @@ class UwsgiRequest {
  * socket's, up to CONTENT_LENGTH, with backpressure; an error when the peer
  * closes before all of it came.
  */
-function bodyOf(source: StreamSocket, first: Uint8Array, length: number): Readable {
+function bodyOf(source: StreamSocket, first: Uint8Array, length: number, whole: () => void): Readable {
   const body = new Readable({ read: () => void source.resume() });
   let left = length;
   if (left === 0) return body.push(null), body;
@@ -172,6 +179,7 @@ function bodyOf(source: StreamSocket, first: Uint8Array, length: number): Readab
     const more = body.push(piece);
     if (left === 0) {
       source.off("data", take);
+      whole();
       body.push(null);
     } else if (!more) source.pause();
   };
@@ -189,15 +197,21 @@ function bodyOf(source: StreamSocket, first: Uint8Array, length: number): Readab
  * the connection: the head goes out with the first body bytes, in one write
  * when the body is known; end() ends the connection.
  */
+const EMPTY = new Uint8Array(0);
+
 class UwsgiResponse {
   headersSent = false;
   writableFinished = false;
   private head: Buffer | undefined;
 
+  private readonly isHead: boolean;
+
   constructor(
     private readonly socket: StreamSocket,
-    private readonly isHead: boolean,
-  ) {}
+    private readonly request: UwsgiRequest,
+  ) {
+    this.isHead = request.method === "HEAD";
+  }
 
   get destroyed(): boolean {
     return this.socket.destroyed;
@@ -218,27 +232,27 @@ class UwsgiResponse {
   }
 
   write(chunk: string | Uint8Array): boolean {
-    const { socket, head } = this;
     if (this.isHead) return true;
-    if (!head) return socket.write(chunk);
-    this.head = undefined;
-    socket.cork();
-    socket.write(head);
-    const more = socket.write(chunk);
-    socket.uncork();
-    return more;
+    return this.socket.write(this.withHead(chunk));
   }
 
   end(chunk?: string | Uint8Array): this {
-    const { socket, head } = this;
-    this.head = undefined;
-    socket.cork();
-    if (head) socket.write(head);
-    if (chunk !== undefined && !this.isHead) socket.write(chunk);
-    socket.end();
-    socket.uncork();
+    const bytes = this.withHead(this.isHead ? undefined : chunk);
+    const { socket } = this;
+    if (bytes.length) socket.write(bytes);
+    if (this.request.allRead && socket.endAndClose) socket.endAndClose();
+    else socket.end();
     this.writableFinished = true;
     return this;
+  }
+
+  /** the head, if not sent yet, and `chunk` as one buffer: one write (a corked pair is a writev, slower) */
+  private withHead(chunk: string | Uint8Array | undefined): Uint8Array {
+    const { head } = this;
+    const bytes = chunk === undefined ? EMPTY : typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    if (!head) return bytes;
+    this.head = undefined;
+    return bytes.length ? Buffer.concat([head, bytes]) : head;
   }
 
   destroy(): void {
