@@ -7,12 +7,14 @@
  *   scripts/bench --quick          2 s per run, 1 round (a smoke check, not a measurement)
  *   scripts/bench --smoke --out D  1 s per run, no warm-up, output to D (the test runs it on node)
  *   TSGW_RUNTIMES=node,bun scripts/bench   some runtimes only (output not written to docs/)
+ *   scripts/bench --only nginx     the groups whose name holds the text (output not written to docs/)
  *
  * Scenarios: tsgw vs the bare runtime server at 1 process and at N workers
  * (node cluster, PM2, Bun reusePort, `deno serve --parallel`), vs
  * @hono/node-server; hello world, a JSON echo POST and a 64 KB streamed
  * response; the binaries vs the sources; access log on vs off; nginx in
- * front over uwsgi_pass vs proxy_pass (TCP and unix), vs uWSGI's C server
+ * front over uwsgi_pass vs proxy_pass (TCP and unix), vs a minimal
+ * hand-written uwsgi server on the same runtime, vs uWSGI's C server
  * with a Python hello world, Gunicorn as the Python reference; reloads under
  * load (errors must be 0); idle worker memory and cold start. Scenarios whose
  * tool is missing (nginx, uwsgi, gunicorn) are skipped with a line saying so.
@@ -30,7 +32,11 @@ const quick = args.includes("--quick");
 const seconds = smoke || quick ? 1 : 5; // wrk takes whole seconds
 const rounds = smoke || quick ? 1 : 2;
 const outIndex = args.indexOf("--out");
-const OUT = outIndex >= 0 ? args[outIndex + 1]! : !smoke && !quick && !process.env.TSGW_RUNTIMES ? join(ROOT, "docs") : undefined;
+const onlyIndex = args.indexOf("--only");
+/** --only TEXT: the parts whose group name holds TEXT (e.g. "nginx", "reloads", "cold start") */
+const only = onlyIndex >= 0 ? args[onlyIndex + 1]!.toLowerCase() : undefined;
+const wanted = (group: string) => !only || group.toLowerCase().includes(only);
+const OUT = outIndex >= 0 ? args[outIndex + 1]! : !smoke && !quick && !only && !process.env.TSGW_RUNTIMES ? join(ROOT, "docs") : undefined;
 const BIN = join(ROOT, "node_modules", ".bin");
 const BENCH = join(ROOT, "scripts", "bench-apps");
 const WORKERS = Math.max(2, Math.min(4, availableParallelism()));
@@ -297,6 +303,16 @@ function comparisons(): Comparison[] {
       for (const transport of ["unix", "tcp"] as const) {
         out.push({ group: "behind nginx", runtime: rt, name: `tsgw, 1 worker, ${transport}`, workload: "hello", baselineName: "proxy_pass", baseline: via("proxy", transport), candidateName: "uwsgi_pass", candidate: via("uwsgi", transport), target: 1.0 });
       }
+      const minimal: Launch = nginxFront(
+        (port) => {
+          const dir = join(WORK, `minimal-${port}`);
+          mkdirSync(dir, { recursive: true });
+          return group([...runtimeArgs(rt, join(BENCH, "uwsgi-minimal.mjs")), join(dir, "app.sock")]);
+        },
+        "uwsgi",
+        (port) => `unix:${join(WORK, `minimal-${port}`, "app.sock")}`,
+      );
+      out.push({ group: "behind nginx", runtime: rt, name: "uwsgi_pass, 1 worker, unix", workload: "hello", baselineName: "minimal uwsgi server", baseline: minimal, candidateName: "tsgw", candidate: via("uwsgi", "unix"), target: 0.95 });
       if (!UWSGI || !existsSync("/usr/lib/uwsgi/plugins/python3_plugin.so")) continue;
       const uwsgiC: Launch = nginxFront(
         (port) => {
@@ -399,7 +415,7 @@ interface Row extends Comparison {
   verdict: string;
 }
 const rows: Row[] = [];
-const all = comparisons();
+const all = comparisons().filter((c) => wanted(c.group));
 for (const s of skipped) console.log(`skipped: ${s}`);
 for (const c of all) {
   let base: Result | undefined;
@@ -417,17 +433,17 @@ for (const c of all) {
   );
 }
 
-console.log("\nreloads under load (2 reloads during one wrk run; errors must be 0):");
 const reloadRows: ReloadResult[] = [];
-for (const rt of RUNTIMES) {
+if (wanted("reloads under load")) console.log("\nreloads under load (2 reloads during one wrk run; errors must be 0):");
+for (const rt of wanted("reloads under load") ? RUNTIMES : []) {
   const r = await reloadUnderLoad(rt);
   reloadRows.push(r);
   console.log(`${rt.padEnd(7)} ${r.requests} requests, ${r.reloads} reloads, ${r.errors} errors ${r.errors === 0 && r.reloads === 2 ? "PASS" : "FAIL"}${r.detail ? ` (${r.detail})` : ""}`);
 }
 
-console.log("\ncold start, exec to first response (median):");
 const coldRows: string[] = [];
-for (const rt of RUNTIMES) {
+if (wanted("cold start")) console.log("\ncold start, exec to first response (median):");
+for (const rt of wanted("cold start") ? RUNTIMES : []) {
   // the same app on both sides: on Node a plain .mjs listener (bare Node cannot run TypeScript)
   const targets: [string, string[], "node" | "bun" | "deno"][] =
     rt === "binary" ? [["dist/tsgw", [BINARY], "bun"], ["dist/tsgw-node", [NODE_BINARY], "node"]] : [[rt, commandFor(rt), engineOf(rt)]];
