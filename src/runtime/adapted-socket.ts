@@ -12,12 +12,13 @@ export abstract class AdaptedSocket extends EventEmitter implements StreamSocket
   /** set by endAndClose: no half-close and wait for the peer's end */
   protected closeAtOnce = false;
   #corked: Uint8Array[] | undefined;
+  /** (a JavaScript timer: Bun's socket timeouts tick every 4 s and may fire at once) */
+  #timer: NodeJS.Timeout | undefined;
 
   abstract readonly remoteAddress: string | undefined;
   abstract readonly remotePort: number | undefined;
   abstract pause(): this;
   abstract resume(): this;
-  abstract setTimeout(ms: number, onTimeout?: () => void): this;
   /** hand bytes to the socket; false when some wait for the kernel ("drain" follows) */
   protected abstract send(bytes: Uint8Array): boolean;
   /** whether written bytes still wait for the kernel */
@@ -50,6 +51,31 @@ export abstract class AdaptedSocket extends EventEmitter implements StreamSocket
   endAndClose(): this {
     this.closeAtOnce = true;
     return this.end();
+  }
+
+  /** bytes from the peer */
+  delivered(chunk: Uint8Array): void {
+    this.#timer?.refresh();
+    this.emit("data", chunk);
+  }
+
+  setTimeout(ms: number, onTimeout?: () => void): this {
+    clearTimeout(this.#timer);
+    this.#timer = ms > 0 ? setTimeout(() => this.emit("timeout"), ms).unref() : undefined;
+    if (onTimeout) this.once("timeout", onTimeout);
+    return this;
+  }
+
+  /** closed: no timeout to wait for */
+  protected closed(): void {
+    this.destroyed = true;
+    clearTimeout(this.#timer);
+  }
+
+  /** the peer sent its last byte: as a net.Socket without allowHalfOpen, end this side too once the writes are out */
+  peerEnded(): void {
+    this.emit("end");
+    if (!this.ending) this.end();
   }
 
   /** the kernel took everything: finish an ended socket, or tell writers to go on */

@@ -23,8 +23,6 @@ interface BunRawSocket {
   terminate(): void;
   pause(): void;
   resume(): void;
-  /** seconds; 0 turns it off */
-  timeout(seconds: number): void;
   setNoDelay?(on: boolean): boolean;
 }
 
@@ -80,6 +78,12 @@ class BunStreamSocket extends AdaptedSocket {
     this.raw.terminate();
   }
 
+  /** Bun's close handler */
+  gone(): void {
+    this.closed();
+    this.emit("close");
+  }
+
   /** Bun's drain handler: the kernel takes more */
   flush(): void {
     while (this.#pending.length) {
@@ -103,11 +107,6 @@ class BunStreamSocket extends AdaptedSocket {
     this.raw.resume();
     return this;
   }
-  setTimeout(ms: number, onTimeout?: () => void): this {
-    this.raw.timeout(ms > 0 ? Math.max(1, Math.ceil(ms / 1000)) : 0);
-    if (onTimeout) this.once("timeout", onTimeout);
-    return this;
-  }
   setNoDelay(on = true): this {
     this.raw.setNoDelay?.(on);
     return this;
@@ -126,17 +125,15 @@ export function listenBunSockets(address: Address, shared: boolean, onConnection
         open.add(socket);
         onConnection(socket);
       },
-      data: (raw: BunRawSocket, chunk: Buffer) => void raw.data.emit("data", chunk),
+      data: (raw: BunRawSocket, chunk: Buffer) => raw.data.delivered(chunk),
       drain: (raw: BunRawSocket) => raw.data.flush(),
-      end: (raw: BunRawSocket) => void raw.data.emit("end"),
-      timeout: (raw: BunRawSocket) => void raw.data.emit("timeout"),
+      end: (raw: BunRawSocket) => raw.data.peerEnded(),
       error(raw: BunRawSocket, err: Error) {
         if (raw.data.listenerCount("error")) raw.data.emit("error", err);
       },
       close(raw: BunRawSocket) {
         const socket = raw.data;
-        socket.destroyed = true;
-        socket.emit("close");
+        socket.gone();
         open.delete(socket);
       },
     },

@@ -62,13 +62,12 @@ const binding = streamBinding();
 
 class RawSocket extends AdaptedSocket {
   #writing = 0;
-  #timer: NodeJS.Timeout | undefined;
   #peer: Record<string, unknown> | undefined;
   #sawEnd = false;
 
   constructor(
     private readonly handle: Handle,
-    private readonly closed: (socket: RawSocket) => void,
+    private readonly onClose: (socket: RawSocket) => void,
   ) {
     super();
     handle.owner = this;
@@ -99,16 +98,12 @@ class RawSocket extends AdaptedSocket {
   }
 
   received(bytes: Buffer | undefined, n: number): void {
-    if (n > 0) {
-      this.#timer?.refresh();
-      this.emit("data", bytes);
-    } else if (n === UV_EOF) {
+    if (n > 0) this.delivered(bytes!);
+    else if (n === UV_EOF) {
       this.#sawEnd = true;
       this.handle.readStop();
-      this.emit("end");
-      // the peer is done; so are we once our writes are out (as net.Socket without allowHalfOpen)
       if (this.ending && !this.#writing) this.#close();
-      else if (!this.ending) this.end();
+      else this.peerEnded();
     } else if (n < 0) this.destroy(new Error(`read failed (libuv error ${n})`));
   }
 
@@ -144,11 +139,10 @@ class RawSocket extends AdaptedSocket {
   }
 
   #close(): void {
-    this.destroyed = true;
-    clearTimeout(this.#timer);
+    this.closed();
     this.handle.owner = undefined; // (onread must stay a function: Node asserts it)
     this.handle.close(() => {
-      this.closed(this);
+      this.onClose(this);
       this.emit("close");
     });
   }
@@ -159,12 +153,6 @@ class RawSocket extends AdaptedSocket {
   }
   resume(): this {
     if (!this.destroyed && !this.#sawEnd) this.handle.readStart();
-    return this;
-  }
-  setTimeout(ms: number, onTimeout?: () => void): this {
-    clearTimeout(this.#timer);
-    this.#timer = ms > 0 ? setTimeout(() => this.emit("timeout"), ms).unref() : undefined;
-    if (onTimeout) this.once("timeout", onTimeout);
     return this;
   }
   setNoDelay(on = true): this {

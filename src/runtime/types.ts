@@ -79,6 +79,7 @@ export interface StreamSocket {
   on(event: string, listener: (...args: any[]) => void): this;
   once(event: string, listener: (...args: any[]) => void): this;
   off(event: string, listener: (...args: any[]) => void): this;
+  removeAllListeners(event: string): this;
   emit(event: string, ...args: unknown[]): boolean;
   /** false: buffered, wait for "drain" */
   write(data: Uint8Array | string, encoding?: BufferEncoding, done?: (err?: Error | null) => void): boolean;

@@ -241,7 +241,12 @@ class UwsgiResponse {
     const { socket } = this;
     if (bytes.length) socket.write(bytes);
     if (this.request.allRead && socket.endAndClose) socket.endAndClose();
-    else socket.end();
+    else {
+      // the app left part of the body unread: let it drain to nowhere, so the peer's close is seen
+      socket.removeAllListeners("data");
+      socket.resume();
+      socket.end();
+    }
     this.writableFinished = true;
     return this;
   }

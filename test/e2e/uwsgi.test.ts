@@ -40,6 +40,13 @@ for (const rt of RUNTIMES) {
       assert.match(r, /\r\n\r\n100000$/);
     });
 
+    test("a body the app never reads: the answer arrives and the connection closes", async () => {
+      const head = encodeRequest({ REQUEST_METHOD: "POST", REQUEST_URI: "/", CONTENT_LENGTH: "100000", HTTP_HOST: "t.test" });
+      const r = await rawSend(port, head, "x".repeat(10)).reply;
+      assert.match(r, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nhello world$/);
+      await healthy();
+    });
+
     test("a streaming response is flushed as produced", async () => {
       const raw = rawSend(port, GET("/stream"));
       let seen = "";
