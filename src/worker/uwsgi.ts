@@ -18,7 +18,7 @@ import { createServer as createHttpServer, type IncomingMessage, type OutgoingHt
 import { Duplex, Readable } from "node:stream";
 import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installRequestCompat } from "../app/node-light.ts";
-import { httpHeadFromParts, parseRequest, requestFromVars, responseHead, unsafeParts, type RequestParts } from "../protocol/uwsgi.ts";
+import { httpHeadFromParts, parseRequest, requestFromPairs, responseHead, unsafeParts, type RequestParts } from "../protocol/uwsgi.ts";
 import type { FetchHandler, NodeListener, StreamSocket } from "../runtime/types.ts";
 
 export interface UwsgiOptions {
@@ -92,7 +92,7 @@ class Connection {
     this.socket.off("data", this.onHead);
     this.deadlines.delete(this);
     if (parsed.kind === "error") return this.fail(parsed.reason);
-    const parts = requestFromVars(parsed.packet.vars);
+    const parts = requestFromPairs(parsed.packet.pairs);
     const unsafe = unsafeParts(parts);
     if (unsafe) return this.fail(`unusable request: ${unsafe}`);
     const rest = buf.subarray(parsed.packet.consumed);

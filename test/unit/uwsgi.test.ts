@@ -1,7 +1,7 @@
 /** The uwsgi codec: round trips, every malformed case, and random bytes that must never throw. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { encodeRequest, httpHeadFromParts, parseRequest, requestFromVars, responseHead } from "../../src/protocol/uwsgi.ts";
+import { encodeRequest, httpHeadFromParts, parseRequest, requestFromVars, responseHead, varsOf } from "../../src/protocol/uwsgi.ts";
 
 const NGINX_VARS = {
   QUERY_STRING: "a=1&b=2",
@@ -28,7 +28,7 @@ describe("uwsgi codec", () => {
     const r = parseRequest(bytes);
     assert.equal(r.kind, "packet");
     if (r.kind !== "packet") return;
-    assert.deepEqual({ ...r.packet.vars }, NGINX_VARS);
+    assert.deepEqual({ ...varsOf(r.packet.pairs) }, NGINX_VARS);
     assert.equal(r.packet.consumed, bytes.length);
     assert.equal(r.packet.modifier1, 0);
   });
@@ -52,7 +52,7 @@ describe("uwsgi codec", () => {
   test("bytes beyond ASCII survive (latin1, one char per byte)", () => {
     const r = parseRequest(encodeRequest({ REQUEST_METHOD: "GET", HTTP_X_NAME: "caf\u00e9\u0080\u009f\u00ff" }));
     assert.ok(r.kind === "packet");
-    assert.equal(r.packet.vars.HTTP_X_NAME, "caf\u00e9\u0080\u009f\u00ff");
+    assert.equal(varsOf(r.packet.pairs).HTTP_X_NAME, "caf\u00e9\u0080\u009f\u00ff");
   });
 
   const bad: [string, Uint8Array, RegExp][] = [
