@@ -304,7 +304,7 @@ export const SETTINGS = [
     type: "number",
     default: 4,
     meta: "SECONDS",
-    help: "Close a connection that sends nothing for this long (uWSGI's socket-timeout).",
+    help: "Close a uwsgi connection whose request vars have not all arrived within this long (uWSGI's socket-timeout); 0: no limit.",
     reload: false,
   },
   {

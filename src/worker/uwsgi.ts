@@ -119,6 +119,7 @@ class HeadDeadlines {
   constructor(private readonly ms: number) {}
 
   add(connection: Connection): void {
+    if (this.ms <= 0) return; // socket-timeout 0: no limit
     this.#waiting.set(connection, Date.now() + this.ms);
     this.#timer ??= setInterval(() => this.#sweep(), Math.min(500, this.ms)).unref();
   }
