@@ -133,7 +133,9 @@ function main(): void {
   mkdirSync(DIST, { recursive: true });
   const stampFile = join(DIST, `.build-stamp-${kinds.join("-")}${target ? `-${target}` : ""}`);
   const stamp = inputsHash(kinds, target);
-  if (!process.argv.includes("--force") && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) {
+  // the stamp: the inputs' hash, then the files built from them (all must still be there)
+  const [hash, ...outputs] = existsSync(stampFile) ? readFileSync(stampFile, "utf8").split("\n") : [];
+  if (!process.argv.includes("--force") && hash === stamp && outputs.every((f) => existsSync(join(ROOT, f)))) {
     process.stderr.write("compile: dist/ is up to date\n");
     return;
   }
@@ -148,7 +150,7 @@ function main(): void {
   for (const file of built) {
     process.stderr.write(`compile: ${relative(ROOT, file)} ${(statSync(file).size / 1048576).toFixed(1)} MB\n`);
   }
-  writeFileSync(stampFile, stamp);
+  writeFileSync(stampFile, [stamp, ...built.map((f) => relative(ROOT, f))].join("\n"));
 }
 
 main();

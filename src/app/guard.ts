@@ -6,8 +6,6 @@ import { describeError } from "../errors.ts";
 import type { ServerResponse } from "node:http";
 import type { FetchHandler, NodeListener } from "../runtime/types.ts";
 
-/** Captured at load: on Node the global is later swapped for a light class whose prototype chains to this one. */
-const NativeResponse = globalThis.Response;
 
 const HINT = "; if this app is a Node listener (req, res), start tsgw with --interface node";
 
@@ -17,7 +15,7 @@ export function guardFetch(handler: FetchHandler, log: (m: string) => void): Fet
     return internalError();
   };
   const check = (r: unknown): Response => {
-    if (r instanceof NativeResponse) return r;
+    if (r instanceof globalThis.Response) return r;
     log(`app returned ${r === undefined ? "undefined" : typeof r}, not a Response${HINT}`);
     return internalError();
   };
@@ -28,7 +26,8 @@ export function guardFetch(handler: FetchHandler, log: (m: string) => void): Fet
     } catch (err) {
       return failed(err);
     }
-    if (out instanceof NativeResponse) return out;
+    // the global at call time: on Node tsgw's light Response, which also knows native ones
+    if (out instanceof globalThis.Response) return out;
     if (typeof (out as Promise<unknown>)?.then === "function") return (out as Promise<unknown>).then(check, failed);
     return check(out);
   };

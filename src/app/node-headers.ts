@@ -4,7 +4,7 @@ import type { OutgoingHttpHeaders } from "node:http";
 export function toNodeHeaders(init: HeadersInit | Headers | undefined): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   if (!init) return out;
-  if (init instanceof Headers) {
+  if (isHeadersObject(init)) {
     init.forEach((value, key) => {
       if (key !== "set-cookie") out[key] = value;
     });
@@ -23,6 +23,14 @@ function addHeader(out: OutgoingHttpHeaders, key: string, value: string): void {
   if (had === undefined) out[key] = value;
   else if (key === "set-cookie") out[key] = Array.isArray(had) ? [...had, value] : [String(had), value];
   else out[key] = `${had}, ${value}`;
+}
+
+/**
+ * A Headers object, told by its methods: `instanceof Headers` would load
+ * undici on Node just to answer no for a plain object.
+ */
+export function isHeadersObject(init: HeadersInit | Headers): init is Headers {
+  return !Array.isArray(init) && typeof (init as Headers).forEach === "function" && typeof (init as Headers).getSetCookie === "function";
 }
 
 export function hasHeader(headers: OutgoingHttpHeaders, key: string): boolean {

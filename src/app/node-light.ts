@@ -16,11 +16,56 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { bodyStream } from "./body-stream.ts";
-import { hasHeader, toNodeHeaders } from "./node-headers.ts";
+import { hasHeader, isHeadersObject, toNodeHeaders } from "./node-headers.ts";
 
-const NativeRequest = globalThis.Request;
-const NativeResponse = globalThis.Response;
-const nativeFetch = globalThis.fetch;
+/**
+ * The runtime's own globals, read on first use: on Node, touching any of
+ * them loads undici, about 9 MB a worker that a fetch app answering from
+ * light objects never needs. The property descriptors are taken now, before
+ * the install functions below replace the globals.
+ */
+function original<T>(name: string): () => T {
+  const desc = Object.getOwnPropertyDescriptor(globalThis, name);
+  let value: T | undefined;
+  return () => {
+    if (value === undefined) {
+      const now = Object.getOwnPropertyDescriptor(globalThis, name);
+      value = (desc?.get ? desc.get.call(globalThis) : desc?.value) as T;
+      // Node's lazy getter redefines the global as it loads: put back what is there now (tsgw's)
+      if (now) Object.defineProperty(globalThis, name, now);
+    }
+    return value;
+  };
+}
+const nativeFetch = original<typeof fetch>("fetch");
+const nativeRequestClass = original<typeof Request>("Request");
+const nativeResponseClass = original<typeof Response>("Response");
+let chained = false;
+
+/** The native classes; once they are loaded, the light prototypes chain to theirs (for instanceof) and delegate every member. */
+function natives(): { NativeRequest: typeof Request; NativeResponse: typeof Response } {
+  const NativeRequest = nativeRequestClass();
+  const NativeResponse = nativeResponseClass();
+  if (!chained) {
+    chained = true;
+    delegateTo(LightRequest.prototype, NativeRequest.prototype);
+    delegateTo(LightResponse.prototype, NativeResponse.prototype);
+  }
+  return { NativeRequest, NativeResponse };
+}
+
+/**
+ * The members of Request and Response, as the fetch standard names them:
+ * light objects answer them before the native classes are loaded.
+ */
+const BODY_MEMBERS = { get: ["body", "bodyUsed", "headers"], call: ["arrayBuffer", "blob", "bytes", "formData", "json", "text", "clone"] };
+const REQUEST_MEMBERS = {
+  get: [...BODY_MEMBERS.get, "method", "url", "destination", "referrer", "referrerPolicy", "mode", "credentials", "cache", "redirect", "integrity", "keepalive", "isReloadNavigation", "isHistoryNavigation", "signal", "duplex"],
+  call: BODY_MEMBERS.call,
+};
+const RESPONSE_MEMBERS = { get: [...BODY_MEMBERS.get, "type", "url", "redirected", "status", "ok", "statusText"], call: BODY_MEMBERS.call };
+
+type Members = { get: string[]; call: string[] };
 
 export const REAL = Symbol("tsgw.real");
 const DECODER = new TextDecoder();
@@ -116,13 +161,13 @@ export class LightRequest {
         init.body = bodyStream(this.#req);
         init.duplex = "half";
       }
-      this.#real = new NativeRequest(this.url, init);
+      this.#real = new (natives().NativeRequest)(this.url, init);
     }
     return this.#real;
   }
 }
 
-delegateTo(LightRequest.prototype, NativeRequest.prototype);
+delegateMembers(LightRequest.prototype, REQUEST_MEMBERS);
 
 // --------------------------------------------------------------- responses
 
@@ -146,24 +191,23 @@ export class LightResponse {
     } else {
       // streams, Blobs, FormData, URLSearchParams: the native Response handles them
       this.#body = null;
-      this.#real = new NativeResponse(body, init);
+      this.#real = new (natives().NativeResponse)(body, init);
     }
   }
   static json(data: unknown, init?: ResponseInit): LightResponse {
     const body = JSON.stringify(data);
     if (body === undefined) throw new TypeError("Response.json: value is not JSON serializable");
-    const headers = new Headers(init?.headers);
-    if (!headers.has("content-type")) headers.set("content-type", "application/json");
-    return new LightResponse(body, { ...init, headers });
+    return new LightResponse(body, { ...init, headers: withDefaultType(init?.headers, "application/json") });
   }
   static redirect(url: string | URL, status?: number): Response {
-    return NativeResponse.redirect(url, status);
+    return natives().NativeResponse.redirect(url, status);
   }
   static error(): Response {
-    return NativeResponse.error();
+    return natives().NativeResponse.error();
   }
   static [Symbol.hasInstance](value: unknown): boolean {
-    return value instanceof NativeResponse; // native responses (from fetch) and light ones alike
+    // light ones (without loading the native class), and native ones from fetch()
+    return (typeof value === "object" && value !== null && #body in value) || value instanceof natives().NativeResponse;
   }
   get status(): number {
     return this.#real ? this.#real.status : (this.#init?.status ?? 200);
@@ -195,7 +239,7 @@ export class LightResponse {
   }
   [REAL](): Response {
     if (!this.#real) {
-      this.#real = new NativeResponse(this.#body as BodyInit | null, { ...this.#init, headers: this.#headers ?? this.#init?.headers });
+      this.#real = new (natives().NativeResponse)(this.#body as BodyInit | null, { ...this.#init, headers: this.#headers ?? this.#init?.headers });
     }
     return this.#real;
   }
@@ -221,7 +265,19 @@ export class LightResponse {
   }
 }
 
-delegateTo(LightResponse.prototype, NativeResponse.prototype);
+delegateMembers(LightResponse.prototype, RESPONSE_MEMBERS);
+
+/** `headers` with a content-type added when it has none; a plain object stays one (a Headers would load undici on Node). */
+function withDefaultType(headers: HeadersInit | undefined, type: string): HeadersInit {
+  if (headers === undefined) return { "content-type": type };
+  if (!Array.isArray(headers) && !isHeadersObject(headers)) {
+    for (const key in headers) if (key.toLowerCase() === "content-type") return headers;
+    return { ...headers, "content-type": type };
+  }
+  const h = new Headers(headers);
+  if (!h.has("content-type")) h.set("content-type", type);
+  return h;
+}
 
 function checkStatus(status: number): void {
   if (!Number.isInteger(status) || status < 200 || status > 599) {
@@ -236,32 +292,41 @@ export function writeKnownBody(response: Response, res: ServerResponse): boolean
 
 // ------------------------------------------------------------------ common
 
+
 /**
- * Make `light` answer every member of the native prototype it does not define
- * itself by building the real object and asking it; and chain the prototypes
- * so `instanceof` holds.
+ * Make `light` answer each member it does not define itself by building the
+ * real object and asking it.
  */
-function delegateTo(light: object, native: object): void {
-  for (const key of Object.getOwnPropertyNames(native)) {
-    if (key === "constructor" || Object.prototype.hasOwnProperty.call(light, key)) continue;
-    const desc = Object.getOwnPropertyDescriptor(native, key)!;
-    if (typeof desc.value === "function") {
-      Object.defineProperty(light, key, {
-        configurable: true,
-        writable: true,
-        value(this: { [REAL](): Record<string, (...a: unknown[]) => unknown> }, ...args: unknown[]) {
-          return this[REAL]()[key]!(...args);
-        },
-      });
-    } else if (desc.get) {
-      Object.defineProperty(light, key, {
-        configurable: true,
-        get(this: { [REAL](): Record<string, unknown> }) {
-          return this[REAL]()[key];
-        },
-      });
-    }
+function delegateMembers(light: object, members: Members): void {
+  const own = (key: string) => key === "constructor" || Object.prototype.hasOwnProperty.call(light, key);
+  for (const key of members.call.filter((k) => !own(k))) {
+    Object.defineProperty(light, key, {
+      configurable: true,
+      writable: true,
+      value(this: { [REAL](): Record<string, (...a: unknown[]) => unknown> }, ...args: unknown[]) {
+        return this[REAL]()[key]!(...args);
+      },
+    });
   }
+  for (const key of members.get.filter((k) => !own(k))) {
+    Object.defineProperty(light, key, {
+      configurable: true,
+      get(this: { [REAL](): Record<string, unknown> }) {
+        return this[REAL]()[key];
+      },
+    });
+  }
+}
+
+/** Once the native class is loaded: delegate whatever else its prototype has, and chain to it so `instanceof` holds. */
+function delegateTo(light: object, native: object): void {
+  const members: Members = { get: [], call: [] };
+  for (const key of Object.getOwnPropertyNames(native)) {
+    const desc = Object.getOwnPropertyDescriptor(native, key)!;
+    if (typeof desc.value === "function") members.call.push(key);
+    else if (desc.get) members.get.push(key);
+  }
+  delegateMembers(light, members);
   Object.setPrototypeOf(light, native);
 }
 
@@ -270,16 +335,48 @@ function real<T>(value: T): T {
   return value && typeof value === "object" && REAL in value ? (value as { [REAL](): T })[REAL]() : value;
 }
 
-class CompatRequest extends NativeRequest {
-  constructor(input: RequestInfo | URL, init?: RequestInit) {
-    super(real(input), init);
+let compatRequest: typeof Request | undefined;
+
+/** The global Request tsgw installs: unwraps light requests given to it; made (loading the native class) on first use. */
+function compatRequestClass(): typeof Request {
+  if (!compatRequest) {
+    const { NativeRequest } = natives();
+    compatRequest = class Request extends NativeRequest {
+      constructor(input: RequestInfo | URL, init?: RequestInit) {
+        super(real(input), init);
+      }
+      static [Symbol.hasInstance](value: unknown): boolean {
+        return value instanceof NativeRequest;
+      }
+    };
   }
-  static [Symbol.hasInstance](value: unknown): boolean {
-    return value instanceof NativeRequest;
-  }
+  return compatRequest;
 }
 
 let compat = false;
+
+/**
+ * The light prototypes chain to the native ones (so `instanceof` with a
+ * native class holds) once those are loaded: now, where they are (Bun,
+ * Deno, or Node after something touched them), else when an app first
+ * reaches for one of undici's other globals on Node.
+ */
+function chainOnLoad(): void {
+  if (!Object.getOwnPropertyDescriptor(globalThis, "Response")?.get) return void natives();
+  for (const name of ["Headers", "FormData", "MessageEvent"]) {
+    const lazy = Object.getOwnPropertyDescriptor(globalThis, name);
+    if (!lazy?.get) continue;
+    Object.defineProperty(globalThis, name, {
+      configurable: true,
+      enumerable: lazy.enumerable,
+      get() {
+        natives();
+        return lazy.get!.call(globalThis); // Node's getter, which replaces this property by the class
+      },
+      set: lazy.set,
+    });
+  }
+}
 
 /**
  * Let light requests pass wherever an app hands them to native code
@@ -289,8 +386,14 @@ let compat = false;
 export function installRequestCompat(): void {
   if (compat) return;
   compat = true;
-  Object.defineProperty(globalThis, "Request", { value: CompatRequest, writable: true, configurable: true });
-  globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => nativeFetch(real(input), init);
+  chainOnLoad();
+  // an accessor, as Node's own lazy globals are: the class is made when an app first asks for it
+  Object.defineProperty(globalThis, "Request", {
+    configurable: true,
+    get: compatRequestClass,
+    set: (value: unknown) => Object.defineProperty(globalThis, "Request", { value, writable: true, configurable: true }),
+  });
+  globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => nativeFetch()(real(input), init);
 }
 
 /** On Node, where node:http serves every fetch app: also the light Response. */
