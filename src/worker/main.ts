@@ -4,7 +4,6 @@
  * retirement) and stop on its signals. A boot failure is reported with its
  * exit code and message, so the master can tell the operator in one line.
  */
-import { randomInt } from "node:crypto";
 import type { Listener } from "../config/address.ts";
 import { resolveConfig } from "../config/load.ts";
 import { TsgwError, describeError, EXIT } from "../errors.ts";
@@ -32,7 +31,8 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
       retiring = true;
       send({ tsgw: "retire", id, reason });
     };
-    const limit = config.maxRequests > 0 ? config.maxRequests + randomInt(config.maxRequestsJitter + 1) : 0;
+    // (Math.random: the jitter spreads restarts, it needs no crypto; node:crypto costs Bun 5 MB a worker)
+    const limit = config.maxRequests > 0 ? config.maxRequests + Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
     const onStart = limit ? (n: number) => void (n === limit && retire(`served ${limit} requests (max-requests)`)) : () => {};
     const counter = requestCounter(resolved, onStart, env[WORKER_ENV.stats] === "1");
     const servers = await listenAll(runtime, resolved, app, log, { workerId: id, shared: true, counter });

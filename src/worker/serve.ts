@@ -6,7 +6,6 @@
 import type { ResolvedConfig } from "../config/load.ts";
 import { loadApp, type LoadedApp } from "../app/load.ts";
 import { guardFetch, guardNode } from "../app/guard.ts";
-import { uwsgiConnections } from "./uwsgi.ts";
 import { TsgwError, describeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { AccessLog } from "../log/access.ts";
@@ -71,7 +70,9 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
       if (protocol === "uwsgi") {
         const uwsgi = { workerId: setup.workerId, bufferSize: config.bufferSize, socketTimeout: config.socketTimeout, allowFrom: config.socketAllowFrom, onError };
         const observed = handler ? { fetch: setup.counter.fetch(handler) } : { node: setup.counter.node(listener!) };
-        servers.push(await runtime.serveConnections(address, "uwsgi", uwsgiConnections(observed, uwsgi), options));
+        // loaded only where a uwsgi listener is configured (each module loaded is memory per worker)
+        const { uwsgiConnections } = await import("./uwsgi.ts");
+        servers.push(await runtime.serveConnections(address, "uwsgi", await uwsgiConnections(observed, uwsgi), options));
       } else {
         servers.push(handler ? await runtime.serveFetch(address, handler, options) : await runtime.serveNode(address, listener!, options));
       }

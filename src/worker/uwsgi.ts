@@ -14,7 +14,7 @@
  * turned into an HTTP/1.0 head that a node:http server reads in front of the
  * body (see requestStream).
  */
-import { createServer as createHttpServer, type IncomingMessage, type OutgoingHttpHeaders, type Server as HttpServer, type ServerResponse } from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders, Server as HttpServer, ServerResponse } from "node:http";
 import { Duplex, Readable } from "node:stream";
 import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installRequestCompat } from "../app/node-light.ts";
@@ -36,14 +36,14 @@ export type UwsgiApp = { fetch: FetchHandler } | { node: NodeListener };
 type Target = { listener: NodeListener; http?: undefined } | { http: HttpServer };
 
 /** What to do with each new connection: check the peer, then read one request. */
-export function uwsgiConnections(app: UwsgiApp, options: UwsgiOptions): (socket: StreamSocket) => void {
+export async function uwsgiConnections(app: UwsgiApp, options: UwsgiOptions): Promise<(socket: StreamSocket) => void> {
   const allowed = new Set(options.allowFrom.map(normalizeIp));
   const deadlines = new HeadDeadlines(options.socketTimeout * 1000);
   let target: Target;
   if ("fetch" in app) {
     installRequestCompat(); // apps may pass the light request to new Request() or fetch()
     target = { listener: fetchToNodeListener(app.fetch, options.workerId, options.onError) };
-  } else target = { http: createHttpServer(app.node) };
+  } else target = { http: (await import("node:http")).createServer(app.node) };
   return (socket) => {
     const peer = socket.remoteAddress;
     if (peer && !allowed.has(normalizeIp(peer))) {
