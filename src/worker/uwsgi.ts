@@ -99,9 +99,9 @@ class Connection {
     const { target, socket } = this;
     if (target.http) target.http.emit("connection", requestStream(socket, Buffer.concat([Buffer.from(httpHeadFromParts(parts), "latin1"), rest]), parts));
     else {
-      // the body waits in the socket until the app reads it (see bodyOf)
-      if (parts.contentLength > rest.length) socket.pause();
       const request = new UwsgiRequest(socket, parts, rest);
+      // the rest of the body waits in the socket until the app reads it (see bodyOf)
+      if (!request.allRead) socket.pause();
       target.listener(request as unknown as IncomingMessage, new UwsgiResponse(socket, request) as unknown as ServerResponse);
     }
   };
