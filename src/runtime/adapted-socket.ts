@@ -35,8 +35,23 @@ export abstract class AdaptedSocket extends EventEmitter implements StreamSocket
     }
     const bytes = typeof data === "string" ? Buffer.from(data, encoding ?? "utf8") : data;
     const more = this.#corked ? (this.#corked.push(bytes), true) : this.send(bytes);
-    if (done) queueMicrotask(done);
+    // done once the kernel took the bytes, so a stream writing through this one keeps its backpressure
+    if (done && more) queueMicrotask(done);
+    else if (done) this.#whenDrained(done);
     return more;
+  }
+
+  #whenDrained(done: (err?: Error | null) => void): void {
+    const drained = () => {
+      this.off("close", closed);
+      done();
+    };
+    const closed = () => {
+      this.off("drain", drained);
+      done(new Error("the connection closed before the write went out"));
+    };
+    this.once("drain", drained);
+    this.once("close", closed);
   }
 
   end(done?: () => void): this {
