@@ -14,7 +14,7 @@
  * request, so apps that proxy (`fetch(request)`) or copy (`new Request(req)`)
  * keep working.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { bodyStream } from "./body-stream.ts";
 import { hasHeader, isHeadersObject, toNodeHeaders } from "./node-headers.ts";
 
@@ -70,6 +70,7 @@ type Members = { get: string[]; call: string[] };
 export const REAL = Symbol("tsgw.real");
 const DECODER = new TextDecoder();
 const WRITE = Symbol("tsgw.write");
+const STREAM = Symbol("tsgw.stream");
 
 // ---------------------------------------------------------------- requests
 
@@ -179,17 +180,22 @@ function isKnownBody(body: unknown): body is KnownBody | undefined {
 
 export class LightResponse {
   #body: KnownBody;
+  /** a ReadableStream body, until a native Response takes it (the server reads it straight from here) */
+  #stream?: ReadableStream<Uint8Array>;
   #init: ResponseInit | undefined;
   #headers?: Headers;
   #real?: Response;
 
   constructor(body?: BodyInit | null, init?: ResponseInit) {
-    if (isKnownBody(body)) {
-      this.#body = body ?? null;
+    // (known bodies first: on Node, reading the ReadableStream global loads web streams)
+    const stream = !isKnownBody(body) && body instanceof ReadableStream;
+    if (stream || isKnownBody(body)) {
+      this.#body = stream ? null : (body ?? null);
+      if (stream) this.#stream = body;
       this.#init = init;
       if (init && (init.status ?? 200) !== 200) checkStatus(init.status!);
     } else {
-      // streams, Blobs, FormData, URLSearchParams: the native Response handles them
+      // Blobs, FormData, URLSearchParams: the native Response handles them
       this.#body = null;
       this.#real = new (natives().NativeResponse)(body, init);
     }
@@ -239,9 +245,15 @@ export class LightResponse {
   }
   [REAL](): Response {
     if (!this.#real) {
-      this.#real = new (natives().NativeResponse)(this.#body as BodyInit | null, { ...this.#init, headers: this.#headers ?? this.#init?.headers });
+      const body = this.#stream ?? (this.#body as BodyInit | null);
+      this.#real = new (natives().NativeResponse)(body, { ...this.#init, headers: this.#headers ?? this.#init?.headers });
     }
     return this.#real;
+  }
+  /** The head and the stream of a stream body no native Response took: what the server needs to send it. */
+  [STREAM](): { headers: OutgoingHttpHeaders; body: ReadableStream<Uint8Array> } | undefined {
+    if (!this.#stream || this.#real) return undefined;
+    return { headers: toNodeHeaders(this.#headers ?? this.#init?.headers), body: this.#stream };
   }
   /**
    * Write this response to node:http in one go when its body is known (a
@@ -249,6 +261,7 @@ export class LightResponse {
    * one write. Returns false when the body must be streamed instead.
    */
   [WRITE](res: ServerResponse): boolean {
+    if (this.#stream) return false;
     const real = this.#real;
     if (real && (real.bodyUsed || (this.#body === null && real.body !== null))) return false;
     const body = this.#body;
@@ -283,6 +296,11 @@ function checkStatus(status: number): void {
   if (!Number.isInteger(status) || status < 200 || status > 599) {
     throw new RangeError(`init["status"] must be in the range of 200 to 599, inclusive.`);
   }
+}
+
+/** The head and body of a response to be streamed: read from a light response where it still holds them (no native Response made). */
+export function streamedParts(response: Response): { headers: OutgoingHttpHeaders; body: ReadableStream<Uint8Array> | null } {
+  return (response as unknown as LightResponse)[STREAM]?.() ?? { headers: toNodeHeaders(response.headers), body: response.body };
 }
 
 /** Write a light response with a known body in one go; false for anything that must be streamed. */

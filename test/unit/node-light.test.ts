@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { ServerResponse } from "node:http";
-import { LightResponse, installLightGlobals, writeKnownBody } from "../../src/app/node-light.ts";
+import { LightResponse, installLightGlobals, streamedParts, writeKnownBody } from "../../src/app/node-light.ts";
 
 /** What writeKnownBody hands to node:http, captured. */
 function written(response: Response): { status: number; headers: Record<string, unknown>; body: unknown } | undefined {
@@ -87,6 +87,36 @@ describe("LightResponse as the global Response", () => {
     assert.equal(written(cloned)?.body, "c", "materialized but unread: still written directly");
   });
 
+
+  test("a stream body is handed to the server as given, or read through the real Response once the app touched it", async () => {
+    const chunks = (...parts: string[]) =>
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          for (const p of parts) c.enqueue(new TextEncoder().encode(p));
+          c.close();
+        },
+      });
+    const source = chunks("a", "b");
+    const plain = new Response(source, { status: 206, headers: [["x-a", "1"], ["set-cookie", "a=1"], ["set-cookie", "b=2"]] });
+    assert.ok(plain instanceof NativeResponse);
+    const parts = streamedParts(plain);
+    assert.equal(parts.body, source, "the app's own stream, no native Response in between");
+    assert.deepEqual(parts.headers, { "x-a": "1", "set-cookie": ["a=1", "b=2"] });
+    assert.equal(plain.status, 206);
+
+    const read = new Response(chunks("x", "y"));
+    assert.equal(read.bodyUsed, false);
+    assert.equal(await read.text(), "xy");
+    assert.equal(read.bodyUsed, true);
+    assert.equal(streamedParts(read).body?.locked, true, "read by the app: the server sees the used real body");
+
+    const touched = new Response(chunks("t"), { headers: { "x-b": "2" } });
+    touched.headers.set("x-c", "3");
+    const tparts = streamedParts(touched);
+    assert.deepEqual(tparts.headers, { "x-b": "2", "x-c": "3" });
+    assert.equal(await new Response(tparts.body).text(), "t");
+    assert.throws(() => new Response(chunks(), { status: 99 }), RangeError);
+  });
   test("Response.redirect and Response.error still work", () => {
     assert.equal(Response.redirect("http://example.test/", 302).status, 302);
     assert.equal(Response.error().type, "error");
