@@ -252,8 +252,11 @@ function rawServer(rt: "node" | "bun" | "deno"): Launch {
 
 function rawMulti(rt: "node" | "bun" | "deno"): [string, Launch][] {
   if (rt === "node") return [["node cluster", (port) => group([process.execPath, join(BENCH, "cluster-node.mjs"), String(WORKERS), String(port)])], ["PM2 cluster", pm2]];
-  if (rt === "bun") return [["Bun.serve reusePort", (port) => group([...runtimeArgs("bun", join(BENCH, "reuseport.ts")), String(WORKERS), String(port)])]];
+  const reusePort = (port: number) => group([...runtimeArgs(rt, join(BENCH, "reuseport.ts")), String(WORKERS), String(port)]);
+  if (rt === "bun") return [["Bun.serve reusePort", reusePort]];
   return [
+    // the same process model as tsgw's (one process per worker); --parallel runs its workers as threads of one process
+    ["Deno.serve reusePort processes", reusePort],
     [
       "deno serve --parallel",
       (port) => group([join(BIN, "deno"), "serve", "--parallel", "-A", "--host", "127.0.0.1", "--port", String(port), join(BENCH, "serve-deno.ts")], { DENO_JOBS: String(WORKERS) }),

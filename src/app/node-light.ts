@@ -74,6 +74,8 @@ const STREAM = Symbol("tsgw.stream");
 
 // ---------------------------------------------------------------- requests
 
+const ABSOLUTE = /^https?:\/\//i;
+
 export class LightRequest {
   #req: IncomingMessage;
   #res: ServerResponse;
@@ -93,7 +95,10 @@ export class LightRequest {
     if (this.#url === undefined) {
       // `encrypted`: a TLS socket in node:http; a uwsgi request whose vars said HTTPS
       const scheme = (this.#req.socket as { encrypted?: boolean } | null)?.encrypted ? "https" : "http";
-      this.#url = `${scheme}://${this.#req.headers.host ?? "localhost"}${this.#req.url ?? "/"}`;
+      const target = this.#req.url ?? "/";
+      // absolute-form (GET http://host/path, as proxies send it) is the URL itself; "*" (OPTIONS *) has no path
+      if (target.charCodeAt(0) !== 47 && ABSOLUTE.test(target)) this.#url = target;
+      else this.#url = `${scheme}://${this.#req.headers.host ?? "localhost"}${target.charCodeAt(0) === 47 ? target : "/"}`;
     }
     return this.#url;
   }

@@ -1,4 +1,5 @@
 /** Bun shim: Bun.serve for fetch apps, Bun's node:http for Node listeners, Bun.listen for raw connections. */
+import { formatAddress } from "../config/address.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { LazyRequestInfo } from "./info.ts";
 import { listenBunSockets } from "./bun-socket.ts";
@@ -30,6 +31,7 @@ export const runtime: Runtime = {
     const { workerId } = options;
     return listenNative(address, options, options.observe.fetch(handler), (serving) => {
       let server: BunServer | undefined;
+      const origin = () => (address.kind === "tcp" ? formatAddress({ ...address, port: server!.port }) : "http://localhost");
       const remote = (req: Request): RemoteAddr => {
         const ip = server!.requestIP(req);
         return { hostname: ip?.address ?? "", port: ip?.port ?? 0 };
@@ -38,7 +40,12 @@ export const runtime: Runtime = {
         ...(address.kind === "unix" ? { unix: address.path } : { hostname: address.host, port: address.port, reusePort: options.shared }),
         // bodies stream through; the app decides what is too large
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-        fetch: (req: Request) => serving(req, new LazyRequestInfo(req, remote, workerId)),
+        fetch: (req: Request) => {
+          const info = new LazyRequestInfo(req, remote, workerId);
+          // Bun leaves the URL relative ("/path") when a request has no Host header (HTTP/1.0
+          // clients, health checkers); apps rightly expect an absolute one, as on Node and Deno
+          return serving(req.url.charCodeAt(0) === 47 ? new Request(origin() + req.url, req) : req, info);
+        },
         error(err: unknown) {
           options.onError(`request failed: ${String(err)}`);
           return new Response("Internal Server Error", { status: 500 });

@@ -41,6 +41,20 @@ for (const rt of RUNTIMES) {
         assert.equal(info.workerId, 1);
       });
 
+      test("request.url is absolute for an HTTP/1.0 request without Host and for an absolute-form target", async () => {
+        const urlOf = async (head: string) => {
+          const reply = await rawSend(server.port, head).reply;
+          assert.match(reply, /^HTTP\/1\.[01] 200/, reply);
+          return JSON.parse(reply.slice(reply.indexOf("\r\n\r\n") + 4)).url as string;
+        };
+        // health checkers and old clients send no Host; Bun leaves such a URL relative
+        const bare = new URL(await urlOf("GET /info?h=1 HTTP/1.0\r\n\r\n"));
+        assert.equal(bare.pathname + bare.search, "/info?h=1");
+        // proxies send the whole URL; its host wins over the Host header (RFC 9112 3.2.2), where the runtime follows it
+        const proxied = new URL(await urlOf("GET http://ex.test/info?p=1 HTTP/1.1\r\nHost: ex.test\r\nConnection: close\r\n\r\n"));
+        assert.equal(proxied.href, "http://ex.test/info?p=1");
+      });
+
       test("HEAD gets headers and no body", async () => {
         const r = await ask(server, { method: "HEAD" });
         assert.equal(r.status, 200);
