@@ -277,7 +277,10 @@ function comparisons(): Comparison[] {
       out.push({ group: "tsgw vs bare runtime", runtime: rt, name: `fetch app, ${WORKERS} workers, hello`, workload: "hello", baselineName: name, baseline: launch, candidateName: "tsgw", candidate: tsgwOn(cmd, HELLO, WORKERS), target: name === "PM2 cluster" ? 1.0 : 0.95 });
     }
     if (rt === "node") {
-      out.push({ group: "tsgw vs bare runtime", runtime: rt, name: "fetch app, 1 process, hello", workload: "hello", baselineName: "@hono/node-server", baseline: (port) => group([process.execPath, join(BENCH, "hono-node.mjs"), String(port)]), candidateName: "tsgw", candidate: tsgwOn(cmd, HELLO, 1), target: 1.0 });
+      // the fetch adapter against the best known one, on the same web-stream and Request/Response costs
+      for (const workload of ["hello", "json", "64k"] as const) {
+        out.push({ group: "tsgw vs bare runtime", runtime: rt, name: `fetch app, 1 process, ${workload}`, workload, baselineName: "@hono/node-server", baseline: (port) => group([process.execPath, join(BENCH, "hono-node.mjs"), String(port)]), candidateName: "tsgw", candidate: tsgwOn(cmd, HELLO, 1), target: 1.0 });
+      }
     }
     const accessLog = join(WORK, `access-${rt}.log`);
     out.push({ group: "access log", runtime: rt, name: "fetch app, 1 process, hello", workload: "hello", baselineName: "tsgw, access log off", baseline: tsgwOn(cmd, HELLO, 1), candidateName: "tsgw, access log on", candidate: tsgwOn(cmd, HELLO, 1, ["--access-log", accessLog]), target: 0.9 });

@@ -196,7 +196,10 @@ export class LightResponse {
     const stream = !isKnownBody(body) && body instanceof ReadableStream;
     if (stream || isKnownBody(body)) {
       this.#body = stream ? null : (body ?? null);
-      if (stream) this.#stream = body;
+      if (stream) {
+        if (body.locked) throw new TypeError("Response body object should not be disturbed or locked");
+        this.#stream = body;
+      }
       this.#init = init;
       if (init && (init.status ?? 200) !== 200) checkStatus(init.status!);
     } else {

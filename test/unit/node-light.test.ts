@@ -116,6 +116,9 @@ describe("LightResponse as the global Response", () => {
     assert.deepEqual(tparts.headers, { "x-b": "2", "x-c": "3" });
     assert.equal(await new Response(tparts.body).text(), "t");
     assert.throws(() => new Response(chunks(), { status: 99 }), RangeError);
+    const locked = chunks("l");
+    locked.getReader();
+    assert.throws(() => new Response(locked), TypeError, "a locked stream is refused, as by the real constructor");
   });
   test("Response.redirect and Response.error still work", () => {
     assert.equal(Response.redirect("http://example.test/", 302).status, 302);
