@@ -6,7 +6,6 @@
  * file:line errors that a generic parser cannot give.
  */
 import { resolveConfig, type ResolvedConfig } from "./config/load.ts";
-import { renderHelp, renderPrintConfig } from "./config/render.ts";
 import { TsgwError, describeError, EXIT } from "./errors.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
 import { currentRuntime } from "./runtime/index.ts";
@@ -22,9 +21,9 @@ const command = (options: MainOptions) => ({
     const runtime = await currentRuntime();
     const cwd = process.cwd();
     const resolved = await resolveConfig({ argv: rawArgs, env: process.env, cwd, importModule: runtime.importModule });
-    if (resolved.action === "help") return void process.stdout.write(renderHelp(VERSION));
+    if (resolved.action === "help") return void process.stdout.write((await import("./config/render.ts")).renderHelp(VERSION));
     if (resolved.action === "version") return void process.stdout.write(`tsgw ${VERSION} (${runtime.name} ${runtime.version}${options.binary ? `, standalone binary: ${options.binary}` : ""})\n`);
-    if (resolved.action === "print-config") return void process.stdout.write(renderPrintConfig(resolved));
+    if (resolved.action === "print-config") return void process.stdout.write((await import("./config/render.ts")).renderPrintConfig(resolved));
     if (resolved.action === "reload" || resolved.action === "stop" || resolved.action === "status") {
       const { reloadMaster, statusOf, stopMaster } = await import("./master/manage.ts");
       const pidfile = resolved.actionValue!;

@@ -9,10 +9,8 @@ import { ConfigError } from "../errors.ts";
 import { parseAddress, type Listener } from "./address.ts";
 import { parseArgv } from "./cli.ts";
 import { cmdArgsLayer, envDefaultsLayer } from "./env.ts";
-import { loadIni } from "./ini.ts";
 import type { Entry, Layer } from "./layer.ts";
 import { SETTINGS, camelCase, setting, type SettingDef, type SettingName } from "./settings.ts";
-import { loadTsConfig } from "./ts.ts";
 import type { Config } from "./types.ts";
 
 export interface ResolvedConfig {
@@ -51,8 +49,10 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
   const tsFile = pick("config") as string | undefined;
   const iniFile = pick("ini") as string | undefined;
   if (tsFile && iniFile) throw new ConfigError("give either -c (TS/JS config) or --ini, not both", "command line");
-  if (tsFile) layers.push(await loadTsConfig(tsFile, input.cwd, input.importModule));
-  if (iniFile) layers.push(loadIni(iniFile, input.cwd));
+  // each config reader (and the ini package) is loaded only where its kind of file is given:
+  // every module costs start-up time and worker memory
+  if (tsFile) layers.push(await (await import("./ts.ts")).loadTsConfig(tsFile, input.cwd, input.importModule));
+  if (iniFile) layers.push((await import("./ini.ts")).loadIni(iniFile, input.cwd));
   layers.push(cmdArgs, cli);
   const second = (["print-config", "check-config"] as const).find((a) => has(cli, a) || has(cmdArgs, a));
   return finish(layers, input, second);
