@@ -192,21 +192,20 @@ export class LightResponse {
   #real?: Response;
 
   constructor(body?: BodyInit | null, init?: ResponseInit) {
-    // (known bodies first: on Node, reading the ReadableStream global loads web streams)
-    const stream = !isKnownBody(body) && body instanceof ReadableStream;
-    if (stream || isKnownBody(body)) {
-      this.#body = stream ? null : (body ?? null);
-      if (stream) {
-        if (body.locked) throw new TypeError("Response body object should not be disturbed or locked");
-        this.#stream = body;
-      }
-      this.#init = init;
-      if (init && (init.status ?? 200) !== 200) checkStatus(init.status!);
+    // (known bodies are told apart first: on Node, reading the ReadableStream global loads web streams)
+    if (isKnownBody(body)) this.#body = body ?? null;
+    else if (body instanceof ReadableStream) {
+      if (body.locked) throw new TypeError("Response body object should not be disturbed or locked");
+      this.#body = null;
+      this.#stream = body;
     } else {
       // Blobs, FormData, URLSearchParams: the native Response handles them
       this.#body = null;
       this.#real = new (natives().NativeResponse)(body, init);
+      return;
     }
+    this.#init = init;
+    if (init && (init.status ?? 200) !== 200) checkStatus(init.status!);
   }
   static json(data: unknown, init?: ResponseInit): LightResponse {
     const body = JSON.stringify(data);
