@@ -230,25 +230,6 @@ export function unsafeParts(parts: RequestParts): string | undefined {
   return undefined;
 }
 
-/**
- * The same request as an HTTP/1.0 head, for a Node listener served by a
- * node:http server: 1.0 so that the response comes back unchunked and the
- * connection ends with it, as uwsgi wants. Throws what unsafeParts finds.
- */
-export function httpHeadFromParts(parts: RequestParts): string {
-  const unsafe = unsafeParts(parts);
-  if (unsafe) throw new Error(unsafe);
-  let head = `${parts.method} ${parts.path} HTTP/1.0\r\n`;
-  let host = false;
-  for (const [k, v] of parts.headers) {
-    if (k === "connection" || k === "keep-alive" || k === "transfer-encoding") continue; // one request per connection
-    if (k === "host") host = true;
-    head += `${k}: ${v}\r\n`;
-  }
-  if (!host) head += `host: ${parts.host}\r\n`;
-  return `${head}\r\n`;
-}
-
 /** The status line and headers of a response, ready to write before the body. */
 export function responseHead(status: number, statusText: string, headers: Iterable<[string, string]>): string {
   let head = `HTTP/1.1 ${status} ${statusText || REASONS[status] || "Unknown"}\r\n`;

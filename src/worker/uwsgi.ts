@@ -10,15 +10,15 @@
  * vars become a small IncomingMessage-like request and the socket a
  * ServerResponse-like writer, and fetchToNodeListener turns them into a light
  * Request and writes the Response (one write for a body of known length).
- * Node listeners get a real IncomingMessage/ServerResponse: the vars are
- * turned into an HTTP/1.0 head that a node:http server reads in front of the
- * body (see requestStream).
+ * Node listeners get a real IncomingMessage/ServerResponse made from the
+ * vars, with no HTTP parser in between (see serveNodeRequest).
  */
-import type { IncomingMessage, OutgoingHttpHeaders, Server as HttpServer, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { Duplex, Readable } from "node:stream";
 import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installRequestCompat } from "../app/node-light.ts";
-import { httpHeadFromParts, parseRequest, requestFromPairs, responseHead, unsafeParts, type RequestParts } from "../protocol/uwsgi.ts";
+import { parseRequest, requestFromPairs, responseHead, unsafeParts, type RequestParts } from "../protocol/uwsgi.ts";
 import type { FetchHandler, NodeListener, StreamSocket } from "../runtime/types.ts";
 
 export interface UwsgiOptions {
@@ -33,7 +33,8 @@ export interface UwsgiOptions {
 
 export type UwsgiApp = { fetch: FetchHandler } | { node: NodeListener };
 
-type Target = { listener: NodeListener; http?: undefined } | { http: HttpServer };
+type NodeHttp = typeof import("node:http");
+type Target = { listener: NodeListener; http?: undefined } | { listener: NodeListener; http: NodeHttp };
 
 /** What to do with each new connection: check the peer, then read one request. */
 export async function uwsgiConnections(app: UwsgiApp, options: UwsgiOptions): Promise<(socket: StreamSocket) => void> {
@@ -43,7 +44,7 @@ export async function uwsgiConnections(app: UwsgiApp, options: UwsgiOptions): Pr
   if ("fetch" in app) {
     installRequestCompat(); // apps may pass the light request to new Request() or fetch()
     target = { listener: fetchToNodeListener(app.fetch, options.workerId, options.onError) };
-  } else target = { http: (await import("node:http")).createServer(app.node) };
+  } else target = { listener: app.node, http: await import("node:http") };
   return (socket) => {
     const peer = socket.remoteAddress;
     if (peer && !allowed.has(normalizeIp(peer))) {
@@ -97,7 +98,7 @@ class Connection {
     if (unsafe) return this.fail(`unusable request: ${unsafe}`);
     const rest = buf.subarray(parsed.packet.consumed);
     const { target, socket } = this;
-    if (target.http) target.http.emit("connection", requestStream(socket, Buffer.concat([Buffer.from(httpHeadFromParts(parts), "latin1"), rest]), parts));
+    if (target.http) serveNodeRequest(socket, parts, rest, target.listener, target.http);
     else {
       const request = new UwsgiRequest(socket, parts, rest);
       // the rest of the body waits in the socket until the app reads it (see bodyOf)
@@ -209,9 +210,17 @@ class UwsgiRequest {
  * closes before all of it came.
  */
 function bodyOf(source: StreamSocket, first: Uint8Array, length: number, whole: () => void): Readable {
-  const body = new Readable({ read: () => void source.resume() });
+  return feedBody(new Readable({ read: () => void source.resume() }), source, first, length, whole);
+}
+
+/** Push the body into `body`, a Readable whose reads resume `source`; `whole` runs before its end. */
+function feedBody<R extends Readable>(body: R, source: StreamSocket, first: Uint8Array, length: number, whole: () => void): R {
   let left = length;
-  if (left === 0) return body.push(null), body;
+  if (left === 0) {
+    whole();
+    body.push(null);
+    return body;
+  }
   const cut = () => left > 0 && body.destroy(new Error(`the peer closed with ${left} body bytes unsent`));
   const take = (bytes: Uint8Array): void => {
     const piece = bytes.length > left ? bytes.subarray(0, left) : bytes;
@@ -230,6 +239,21 @@ function bodyOf(source: StreamSocket, first: Uint8Array, length: number, whole: 
     source.once("close", cut);
   }
   return body;
+}
+
+/**
+ * The response is out: close the connection. When all the peer sent was
+ * read, at once (no half-close round trip); otherwise the unread rest is
+ * drained to nowhere and the connection half-closed, so nginx never sees a
+ * reset.
+ */
+function closeAfterResponse(socket: StreamSocket, allRead: boolean): void {
+  if (allRead && socket.endAndClose) socket.endAndClose();
+  else {
+    socket.removeAllListeners("data");
+    socket.resume();
+    socket.end();
+  }
 }
 
 /**
@@ -280,13 +304,7 @@ class UwsgiResponse {
     const bytes = this.withHead(this.isHead ? undefined : chunk);
     const { socket } = this;
     if (bytes.length) socket.write(bytes);
-    if (this.request.allRead && socket.endAndClose) socket.endAndClose();
-    else {
-      // the app left part of the body unread: let it drain to nowhere, so the peer's close is seen
-      socket.removeAllListeners("data");
-      socket.resume();
-      socket.end();
-    }
+    closeAfterResponse(socket, this.request.allRead);
     this.writableFinished = true;
     return this;
   }
@@ -318,44 +336,88 @@ class UwsgiResponse {
   }
 }
 
+/** Request headers whose repeats node:http drops (the first one counts), as its parser does. */
+const SINGLE_HEADERS = new Set(["age", "authorization", "content-length", "content-type", "etag", "expires", "from", "host", "if-modified-since", "if-unmodified-since", "last-modified", "location", "max-forwards", "proxy-authorization", "referer", "retry-after", "server", "user-agent"]);
+
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding"]);
+
+/** The headers object node:http would build from these header lines. */
+function nodeHeaders(lines: readonly [string, string][]): IncomingHttpHeaders {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of lines) {
+    const had = headers[name];
+    if (had === undefined) headers[name] = name === "set-cookie" ? [value] : value;
+    else if (name === "set-cookie") (had as string[]).push(value);
+    else if (!SINGLE_HEADERS.has(name)) headers[name] = `${had as string}${name === "cookie" ? "; " : ", "}${value}`;
+  }
+  return headers;
+}
+
 /**
- * The connection a node:http server sees: reads give `first` (the request as
- * HTTP) and then the socket's bytes, with backpressure; writes go to the
- * socket. A Duplex rather than the socket itself with the head unshifted,
- * because Deno's node:http reads an injected socket's later bytes past
- * unshifted data. It reports REMOTE_ADDR/REMOTE_PORT as its peer and HTTPS
- * as `encrypted`, so `req.socket.remoteAddress` and Express's `req.ip` and
- * `req.protocol` are what nginx saw.
+ * A Node listener's request: a real IncomingMessage and ServerResponse of the
+ * runtime's node:http, made from the vars with no HTTP parser in between
+ * (feeding a node:http server the request as text through a stream cost Bun
+ * half its throughput). To node:http the request is HTTP/1.0, so the
+ * response comes back unchunked and with the connection closing, as uwsgi
+ * wants. Its socket reports nginx's REMOTE_ADDR/REMOTE_PORT as the peer and
+ * HTTPS as `encrypted`, so Express's `req.ip` and `req.protocol` are what
+ * nginx saw.
  */
-function requestStream(socket: StreamSocket, first: Buffer, parts: RequestParts): Duplex {
-  const stream = new Duplex({
-    read: () => void socket.resume(),
+function serveNodeRequest(socket: StreamSocket, parts: RequestParts, rest: Uint8Array, listener: NodeListener, http: NodeHttp): void {
+  const length = parts.method === "GET" || parts.method === "HEAD" ? 0 : parts.contentLength;
+  let allRead = length <= rest.length;
+  const connection = new Duplex({
+    read() {}, // the body is pushed into the request itself (below)
     write: (chunk, encoding, done) => void socket.write(chunk, encoding, done),
-    final: (done) => void socket.end(done),
+    // all the response's bytes went out through write(): the request is over
+    final: (done) => {
+      closeAfterResponse(socket, allRead);
+      done();
+    },
     destroy: (err, done) => {
       socket.destroy(err ?? undefined);
       done(err);
     },
   });
-  Object.assign(stream, {
+  Object.assign(connection, {
     remoteAddress: parts.remote.hostname || socket.remoteAddress,
     remotePort: parts.remote.port || socket.remotePort,
     remoteFamily: socket.remoteFamily,
     localAddress: socket.localAddress,
     localPort: socket.localPort,
     encrypted: parts.https || undefined,
-    setTimeout: (ms: number, cb?: () => void) => (socket.setTimeout(ms, cb), stream),
-    setNoDelay: (on?: boolean) => (socket.setNoDelay?.(on), stream),
-    setKeepAlive: (on?: boolean, delay?: number) => (socket.setKeepAlive?.(on, delay), stream),
+    setTimeout: (ms: number, cb?: () => void) => (socket.setTimeout(ms, cb), connection),
+    setNoDelay: (on?: boolean) => (socket.setNoDelay?.(on), connection),
+    setKeepAlive: (on?: boolean, delay?: number) => (socket.setKeepAlive?.(on, delay), connection),
     address: () => socket.address?.(),
   });
-  socket.pause();
-  stream.push(first);
-  socket.on("data", (chunk: Uint8Array) => {
-    if (!stream.push(chunk)) socket.pause();
+  socket.on("close", () => connection.destroy());
+  socket.on("timeout", () => connection.emit("timeout"));
+  // a peer gone mid-request (EPIPE, ECONNRESET, a body cut short) ends this request only, as node:http's own socket handler does
+  connection.on("error", () => {});
+
+  const req = new http.IncomingMessage(connection as unknown as Socket);
+  req.method = parts.method;
+  req.url = parts.path;
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = 0;
+  req.httpVersion = "1.0";
+  // hop-by-hop headers are nginx's business: the request reached tsgw whole, on a connection of its own
+  const lines = parts.headers.filter(([name]) => !HOP_BY_HOP.has(name));
+  req.headers = nodeHeaders(lines);
+  req.rawHeaders = lines.flat();
+  if (req.headers.host === undefined) req.headers.host = parts.host;
+  // reading the request resumes the connection (what node:http's parser does for its sockets)
+  req._read = () => void socket.resume();
+  if (!allRead) socket.pause();
+  feedBody(req, socket, rest, length, () => {
+    allRead = true;
+    req.complete = true; // else ending the request would destroy its socket, as for an aborted one
   });
-  socket.on("end", () => stream.push(null));
-  socket.on("close", () => stream.destroy());
-  socket.on("timeout", () => stream.emit("timeout"));
-  return stream;
+
+  const res = new http.ServerResponse(req);
+  res.assignSocket(connection as unknown as Socket);
+  // the response was handed to the connection whole: end it once its writes are out
+  res.once("prefinish", () => connection.end());
+  listener(req, res);
 }

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { encodeRequest } from "../../src/protocol/uwsgi.ts";
-import { RUNTIMES, rawSend, startTsgw, waitForLog, type Server } from "../helpers/tsgw.ts";
+import { join } from "node:path";
+import { RUNTIMES, rawSend, startTsgw, tempDir, waitForLog, type Server } from "../helpers/tsgw.ts";
 
 const GET = (uri: string, extra: Record<string, string> = {}) =>
   encodeRequest({ REQUEST_METHOD: "GET", REQUEST_URI: uri, HTTP_HOST: "t.test", REMOTE_ADDR: "10.9.8.7", REMOTE_PORT: "4242", ...extra });
@@ -105,6 +106,38 @@ for (const rt of RUNTIMES) {
 }
 
 for (const rt of RUNTIMES) {
+  describe(`uwsgi protocol for Express on ${rt}`, () => {
+    let server: Server;
+    let port: number;
+    before(async () => {
+      server = await startTsgw(rt, ["test/fixtures/express.cjs", "--socket", "127.0.0.1:0"]);
+      port = Number(new URL(server.url.replace(/^uwsgi:/, "http:")).port);
+    });
+    after(() => server.stop());
+    const json = (reply: string) => JSON.parse(reply.slice(reply.indexOf("\r\n\r\n") + 4));
+
+    test("express.json() reads the body; req.ip, req.protocol and repeated headers are as over HTTP", async () => {
+      const payload = JSON.stringify({ a: [1, 2, 3], s: "é" });
+      const length = String(Buffer.byteLength(payload));
+      const head = encodeRequest({ REQUEST_METHOD: "POST", REQUEST_URI: "/json", CONTENT_LENGTH: length, CONTENT_TYPE: "application/json", HTTP_HOST: "t.test" });
+      const posted = await rawSend(port, head, Buffer.from(payload)).reply;
+      assert.match(posted, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.deepEqual(json(posted), { got: { a: [1, 2, 3], s: "é" } });
+
+      // nginx passes a header the client repeated as one var each: node:http's rules join or drop them
+      const vars: [string, string][] = [
+        ["REQUEST_METHOD", "GET"], ["REQUEST_URI", "/who?x=1"], ["HTTP_HOST", "t.test"], ["REMOTE_ADDR", "10.9.8.7"], ["HTTPS", "on"],
+        ["HTTP_COOKIE", "a=1"], ["HTTP_COOKIE", "b=2"], ["HTTP_ACCEPT", "text/html"], ["HTTP_ACCEPT", "application/json"],
+      ];
+      const blocks = vars.map(([k, v]) => encodeRequest({ [k]: v }).subarray(4));
+      const size = blocks.reduce((n, b) => n + b.length, 0);
+      const who = await rawSend(port, Buffer.concat([Buffer.from([0, size & 0xff, size >> 8, 0]), ...blocks])).reply;
+      assert.deepEqual(json(who), { ip: "10.9.8.7", protocol: "https", secure: true, hostname: "t.test", cookie: "a=1; b=2", accept: "text/html, application/json", query: { x: "1" } });
+    });
+  });
+}
+
+for (const rt of RUNTIMES) {
   test(`socket-allow-from refuses other TCP peers (${rt})`, async () => {
     const server = await startTsgw(rt, ["test/fixtures/fetch", "--socket", "127.0.0.1:0", "--socket-allow-from", "10.0.0.1"]);
     try {
@@ -164,6 +197,53 @@ for (const rt of RUNTIMES) {
       assert.doesNotMatch(first, /transfer-encoding: chunked/i);
       await rawSend(port, GET("/release")).reply;
       assert.match(await reply, /first;second;$/);
+    });
+
+    test("a body the listener never reads: the answer arrives and the connection closes", async () => {
+      const head = encodeRequest({ REQUEST_METHOD: "POST", REQUEST_URI: "/release", CONTENT_LENGTH: "100000", HTTP_HOST: "t.test" });
+      assert.match(await rawSend(port, head, "x".repeat(10)).reply, /\r\n\r\nreleased$/);
+      assert.equal(body(await rawSend(port, GET("/ok")).reply).url, "/ok");
+    });
+
+    test("a peer that goes away mid-body or mid-response costs only its own request", async () => {
+      const head = encodeRequest({ REQUEST_METHOD: "POST", REQUEST_URI: "/up", CONTENT_LENGTH: "100000", HTTP_HOST: "t.test" });
+      const cut = rawSend(port, head, "x".repeat(1000));
+      await new Promise((r) => setTimeout(r, 50));
+      cut.sock.resetAndDestroy();
+      // the listener writes again after its peer is gone (EPIPE / ECONNRESET)
+      const { sock } = rawSend(port, GET("/stream"));
+      await new Promise<void>((resolve) => sock.once("data", () => resolve()));
+      sock.resetAndDestroy();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.match(await rawSend(port, GET("/release")).reply, /released$/);
+      // peers that reset right after sending their request: the answer meets a closed connection
+      for (let i = 0; i < 100; i++) {
+        const quick = rawSend(port, GET("/ok"));
+        quick.sock.once("connect", () => setImmediate(() => quick.sock.resetAndDestroy()));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(body(await rawSend(port, GET("/ok")).reply).url, "/ok");
+    });
+
+    test("over a unix socket, answers to peers already gone (EPIPE) cost nothing either", async () => {
+      const path = join(tempDir(), "app.sock");
+      const unix = await startTsgw(rt, ["test/fixtures/node-info.mjs", "--socket", path]);
+      try {
+        const ask = (then: (s: Socket) => void) =>
+          new Promise<string>((resolve) => {
+            const s = connect(path, () => then(s));
+            let text = "";
+            s.on("data", (d) => (text += d));
+            s.on("error", () => {});
+            s.on("close", () => resolve(text));
+          });
+        // the request, then gone at once: the answer is written into a closed unix socket
+        await Promise.all(Array.from({ length: 100 }, () => ask((s) => s.end(GET("/ok"), () => s.destroy()))));
+        const reply = await ask((s) => s.write(GET("/ok")));
+        assert.equal(body(reply).url, "/ok");
+      } finally {
+        await unix.stop();
+      }
     });
 
     test("vars that would smuggle a header are refused; the worker keeps serving", async () => {

@@ -1,7 +1,7 @@
 /** The uwsgi codec: round trips, every malformed case, and random bytes that must never throw. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { encodeRequest, httpHeadFromParts, parseRequest, requestFromVars, responseHead, varsOf } from "../../src/protocol/uwsgi.ts";
+import { encodeRequest, parseRequest, requestFromVars, responseHead, unsafeParts, varsOf } from "../../src/protocol/uwsgi.ts";
 
 const NGINX_VARS = {
   QUERY_STRING: "a=1&b=2",
@@ -129,7 +129,6 @@ describe("vars to request", () => {
 test("nginx's HTTP_CONTENT_LENGTH/TYPE do not double the CGI ones", () => {
   const parts = requestFromVars({ REQUEST_METHOD: "POST", CONTENT_LENGTH: "5", HTTP_CONTENT_LENGTH: "5", CONTENT_TYPE: "text/plain", HTTP_CONTENT_TYPE: "text/plain", HTTP_HOST: "h" });
   assert.deepEqual(parts.headers.filter(([k]) => k.startsWith("content-")), [["content-length", "5"], ["content-type", "text/plain"]].sort());
-  assert.match(httpHeadFromParts(parts), /^POST \/ HTTP\/1\.0\r\n/);
-  assert.equal(httpHeadFromParts(parts).match(/content-length/g)?.length, 1);
-  assert.throws(() => httpHeadFromParts({ ...parts, headers: [["x", "a\r\nb: c"]] }), /invalid header "x"/);
+  assert.equal(unsafeParts(parts), undefined);
+  assert.match(unsafeParts({ ...parts, headers: [["x", "a\r\nb: c"]] }) ?? "", /invalid header "x"/);
 });
