@@ -294,13 +294,13 @@ function comparisons(): Comparison[] {
     for (const rt of engines) {
       const cmd = commandFor(rt);
       // one worker: Bun cannot share a unix socket between workers; the same for every runtime keeps it comparable
-      const via = (pass: "uwsgi" | "proxy", transport: "unix" | "tcp"): Launch => {
+      const via = (pass: "uwsgi" | "proxy", transport: "unix" | "tcp", app = HELLO): Launch => {
         const flag = pass === "uwsgi" ? "--socket" : "--http-socket";
         return nginxFront(
           (port) => {
             const dir = join(WORK, `tsgw-${port}`);
             mkdirSync(dir, { recursive: true });
-            return group([...cmd, HELLO, flag, transport === "unix" ? join(dir, "app.sock") : `127.0.0.1:${port}`, ...QUIET]);
+            return group([...cmd, app, flag, transport === "unix" ? join(dir, "app.sock") : `127.0.0.1:${port}`, ...QUIET]);
           },
           pass,
           (port) => (transport === "unix" ? `unix:${join(WORK, `tsgw-${port}`, "app.sock")}` : `127.0.0.1:${port}`),
@@ -309,6 +309,7 @@ function comparisons(): Comparison[] {
       for (const transport of ["unix", "tcp"] as const) {
         out.push({ group: "behind nginx", runtime: rt, name: `tsgw, 1 worker, ${transport}`, workload: "hello", baselineName: "proxy_pass", baseline: via("proxy", transport), candidateName: "uwsgi_pass", candidate: via("uwsgi", transport), target: 1.0 });
       }
+      out.push({ group: "behind nginx", runtime: rt, name: "tsgw, Node listener, 1 worker, unix", workload: "hello", baselineName: "proxy_pass", baseline: via("proxy", "unix", HELLO_NODE), candidateName: "uwsgi_pass", candidate: via("uwsgi", "unix", HELLO_NODE), target: 1.0 });
       // fixed bytes: the floor of the protocol on that socket API; "app": the same app served the shortest way
       const minimal = (mode: "fixed" | "app"): Launch =>
         nginxFront(
