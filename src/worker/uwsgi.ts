@@ -34,7 +34,8 @@ export interface UwsgiOptions {
 export type UwsgiApp = { fetch: FetchHandler } | { node: NodeListener };
 
 type NodeHttp = typeof import("node:http");
-type Target = { listener: NodeListener; http?: undefined } | { listener: NodeListener; http: NodeHttp };
+/** `http`: a Node listener, served through node:http's own request and response classes */
+type Target = { listener: NodeListener; http?: NodeHttp };
 
 /** What to do with each new connection: check the peer, then read one request. */
 export async function uwsgiConnections(app: UwsgiApp, options: UwsgiOptions): Promise<(socket: StreamSocket) => void> {
@@ -168,15 +169,11 @@ class UwsgiRequest {
     this.headers = { host: parts.host };
     for (const [k, v] of parts.headers) this.rawHeaders.push(k, v);
     this.socket = { remoteAddress: parts.remote.hostname, remotePort: parts.remote.port, encrypted: parts.https };
-    this.allRead = this.#bodyLength() <= first.length;
+    this.allRead = bodyLength(parts) <= first.length;
   }
 
-  #bodyLength(): number {
-    const { method, contentLength } = this.parts;
-    return method === "GET" || method === "HEAD" ? 0 : contentLength;
-  }
   #stream(): Readable {
-    return (this.#body ??= bodyOf(this.source, this.first, this.#bodyLength(), () => (this.allRead = true)));
+    return (this.#body ??= bodyOf(this.source, this.first, bodyLength(this.parts), () => (this.allRead = true)));
   }
   on(event: string, listener: (...args: any[]) => void): this {
     this.#stream().on(event, listener);
@@ -202,6 +199,11 @@ class UwsgiRequest {
     this.#stream().destroy(err);
     return this;
   }
+}
+
+/** Body bytes to read after the vars: none for GET and HEAD, whatever CONTENT_LENGTH says */
+function bodyLength({ method, contentLength }: RequestParts): number {
+  return method === "GET" || method === "HEAD" ? 0 : contentLength;
 }
 
 /**
@@ -364,7 +366,7 @@ function nodeHeaders(lines: readonly [string, string][]): IncomingHttpHeaders {
  * nginx saw.
  */
 function serveNodeRequest(socket: StreamSocket, parts: RequestParts, rest: Uint8Array, listener: NodeListener, http: NodeHttp): void {
-  const length = parts.method === "GET" || parts.method === "HEAD" ? 0 : parts.contentLength;
+  const length = bodyLength(parts);
   let allRead = length <= rest.length;
   const connection = new Duplex({
     read() {}, // the body is pushed into the request itself (below)
