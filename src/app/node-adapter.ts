@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { LazyRequestInfo } from "../runtime/info.ts";
 import type { FetchHandler, NodeListener, RemoteAddr } from "../runtime/types.ts";
+import { chunkBytes } from "./body-stream.ts";
 import { fail500 } from "./guard.ts";
 import { hasHeader } from "./node-headers.ts";
 import { LightRequest, streamedParts, writeKnownBody } from "./node-light.ts";
@@ -43,6 +44,15 @@ async function writeStream(req: IncomingMessage, res: ServerResponse, response: 
     return;
   }
   const reader = body.getReader();
+  // A client that goes away cancels the app's stream at once (a file stream stops reading), even while
+  // the stream is waiting for its next chunk; whatever the stream does after that cannot reach the client.
+  let gone = false;
+  const abort = () => {
+    if (gone || res.writableFinished) return;
+    gone = true;
+    reader.cancel(new Error("the client went away")).catch(() => {});
+  };
+  res.once("close", abort);
   // Waiting for "drain" at every full socket buffer (16 KB on Node 20; Node 22 made it 64 KB) costs a loop turn and a
   // syscall each; a stream may run this far ahead of the client before it waits.
   let ahead = 0;
@@ -53,33 +63,38 @@ async function writeStream(req: IncomingMessage, res: ServerResponse, response: 
       ahead = 0;
     }
   };
-  let next: ReadableStreamReadResult<Uint8Array> = await reader.read();
-  if (!next.done && !hasHeader(headers, "content-length")) {
-    // A body that is already complete (bytes, a fetched Response read to its end) still
-    // goes out with content-length: peek whether the next read settles at once.
-    const later = reader.read();
-    const peek = await Promise.race([later, Promise.resolve().then(() => undefined)]);
-    if (peek?.done) {
-      headers["content-length"] = next.value.byteLength;
-      head().end(next.value);
-      return;
-    }
-    head();
-    await put(next.value);
-    next = peek ?? (await later);
-  } else {
-    if (next.done) headers["content-length"] ??= 0;
-    head();
-  }
   try {
-    for (; !next.done; next = await reader.read()) {
-      if (res.destroyed) return void (await reader.cancel());
-      await put(next.value);
+    let next = await reader.read();
+    if (gone) return;
+    if (!next.done && !hasHeader(headers, "content-length")) {
+      // A body that is already complete (bytes, a fetched Response read to its end) still
+      // goes out with content-length: peek whether the next read settles at once.
+      const first = chunkBytes(next.value);
+      const later = reader.read();
+      const peek = await Promise.race([later, Promise.resolve().then(() => undefined)]);
+      if (peek?.done) {
+        headers["content-length"] = first.byteLength;
+        head().end(first);
+        return;
+      }
+      head();
+      await put(first);
+      next = peek ?? (await later);
+    } else {
+      if (next.done) headers["content-length"] ??= 0;
+      head();
     }
-    res.end();
+    for (; !next.done; next = await reader.read()) {
+      if (gone) return;
+      await put(chunkBytes(next.value));
+    }
+    if (!gone) res.end();
   } catch (err) {
+    if (gone) return; // the client left: the cancel above is the whole story
     reader.cancel(err).catch(() => {});
     throw err;
+  } finally {
+    res.off("close", abort);
   }
 }
 

@@ -15,14 +15,26 @@ export function formatListener(l: Listener): string {
   return formatAddress(l.address, l.protocol);
 }
 
+/**
+ * The longest unix socket path the OS takes (sun_path less its NUL: 108 bytes
+ * on Linux, 104 on macOS and the BSDs). A longer one is truncated by some
+ * runtimes, leaving a socket file elsewhere and a misleading error.
+ */
+const MAX_SOCKET_PATH = process.platform === "linux" ? 107 : 103;
+
+function unixAddress(text: string, path: string, cwd: string): Address | string {
+  if (!path) return `"${text}" names no socket path`;
+  const full = resolve(cwd, path);
+  const bytes = Buffer.byteLength(full);
+  if (bytes > MAX_SOCKET_PATH) return `unix socket path ${full} is ${bytes} bytes long; the OS allows at most ${MAX_SOCKET_PATH} (use a shorter path)`;
+  return { kind: "unix", path: full };
+}
+
 /** Parse one address; returns the problem as a string when it is not one. */
 export function parseAddress(text: string, cwd: string): Address | string {
   const t = text.trim();
-  if (t.startsWith("unix:")) {
-    const path = t.slice(5);
-    return path ? { kind: "unix", path: resolve(cwd, path) } : `"${text}" names no socket path`;
-  }
-  if (t.startsWith("/") || t.startsWith("./")) return { kind: "unix", path: resolve(cwd, t) };
+  if (t.startsWith("unix:")) return unixAddress(text, t.slice(5), cwd);
+  if (t.startsWith("/") || t.startsWith("./")) return unixAddress(text, t, cwd);
   let host: string;
   let port: string | undefined;
   const v6 = /^\[([0-9a-fA-F:.]+)\](?::(.*))?$/.exec(t);

@@ -16,16 +16,16 @@ import { formatAddress, formatListener, type Address, type Listener } from "../c
 import { resolveConfig, type ResolvedConfig } from "../config/load.ts";
 import { TsgwError, describeError, EXIT } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { prepareUnixPath, removeSocket } from "../runtime/listen.ts";
+import { bindError, prepareUnixPath, removeSocket } from "../runtime/listen.ts";
 import type { Runtime, WorkerProcess } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
 import { WORKER_ENV, isWorkerMessage, type WorkerMessage } from "../worker/messages.ts";
 import { reportToLauncher } from "./daemon.ts";
-import { closeControl, serveControl, type MasterStatus } from "./control.ts";
+import { closeControl, removeStaleControls, serveControl, type MasterStatus } from "./control.ts";
 import { serveStats, type StatsServer } from "./stats.ts";
 import { reopenLogFiles } from "../log/files.ts";
 import { runHook, type ServerInfo, type WorkerInfo } from "../hooks.ts";
-import { refuseIfRunning, removePidfile, writePidfile } from "./pidfile.ts";
+import { removePidfile, takePidfile } from "./pidfile.ts";
 
 type State = "booting" | "ready" | "stopping";
 
@@ -72,6 +72,7 @@ export class Arbiter {
   private reloads = 0;
   private lastReload: MasterStatus["lastReload"] = null;
   private stopping = false;
+  private pidfileTaken = false;
   private queue: Promise<void> = Promise.resolve();
   private control?: Server;
   private crashes = 0;
@@ -99,8 +100,25 @@ export class Arbiter {
   }
 
   async run(): Promise<void> {
+    try {
+      await this.start();
+    } catch (err) {
+      // every way out of a failed start leaves nothing behind: no control socket, pidfile or socket file
+      await this.killAll();
+      this.cleanup();
+      throw err;
+    }
+  }
+
+  private async start(): Promise<void> {
     const { config } = this;
-    if (config.pidfile) await refuseIfRunning(config.pidfile);
+    removeStaleControls();
+    // the control socket first: a second master that finds the pidfile taken asks this one whether it lives
+    this.control = await serveControl(process.pid, () => this.status());
+    if (config.pidfile) {
+      await takePidfile(config.pidfile, process.pid);
+      this.pidfileTaken = true;
+    }
     this.listeners = await this.concreteListeners(this.resolved.listeners);
     if (!this.canOverlap && this.target > 1) {
       throw new TsgwError(
@@ -109,7 +127,6 @@ export class Arbiter {
     }
     this.checkMigrateReq();
     for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
-    this.control = await serveControl(process.pid, () => this.status());
     if (config.stats) this.stats = await serveStats(config.stats, this.input.cwd, () => this.status());
     await this.hook("onStarting", this.serverInfo());
     this.log.info(`Starting tsgw ${VERSION} on ${this.runtime.name} ${this.runtime.version}: master, ${this.target} worker${this.target === 1 ? "" : "s"}`);
@@ -117,11 +134,8 @@ export class Arbiter {
     const started = Array.from({ length: this.target }, (_, i) => this.spawn(1, i === 0));
     const failure = await this.waitBooted(started);
     if (failure) {
-      await this.killAll();
-      this.cleanup();
       throw new TsgwError(failure.message, failure.code === EXIT.usage || failure.code === EXIT.appLoad ? failure.code : EXIT.workerBoot);
     }
-    if (config.pidfile) writePidfile(config.pidfile, process.pid);
     for (const url of started[0]!.urls) this.log.info(`Listening at: ${url} (${process.pid})`);
     await this.hook("whenReady", this.serverInfo());
     await reportToLauncher({ ok: true });
@@ -223,7 +237,8 @@ export class Arbiter {
       this.log.info(`Worker exiting (pid: ${w.proc.pid})`);
       return;
     }
-    this.log.warn(`Worker (pid:${w.proc.pid}) exited unexpectedly with ${how}`);
+    // a replacement that failed to boot says why (its boot error would be lost otherwise)
+    this.log.warn(`Worker (pid:${w.proc.pid}) exited unexpectedly with ${how}${w.bootError ? `: ${w.bootError.message}` : ""}`);
     if (w.generation !== this.generation) return;
     // a worker that dies young counts as a crash; back off so a crash at boot does not spin
     this.crashes = Date.now() - w.startedAt < 5000 ? this.crashes + 1 : 0;
@@ -396,7 +411,7 @@ export class Arbiter {
   }
 
   private cleanup(): void {
-    if (this.config.pidfile) removePidfile(this.config.pidfile, process.pid);
+    if (this.config.pidfile && this.pidfileTaken) removePidfile(this.config.pidfile, process.pid);
     closeControl(this.control, process.pid);
     this.stats?.close();
     for (const l of this.listeners) removeSocket(l.address);
@@ -458,17 +473,20 @@ export class Arbiter {
     for (const l of listeners) {
       const a = l.address;
       if (a.kind === "unix") await prepareUnixPath(a.path);
-      out.push(a.kind === "tcp" && a.port === 0 ? { ...l, address: { ...a, port: await freePort(a) } } : l);
+      // a bind without SO_REUSEPORT fails where anything listens, SO_REUSEPORT or not: workers that share
+      // the port with SO_REUSEPORT (Bun, Deno) would otherwise join another server's port silently
+      out.push(a.kind === "tcp" ? { ...l, address: { ...a, port: await probePort(a) } } : l);
     }
     return out;
   }
 }
 
-function freePort(address: Address & { kind: "tcp" }): Promise<number> {
+/** Bind the address for a moment (port 0: a free port), so a port something else serves is refused before any worker starts. */
+function probePort(address: Address & { kind: "tcp" }): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createTcpServer();
-    probe.once("error", (err) => reject(new TsgwError(`cannot listen on ${formatAddress(address)}: ${err.message}`)));
-    probe.listen(0, address.host, () => {
+    probe.once("error", (err) => reject(bindError(address, err)));
+    probe.listen({ port: address.port, host: address.host, exclusive: true }, () => {
       const { port } = probe.address() as { port: number };
       probe.close(() => resolve(port));
     });

@@ -5,7 +5,7 @@
  * a reload has finished.
  */
 import { createServer, connect, type Server } from "node:net";
-import { unlinkSync } from "node:fs";
+import { readdirSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -45,6 +45,30 @@ export interface WorkerStatus {
 
 export function controlPath(pid: number): string {
   return join(tmpdir(), `tsgw-${pid}.ctl`);
+}
+
+/** Control sockets of masters that died without removing theirs (kill -9): their pid is gone. */
+export function removeStaleControls(): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^tsgw-(\d+)\.ctl$/.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (err) {
+      if ((err as { code?: string }).code !== "ESRCH") continue; // alive (EPERM: another user's)
+      try {
+        unlinkSync(join(tmpdir(), name));
+      } catch {
+        // not ours to remove, or gone already
+      }
+    }
+  }
 }
 
 export function serveControl(pid: number, status: () => MasterStatus): Promise<Server> {

@@ -5,7 +5,9 @@ import { LazyRequestInfo } from "./info.ts";
 import { listenBunSockets } from "./bun-socket.ts";
 import { listenBound, listenNative, listenNodeServer, nodeHttpServer } from "./listen.ts";
 import { importFile } from "./modules.ts";
-import type { RemoteAddr, Runtime } from "./types.ts";
+import { webThread } from "./threads.ts";
+import type { Address } from "../config/address.ts";
+import type { RemoteAddr, Runtime, ServeOptions } from "./types.ts";
 
 interface BunServer {
   port: number;
@@ -17,6 +19,15 @@ declare const Bun: {
   serve(options: Record<string, unknown>): BunServer;
 };
 
+/**
+ * Bun cannot share a unix socket, so its one worker owns the path: a socket
+ * file left by a predecessor that died (a crash, kill -9) is replaced, where
+ * a bind would fail with "address in use" and no replacement could serve.
+ */
+function own(address: Address, options: ServeOptions): ServeOptions {
+  return address.kind === "unix" ? { ...options, shared: false } : options;
+}
+
 export const runtime: Runtime = {
   name: "bun",
   version: Bun.version,
@@ -26,10 +37,12 @@ export const runtime: Runtime = {
   spawnWorker: spawnClusterWorker,
   toMaster: sendToMaster,
   prepareWorker() {},
+  // smol: the thread holds a few numbers (7 MB a worker with it, 14 MB through node:worker_threads)
+  startThread: (body, data, onMessage) => webThread(body, data, onMessage, "() => process.ppid", '() => process.kill(process.pid, "SIGKILL")', { smol: true }),
   importModule: importFile,
   serveFetch(address, handler, options) {
     const { workerId } = options;
-    return listenNative(address, options, options.observe.fetch(handler), (serving) => {
+    return listenNative(address, own(address, options), options.observe.fetch(handler), (serving) => {
       let server: BunServer | undefined;
       const origin = () => (address.kind === "tcp" ? formatAddress({ ...address, port: server!.port }) : "http://localhost");
       const remote = (req: Request): RemoteAddr => {
@@ -55,9 +68,9 @@ export const runtime: Runtime = {
     });
   },
   async serveNode(address, listener, options) {
-    return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, options);
+    return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, own(address, options));
   },
   serveConnections(address, scheme, onConnection, options) {
-    return listenBound(address, options, () => listenBunSockets(address, options.shared, onConnection), scheme);
+    return listenBound(address, own(address, options), () => listenBunSockets(address, options.shared, onConnection), scheme);
   },
 };

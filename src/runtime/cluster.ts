@@ -46,8 +46,10 @@ export function spawnClusterWorker(env: Record<string, string>, events: WorkerEv
 }
 
 export function sendToMaster(message: object): void {
+  if (process.connected === false) return; // the master is gone (the lifeline and "disconnect" tell the worker)
   try {
-    process.send?.(message);
+    // with a callback, a send that fails as the channel closes is reported there, not as an "error" event nobody handles
+    process.send?.(message, undefined, undefined, () => {});
   } catch {
     // the master is gone; the worker will be told by its signals or orphaned exit
   }

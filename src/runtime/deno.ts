@@ -1,11 +1,12 @@
 /** Deno shim: Deno.serve for fetch apps, Deno's node:http for Node listeners. */
-import { fetchToNodeListener } from "../app/node-adapter.ts";
+import { bytesOnly } from "../app/body-stream.ts";
 import { installRequestCompat } from "../app/node-light.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { LazyRequestInfo } from "./info.ts";
-import { listenNative, listenNodeServer, nodeHttpServer, serveNetConnections } from "./listen.ts";
+import { listenNative, listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./listen.ts";
 import { importFile } from "./modules.ts";
 import type { Address } from "../config/address.ts";
+import { webThread } from "./threads.ts";
 import type { FetchHandler, RemoteAddr, Runtime, ServeOptions } from "./types.ts";
 
 interface DenoAddr {
@@ -26,6 +27,28 @@ declare const Deno: {
 /** Deno exposes listenDatagram only under --unstable-net, the flag reusePort needs. */
 const UNSTABLE_NET = typeof Deno.listenDatagram === "function";
 
+/** where a stream body cut for a chunk that is not bytes is reported (the worker's error log, once serving) */
+let reportCut: (message: string) => void = (m) => console.error(m);
+
+/**
+ * Deno.serve takes only bytes from a stream body and answers an empty 200 for
+ * a string chunk, which Bun (and tsgw on Node) send as UTF-8: streams given
+ * to the global Response get their strings encoded. Only stream bodies pay.
+ */
+function installBytesOnlyResponse(): void {
+  const Native = globalThis.Response;
+  class Response extends Native {
+    // Response.json(), redirect(), error() and fetch() make native ones: still Responses
+    static [Symbol.hasInstance](value: unknown): boolean {
+      return value instanceof Native;
+    }
+    constructor(body?: BodyInit | null, init?: ResponseInit) {
+      super(body instanceof ReadableStream ? bytesOnly(body, (m) => reportCut(m)) : body, init);
+    }
+  }
+  Object.defineProperty(globalThis, "Response", { value: Response, writable: true, configurable: true });
+}
+
 const remote = (addr: DenoAddr): RemoteAddr => ({ hostname: addr.hostname ?? "", port: addr.port ?? 0 });
 
 export const runtime: Runtime = {
@@ -35,14 +58,14 @@ export const runtime: Runtime = {
   tcpSharing: "reusePort",
   spawnWorker: spawnClusterWorker,
   toMaster: sendToMaster,
-  prepareWorker() {},
+  prepareWorker: installBytesOnlyResponse,
+  startThread: (body, data, onMessage) => webThread(body, data, onMessage, "() => Deno.ppid", '() => Deno.kill(Deno.pid, "SIGKILL")'),
   importModule: importFile,
   async serveFetch(address, handler, options) {
-    const { workerId } = options;
-    const viaNodeHttp = async () => {
+    reportCut = options.onError;
+    const viaNodeHttp = () => {
       installRequestCompat();
-      const listener = options.observe.node(fetchToNodeListener(handler, workerId, options.onError));
-      return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, options);
+      return serveFetchOverNodeHttp(address, handler, options);
     };
     // Deno.serve cannot share a unix socket between processes; node:cluster can (through node:http)
     if (address.kind === "unix" && options.shared) return viaNodeHttp();

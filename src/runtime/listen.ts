@@ -227,3 +227,11 @@ export async function nodeHttpServer(listener: RequestListener, options: ServeOp
   const headersTimeout = Math.max(1, Math.round(options.headerTimeout * 1000));
   return createServer({ headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout) }, listener);
 }
+
+/** A fetch app served from node:http (Node always; Deno where Deno.serve cannot share the address), observed once. */
+export async function serveFetchOverNodeHttp(address: Address, handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
+  // loaded here, not at the top: Bun workers import this file and never need the adapter
+  const { fetchToNodeListener } = await import("../app/node-adapter.ts");
+  const listener = options.observe.node(fetchToNodeListener(handler, options.workerId, options.onError));
+  return listenNodeServer(await nodeHttpServer(listener, options), address, options);
+}

@@ -1,11 +1,11 @@
 /** Node shim: node:http for both interfaces, libuv handles for raw connections, jiti for TypeScript modules. */
 import { pathToFileURL } from "node:url";
-import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installLightGlobals } from "../app/node-light.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
-import { listenNodeServer, nodeHttpServer, serveNetConnections } from "./listen.ts";
+import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./listen.ts";
 import { importFile, isTypeScript } from "./modules.ts";
 import { takeOverAccepts } from "./node-socket.ts";
+import { nodeThread } from "./threads.ts";
 import type { Runtime } from "./types.ts";
 
 type Jiti = ReturnType<typeof import("jiti").createJiti>;
@@ -39,13 +39,11 @@ export const runtime: Runtime = {
     }
     return importFile(file);
   },
+  startThread: nodeThread,
   prepareWorker() {
     installLightGlobals();
   },
-  async serveFetch(address, handler, options) {
-    const listener = options.observe.node(fetchToNodeListener(handler, options.workerId, options.onError));
-    return listenNodeServer(await nodeHttpServer(listener, options), address, options);
-  },
+  serveFetch: serveFetchOverNodeHttp,
   async serveNode(address, listener, options) {
     return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, options);
   },

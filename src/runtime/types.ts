@@ -103,6 +103,13 @@ export interface StreamSocket {
   address?(): unknown;
 }
 
+/**
+ * The code of a helper thread, as a self-contained function (it is sent as
+ * source text: it sees nothing of this module). It gets its data, a way to
+ * post to the main thread, the live parent pid and a way to kill its process.
+ */
+export type ThreadBody = (data: any, post: (message: unknown) => void, ppid: () => number, die: () => void) => void;
+
 export interface Runtime {
   readonly name: "node" | "bun" | "deno";
   readonly version: string;
@@ -118,6 +125,8 @@ export interface Runtime {
   prepareWorker(): void;
   /** import a module from disk, TypeScript included */
   importModule(file: string): Promise<Record<string, unknown>>;
+  /** start a helper thread the main thread's loop cannot block (messages it posts go to `onMessage`) */
+  startThread(body: ThreadBody, data: unknown, onMessage: (message: unknown) => void): Promise<void>;
   serveFetch(address: Address, handler: FetchHandler, options: ServeOptions): Promise<RunningServer>;
   serveNode(address: Address, listener: NodeListener, options: ServeOptions): Promise<RunningServer>;
   /** accept raw connections (the uwsgi protocol); `scheme` names the listener in log lines */

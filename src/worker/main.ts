@@ -10,6 +10,7 @@ import { TsgwError, describeError, EXIT } from "../errors.ts";
 import { createLogger } from "../log/logger.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { runHook } from "../hooks.ts";
+import { holdLifeline } from "./lifeline.ts";
 import { WORKER_ENV, type WorkerMessage } from "./messages.ts";
 import { listenAll, loadConfiguredApp, prepareProcess, requestCounter, stopOnSignals, switchUser } from "./serve.ts";
 
@@ -25,6 +26,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     log = createLogger(config.logLevel, config.errorLog);
     const app = await loadConfiguredApp(runtime, resolved, prepareProcess(resolved, cwd), log, env[WORKER_ENV.announce] === "1");
     await runHook(config, "postWorkerInit", log, { id, pid: process.pid, generation: Number(env[WORKER_ENV.generation]) });
+    const masterPid = process.ppid;
     let retiring = false;
     const retire = (reason: string) => {
       if (retiring) return;
@@ -39,16 +41,33 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     switchUser(config.user, config.group);
     send({ tsgw: "ready", id, urls: servers.map((s) => s.url) });
     const rssLimit = config.reloadOnRss * 1024 * 1024;
+    const stop = stopOnSignals(servers, config.gracefulTimeout, log);
+    let orphaned = false;
+    const orphan = () => {
+      if (orphaned) return;
+      orphaned = true;
+      log.warn(`the master (pid ${masterPid}) is gone; finishing the requests in flight, then exiting`);
+      void stop(true, "master gone");
+    };
+    const beatMs = Math.min(1000, (config.timeout * 1000) / 4);
+    const lifeline = await holdLifeline(runtime, { stuckMs: beatMs * 2 + 1000, graceMs: config.gracefulTimeout * 1000 + 1000, onOrphaned: orphan });
+    let rss = 0;
     const beat = () => {
-      const rss = process.memoryUsage.rss();
+      lifeline.beat();
+      try {
+        rss = process.memoryUsage.rss();
+      } catch {
+        // out of file descriptors (Node and Bun read /proc for it): report the last figure
+      }
       send({ tsgw: "beat", id, requests: counter.started, inFlight: counter.inFlight, rss });
       if (rssLimit && rss > rssLimit) retire(`resident memory ${Math.round(rss / 1048576)} MB is over reload-on-rss ${config.reloadOnRss} MB`);
     };
     // beat often enough that a healthy worker is never near its timeout
-    setInterval(beat, Math.min(1000, (config.timeout * 1000) / 4)).unref();
-    stopOnSignals(servers, config.gracefulTimeout, log);
-    // the master is gone (killed hard): do not serve on unsupervised
-    process.on("disconnect", () => process.kill(process.pid, "SIGTERM"));
+    setInterval(beat, beatMs).unref();
+    // The master's IPC channel closed (it was killed hard): finish what is in flight, serve nothing new.
+    // node:cluster's own handler would exit at once, cutting those requests: it goes.
+    process.removeAllListeners("disconnect");
+    process.on("disconnect", orphan);
   } catch (err) {
     const code = err instanceof TsgwError ? err.exitCode : EXIT.workerBoot;
     const message = err instanceof TsgwError ? err.message : `worker failed to boot: ${describeError(err)}`;

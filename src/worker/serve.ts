@@ -99,20 +99,36 @@ export function switchUser(user: string | null, group: string | null): void {
 }
 
 /**
- * TERM: stop accepting and let in-flight requests finish within the graceful
- * timeout, then exit 0. INT, QUIT: exit now.
+ * Errors of the app that no request owns (a throw in an event handler or a
+ * timer, a rejection nobody awaits, an app stream written after the client
+ * left) are logged with their stack, and the worker serves on: they end
+ * nothing but what they already broke, where dying would cut every request
+ * in flight.
  */
-export function stopOnSignals(servers: RunningServer[], gracefulTimeout: number, log: Logger, before?: () => void): void {
-  process.on("unhandledRejection", (reason) => log.error(`unhandled rejection in the app: ${describeError(reason)}`));
+export function containAppErrors(log: Logger): void {
+  const stack = (err: unknown) => (err instanceof Error && err.stack ? err.stack : describeError(err));
+  process.on("unhandledRejection", (reason) => log.error(`unhandled rejection in the app: ${stack(reason)}`));
+  process.on("uncaughtException", (err) => log.error(`uncaught exception in the app (the worker serves on): ${stack(err)}`));
+}
+
+export type Stop = (graceful: boolean, reason: string) => Promise<void>;
+
+/**
+ * TERM: stop accepting and let in-flight requests finish within the graceful
+ * timeout, then exit 0. INT, QUIT: exit now. Returns the same stop for other
+ * reasons (the master gone).
+ */
+export function stopOnSignals(servers: RunningServer[], gracefulTimeout: number, log: Logger, before?: () => void): Stop {
+  containAppErrors(log);
   let stopping = false;
-  const stop = async (graceful: boolean, signal: string) => {
+  const stop: Stop = async (graceful, reason) => {
     if (stopping) {
       if (!graceful) process.exit(0); // a second INT while draining: leave now
       return;
     }
     stopping = true;
     before?.();
-    log.debug(`Handling signal: ${signal}; ${graceful ? "graceful" : "fast"} stop`);
+    log.debug(`${reason}; ${graceful ? "graceful" : "fast"} stop`);
     if (!graceful) {
       await Promise.all(servers.map((s) => s.stop(false)));
       process.exit(0);
@@ -125,12 +141,13 @@ export function stopOnSignals(servers: RunningServer[], gracefulTimeout: number,
     clearTimeout(timer);
     process.exit(0);
   };
-  process.on("SIGTERM", () => stop(true, "term"));
-  process.on("SIGINT", () => stop(false, "int"));
-  process.on("SIGQUIT", () => stop(false, "quit"));
+  process.on("SIGTERM", () => stop(true, "Handling signal: term"));
+  process.on("SIGINT", () => stop(false, "Handling signal: int"));
+  process.on("SIGQUIT", () => stop(false, "Handling signal: quit"));
   process.on("SIGUSR1", () => {
     for (const problem of reopenLogFiles()) log.error(`cannot reopen a log file: ${problem}`);
   });
+  return stop;
 }
 
 /** --no-master: this process loads the app and serves it, unsupervised. */

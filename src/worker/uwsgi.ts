@@ -419,7 +419,20 @@ function serveNodeRequest(socket: StreamSocket, parts: RequestParts, rest: Uint8
 
   const res = new http.ServerResponse(req);
   res.assignSocket(connection as unknown as Socket);
+  // node:http's server (not the response) relays its socket's "drain" to the response that waits for it;
+  // without it a listener that waits (stream.pipe(res): express.static, a write loop) stalls at the first full buffer
+  connection.on("drain", () => relayDrain(res));
   // the response was handed to the connection whole: end it once its writes are out
   res.once("prefinish", () => connection.end());
   listener(req, res);
+}
+
+/** The response's own need-drain flag (node:http's kNeedDrain), found by name: its server clears it before the "drain" it relays. */
+let needDrain: symbol | null | undefined;
+
+function relayDrain(res: ServerResponse): void {
+  if (!res.writableNeedDrain) return;
+  needDrain ??= Object.getOwnPropertySymbols(res).find((s) => s.description === "kNeedDrain") ?? null;
+  if (needDrain) (res as unknown as Record<symbol, boolean>)[needDrain] = false;
+  res.emit("drain");
 }
