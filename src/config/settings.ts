@@ -316,6 +316,24 @@ export const SETTINGS = [
     help: "HTTP listeners served by node:http (every app on Node, Node listeners on Bun and Deno): close a connection whose request head has not fully arrived after this long (slow clients). Bun.serve cuts such a connection after its own fixed ~10 s; Deno.serve has no such limit.",
     reload: false,
   },
+  {
+    name: "keep-alive",
+    section: "Server socket",
+    type: "number",
+    default: 5,
+    meta: "SECONDS",
+    help: "Close an HTTP keep-alive connection that has been idle this long (Gunicorn's --keep-alive), on node:http servers (every app on Node, Node listeners on Bun and Deno). Bun.serve closes idle connections after its own fixed 10 s; Deno.serve never does (put nginx in front, or see docs).",
+    reload: false,
+  },
+  {
+    name: "body-timeout",
+    section: "Server socket",
+    type: "number",
+    default: 30,
+    meta: "SECONDS",
+    help: "Close a connection whose request body stops arriving for this long while the request is unfinished (a client that sends half a body and stalls): uwsgi on every runtime, HTTP on node:http servers. Bun.serve applies its own 10 s idle limit; Deno.serve has none. 0: no limit.",
+    reload: false,
+  },
 
   // --- Worker processes ---------------------------------------------------
   {
@@ -431,7 +449,7 @@ export const SETTINGS = [
     flags: ["-u"],
     iniKeys: ["uid"],
     meta: "USER",
-    help: "Switch workers to this user (name or uid) once they listen; needs root. The app is imported before the switch.",
+    help: "Switch workers to this user (name or uid) once they listen; needs root. Without --group the group is the user's own; supplementary groups become the user's (root's are dropped). The app is imported before the switch.",
     reload: false,
   },
   {

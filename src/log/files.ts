@@ -4,6 +4,10 @@
  * opens the file itself; O_APPEND keeps their lines whole. Files are
  * reopened on USR1, so logrotate can rename a file and have new lines go to
  * a fresh one (no copytruncate needed).
+ *
+ * A log that cannot be written (a full disk, a closed pipe) never stops
+ * serving: its lines are dropped and counted, the error log says so once,
+ * and again, with the count, when the log can be written again.
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import { TsgwError, describeError } from "../errors.ts";
@@ -20,6 +24,19 @@ export interface LogTarget {
 const FLUSH_BYTES = 64 * 1024;
 
 const opened = new Set<LogTarget>();
+
+/** Where trouble writing a log is told (the error log, once a logger exists). */
+let tellTrouble: (message: string) => void = () => {};
+
+export function onLogTrouble(tell: (message: string) => void): void {
+  tellTrouble = tell;
+}
+
+const lineCount = (text: string) => {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
+  return n || 1;
+};
 
 function openAppend(path: string): number {
   try {
@@ -47,7 +64,27 @@ function writeAll(fd: number, text: string, stdio = false): void {
  */
 export function openLogTarget(path: string, fd: 1 | 2, buffered = false): LogTarget {
   let file = path === "-" ? fd : openAppend(path);
-  const put = (text: string) => writeAll(file, text, path === "-");
+  const name = path === "-" ? (fd === 1 ? "stdout" : "stderr") : path;
+  let dropped = 0;
+  let failing = false;
+  const put = (text: string) => {
+    try {
+      writeAll(file, text, path === "-");
+    } catch (err) {
+      dropped += lineCount(text);
+      if (!failing) {
+        failing = true; // first, so that telling it through this same log does not come back here
+        tellTrouble(`cannot write to log ${name}: ${describeError(err)}; its lines are dropped until it can be written again`);
+      }
+      return;
+    }
+    if (failing) {
+      failing = false;
+      const count = dropped;
+      dropped = 0;
+      tellTrouble(`log ${name} can be written again; ${count} line${count === 1 ? " was" : "s were"} dropped`);
+    }
+  };
   let pending: string[] = [];
   let size = 0;
   const flush = () => {

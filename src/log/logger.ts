@@ -6,7 +6,7 @@
  * or under an init system.
  */
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
-import { openLogTarget } from "./files.ts";
+import { onLogTrouble, openLogTarget } from "./files.ts";
 
 export type LogLevelName = "debug" | "info" | "warning" | "error" | "critical";
 
@@ -38,7 +38,7 @@ function text(arg: unknown): string {
 /** `errorLog`: a file, or "-" for stderr (the error-log setting). */
 export function createLogger(level: LogLevelName = "info", errorLog = "-"): ConsolaInstance {
   const out = openLogTarget(errorLog, 2);
-  return createConsola({
+  const logger = createConsola({
     level: LEVELS[level],
     reporters: [
       {
@@ -48,6 +48,8 @@ export function createLogger(level: LogLevelName = "info", errorLog = "-"): Cons
       },
     ],
   });
+  onLogTrouble((m) => logger.error(m));
+  return logger;
 }
 
 export type Logger = ConsolaInstance;

@@ -26,6 +26,7 @@ import { serveStats, type StatsServer } from "./stats.ts";
 import { reopenLogFiles } from "../log/files.ts";
 import { runHook, type ServerInfo, type WorkerInfo } from "../hooks.ts";
 import { removePidfile, takePidfile } from "./pidfile.ts";
+import { handLogFiles, workerOwner } from "../worker/user.ts";
 
 type State = "booting" | "ready" | "stopping";
 
@@ -126,6 +127,7 @@ export class Arbiter {
       );
     }
     this.checkMigrateReq();
+    this.handLogs();
     for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
     if (config.stats) this.stats = await serveStats(config.stats, this.input.cwd, () => this.status());
     await this.hook("onStarting", this.serverInfo());
@@ -336,6 +338,7 @@ export class Arbiter {
       case "SIGUSR1":
         // as Gunicorn: the master reopens its files, then each worker reopens its own
         for (const problem of reopenLogFiles()) this.log.error(`cannot reopen a log file: ${problem}`);
+        this.handLogs();
         this.log.info("Reopened log files");
         for (const w of this.workers.values()) w.proc.kill("SIGUSR1");
         return;
@@ -415,6 +418,12 @@ export class Arbiter {
     closeControl(this.control, process.pid);
     this.stats?.close();
     for (const l of this.listeners) removeSocket(l.address);
+  }
+
+  /** Workers that run as another user must be able to reopen their log files after a rotation: create and give them. */
+  private handLogs(): void {
+    const { user, group, errorLog, accessLog } = this.config;
+    for (const problem of handLogFiles([errorLog, accessLog], workerOwner(user, group))) this.log.warn(`cannot hand a log file to the workers' user: ${problem}`);
   }
 
   // --------------------------------------------------------------- hooks

@@ -1,6 +1,7 @@
 /** Bun shim: Bun.serve for fetch apps, Bun's node:http for Node listeners, Bun.listen for raw connections. */
 import { formatAddress } from "../config/address.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
+import { setGroupsProcess } from "./groups.ts";
 import { LazyRequestInfo } from "./info.ts";
 import { listenBunSockets } from "./bun-socket.ts";
 import { listenBound, listenNative, listenNodeServer, nodeHttpServer } from "./listen.ts";
@@ -36,6 +37,7 @@ export const runtime: Runtime = {
   tcpSharing: "reusePort",
   spawnWorker: spawnClusterWorker,
   toMaster: sendToMaster,
+  setGroups: setGroupsProcess,
   prepareWorker() {},
   // smol: the thread holds a few numbers (7 MB a worker with it, 14 MB through node:worker_threads)
   startThread: (body, data, onMessage) => webThread(body, data, onMessage, "() => process.ppid", '() => process.kill(process.pid, "SIGKILL")', { smol: true }),

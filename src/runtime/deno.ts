@@ -16,10 +16,12 @@ interface DenoAddr {
 }
 interface DenoServer {
   addr: DenoAddr;
+  finished: Promise<void>;
   shutdown(): Promise<void>;
 }
 declare const Deno: {
   version: { deno: string };
+  dlopen(path: string, symbols: Record<string, { parameters: string[]; result: string }>): { symbols: Record<string, (...args: unknown[]) => number>; close(): void };
   listenDatagram?: unknown;
   serve(options: Record<string, unknown>, handler: (req: Request, info: { remoteAddr: DenoAddr }) => Response | Promise<Response>): DenoServer;
 };
@@ -51,6 +53,26 @@ function installBytesOnlyResponse(): void {
 
 const remote = (addr: DenoAddr): RemoteAddr => ({ hostname: addr.hostname ?? "", port: addr.port ?? 0 });
 
+/**
+ * Deno's node:process has no initgroups or setgroups: libc's, through FFI.
+ * Its own errno is not reachable, so a failure says only that it failed.
+ */
+function setGroupsLibc(user: string | number | null, gid: number): void {
+  const libc = Deno.dlopen("libc.so.6", {
+    initgroups: { parameters: ["buffer", "u32"], result: "i32" },
+    setgroups: { parameters: ["usize", "buffer"], result: "i32" },
+  });
+  try {
+    const ok =
+      typeof user === "string"
+        ? libc.symbols.initgroups!(new TextEncoder().encode(`${user}\0`), gid) === 0
+        : libc.symbols.setgroups!(1, new Uint32Array([gid])) === 0; // a numeric user: its name is not at hand, so the one group
+    if (!ok) throw new Error(`${typeof user === "string" ? "initgroups" : "setgroups"} failed`);
+  } finally {
+    libc.close();
+  }
+}
+
 export const runtime: Runtime = {
   name: "deno",
   version: Deno.version.deno,
@@ -59,6 +81,7 @@ export const runtime: Runtime = {
   spawnWorker: spawnClusterWorker,
   toMaster: sendToMaster,
   prepareWorker: installBytesOnlyResponse,
+  setGroups: setGroupsLibc,
   startThread: (body, data, onMessage) => webThread(body, data, onMessage, "() => Deno.ppid", '() => Deno.kill(Deno.pid, "SIGKILL")'),
   importModule: importFile,
   async serveFetch(address, handler, options) {
@@ -99,6 +122,6 @@ function serveNative(address: Address, handler: FetchHandler, options: ServeOpti
         (req, info) => serving(req, new LazyRequestInfo(info.remoteAddr, remote, workerId)),
       );
       // a fast stop needs no wait: the process exits right after
-      return { port: server.addr.port, stop: (graceful) => (graceful ? server.shutdown() : undefined) };
+      return { port: server.addr.port, finished: server.finished, stop: (graceful) => (graceful ? server.shutdown() : undefined) };
     });
 }

@@ -66,6 +66,19 @@ export function bindError(address: Address, err: unknown): TsgwError {
   return new TsgwError(`cannot listen on ${formatAddress(address)}: ${reason ?? e.message ?? String(err)}`);
 }
 
+/** `report`, at most once per `ms`: a fault that repeats with every connection (EMFILE) gets one line and a count. */
+export function rateLimited(report: (message: string) => void, ms: number): (message: string) => void {
+  let last = 0;
+  let quiet = 0;
+  return (message) => {
+    const now = Date.now();
+    if (now - last < ms) return void quiet++;
+    report(quiet ? `${message} (and ${quiet} more in the last ${Math.round((now - last) / 1000)}s)` : message);
+    last = now;
+    quiet = 0;
+  };
+}
+
 /** How long a stopping server keeps answering on its open connections, each answer closing one. */
 const DRAIN_MS = 200;
 
@@ -83,10 +96,14 @@ export async function listenNodeServer(server: NetServer, address: Address, opti
     else server.listen(address.port, address.host, ready);
   });
   chmodSocket(address, options.socketMode);
+  // an accept that fails (EMFILE: out of file descriptors) sheds that connection; the server accepts on
+  const acceptFailed = rateLimited(options.onError, 10_000);
+  server.on("error", (err: NodeJS.ErrnoException) => acceptFailed(`cannot accept a connection on ${formatAddress(address, scheme)}: ${err.code ?? err.message}`));
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     // A malformed request gets a 400 and a closed connection; the worker keeps serving.
     if (err.code === "ECONNRESET" || !socket.writable) return socket.destroy();
-    const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    const status =
+      err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
   const bound = server.address();
@@ -127,6 +144,8 @@ export interface NativeServer {
   /** the port actually bound (TCP) */
   port?: number;
   stop(graceful: boolean): Promise<void> | void;
+  /** settles when the server stopped serving (Deno.serve's `finished`): before a stop, it died */
+  finished?: Promise<unknown>;
 }
 
 /** `connection: close` on a response, so the client's next request goes to a new connection (and worker). */
@@ -153,9 +172,15 @@ export async function listenBound(address: Address, options: ServeOptions, start
     throw bindError(address, err);
   }
   chmodSocket(address, options.socketMode);
+  const url = formatAddress(address.kind === "tcp" ? { ...address, port: server.port ?? address.port } : address, scheme);
+  let stopping = false;
+  // a server whose accept loop fails for good (Deno.serve at EMFILE) would leave a worker that beats but never serves
+  const died = (why: unknown) => !stopping && options.onListenerDied(`listener ${url} stopped serving: ${why === undefined ? "it closed" : String(why)}`);
+  server.finished?.then(() => died(undefined), died);
   return {
-    url: formatAddress(address.kind === "tcp" ? { ...address, port: server.port ?? address.port } : address, scheme),
+    url,
     async stop(graceful) {
+      stopping = true;
       await server.stop(graceful);
       if (!options.shared) removeSocket(address);
     },
@@ -181,6 +206,7 @@ export function listenNative(address: Address, options: ServeOptions, handler: F
     const server = start(serving);
     return {
       port: server.port,
+      finished: server.finished,
       async stop(graceful) {
         if (graceful) {
           draining = true;
@@ -217,15 +243,44 @@ export async function serveNetConnections(
 
 /**
  * A node:http server with tsgw's limits: a request head must arrive within
- * header-timeout (checked every second, not Node's default 30), and a
- * request as a whole has no limit (a long upload is the app's business).
+ * header-timeout (checked every second, not Node's default 30), an idle
+ * keep-alive connection is closed after keep-alive, and a request body that
+ * stops arriving for body-timeout closes its connection; a request as a
+ * whole has no limit (a long upload that keeps moving is the app's business).
  * node:http is imported here, when a server is made, since each module a
  * worker loads costs it memory.
  */
 export async function nodeHttpServer(listener: RequestListener, options: ServeOptions): Promise<HttpServer> {
   const { createServer } = await import("node:http");
   const headersTimeout = Math.max(1, Math.round(options.headerTimeout * 1000));
-  return createServer({ headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout) }, listener);
+  const server = createServer({ headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout) }, watchBodies(listener, options));
+  server.keepAliveTimeout = Math.round(options.keepAlive * 1000);
+  return server;
+}
+
+/**
+ * While a request's body is unfinished, its connection may be silent for at
+ * most body-timeout: past that node:http closes it (its socket "timeout",
+ * unless the app listens for the request's own "timeout" event to decide).
+ */
+function watchBodies(listener: RequestListener, options: ServeOptions): RequestListener {
+  const ms = Math.round(options.bodyTimeout * 1000);
+  if (ms <= 0) return listener;
+  const stalled = rateLimited(options.onError, 10_000);
+  return (req, res) => {
+    const socket = req.socket;
+    if (!req.complete && socket?.setTimeout && (req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined)) {
+      const done = () => socket.setTimeout(0);
+      socket.setTimeout(ms, () => {
+        if (req.complete) return;
+        stalled(`a request body stalled for ${options.bodyTimeout}s (body-timeout; peer ${socket.remoteAddress ?? "unix socket"}); connection closed`);
+        socket.destroy();
+      });
+      req.once("end", done);
+      req.once("close", done);
+    }
+    listener(req, res);
+  };
 }
 
 /** A fetch app served from node:http (Node always; Deno where Deno.serve cannot share the address), observed once. */

@@ -2,6 +2,7 @@
 import { pathToFileURL } from "node:url";
 import { installLightGlobals } from "../app/node-light.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
+import { setGroupsProcess } from "./groups.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./listen.ts";
 import { importFile, isTypeScript } from "./modules.ts";
 import { takeOverAccepts } from "./node-socket.ts";
@@ -40,6 +41,7 @@ export const runtime: Runtime = {
     return importFile(file);
   },
   startThread: nodeThread,
+  setGroups: setGroupsProcess,
   prepareWorker() {
     installLightGlobals();
   },

@@ -24,6 +24,8 @@ export interface ServeOptions {
   onError: (message: string) => void;
   /** called for things the operator should know (a slower fallback taken) */
   onWarning: (message: string) => void;
+  /** a listener stopped serving for good (its accept loop failed): the worker must be replaced */
+  onListenerDied: (message: string) => void;
   /**
    * Several processes serve these addresses (workers under a master, whose
    * generations overlap during a reload): bind so the address can be shared,
@@ -32,6 +34,10 @@ export interface ServeOptions {
   shared: boolean;
   /** seconds a client may take to send a request head (header-timeout) */
   headerTimeout: number;
+  /** seconds an idle keep-alive connection is kept (keep-alive) */
+  keepAlive: number;
+  /** seconds a request body may stall before its connection is closed (body-timeout; 0: no limit) */
+  bodyTimeout: number;
   /**
    * Watches each request (counting, in-flight, access log). The shim applies
    * it where requests are cheapest to read: on the node:http listener when
@@ -125,6 +131,8 @@ export interface Runtime {
   prepareWorker(): void;
   /** import a module from disk, TypeScript included */
   importModule(file: string): Promise<Record<string, unknown>>;
+  /** supplementary groups: the user's (initgroups) when a user is given, else just `gid` (setgroups) */
+  setGroups(user: string | number | null, gid: number): void;
   /** start a helper thread the main thread's loop cannot block (messages it posts go to `onMessage`) */
   startThread(body: ThreadBody, data: unknown, onMessage: (message: unknown) => void): Promise<void>;
   serveFetch(address: Address, handler: FetchHandler, options: ServeOptions): Promise<RunningServer>;

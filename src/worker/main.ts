@@ -12,7 +12,8 @@ import type { Runtime } from "../runtime/types.ts";
 import { runHook } from "../hooks.ts";
 import { holdLifeline } from "./lifeline.ts";
 import { WORKER_ENV, type WorkerMessage } from "./messages.ts";
-import { listenAll, loadConfiguredApp, prepareProcess, requestCounter, stopOnSignals, switchUser } from "./serve.ts";
+import { listenAll, loadConfiguredApp, prepareProcess, requestCounter, stopOnSignals } from "./serve.ts";
+import { switchUser } from "./user.ts";
 
 export async function runWorker(runtime: Runtime, argv: string[], env: Record<string, string | undefined>): Promise<void> {
   const id = Number(env[WORKER_ENV.id]);
@@ -37,8 +38,12 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     const limit = config.maxRequests > 0 ? config.maxRequests + Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
     const onStart = limit ? (n: number) => void (n === limit && retire(`served ${limit} requests (max-requests)`)) : () => {};
     const counter = requestCounter(resolved, onStart, env[WORKER_ENV.stats] === "1");
-    const servers = await listenAll(runtime, resolved, app, log, { workerId: id, shared: true, counter });
-    switchUser(config.user, config.group);
+    const died = (m: string) => {
+      log.error(m);
+      retire("a listener stopped serving");
+    };
+    const servers = await listenAll(runtime, resolved, app, log, { workerId: id, shared: true, counter, onListenerDied: died });
+    switchUser(runtime, config.user, config.group);
     send({ tsgw: "ready", id, urls: servers.map((s) => s.url) });
     const rssLimit = config.reloadOnRss * 1024 * 1024;
     const stop = stopOnSignals(servers, config.gracefulTimeout, log);

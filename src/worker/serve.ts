@@ -11,6 +11,7 @@ import type { Logger } from "../log/logger.ts";
 import { AccessLog } from "../log/access.ts";
 import { openLogTarget, reopenLogFiles } from "../log/files.ts";
 import { RequestCounter } from "./observe.ts";
+import { switchUser } from "./user.ts";
 import type { RunningServer, Runtime } from "../runtime/types.ts";
 
 /** Put the app's environment and working folder in place (before loading it). */
@@ -47,6 +48,8 @@ export interface ServeSetup {
   shared: boolean;
   /** counts requests (and, with an access log or stats, watches each one) */
   counter: RequestCounter;
+  /** a listener stopped serving for good */
+  onListenerDied: (message: string) => void;
 }
 
 /** The request counter a configuration asks for: finish hooks only with an access log or a stats server. */
@@ -60,7 +63,7 @@ export function requestCounter(resolved: ResolvedConfig, onStart: (started: numb
 export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app: LoadedApp, log: Logger, setup: ServeSetup): Promise<RunningServer[]> {
   const onError = (m: string) => log.error(m);
   const { config } = resolved;
-  const options = { workerId: setup.workerId, socketMode: config.chmodSocket, onError, onWarning: (m: string) => log.warn(m), shared: setup.shared, headerTimeout: config.headerTimeout, observe: setup.counter };
+  const options = { workerId: setup.workerId, socketMode: config.chmodSocket, onError, onWarning: (m: string) => log.warn(m), onListenerDied: setup.onListenerDied, shared: setup.shared, headerTimeout: config.headerTimeout, keepAlive: config.keepAlive, bodyTimeout: config.bodyTimeout, observe: setup.counter };
   // the shims apply the observer (see ServeOptions.observe); the uwsgi server applies it here
   const handler = app.kind === "fetch" ? guardFetch(app.handler, onError) : undefined;
   const listener = app.kind === "node" ? guardNode(app.listener, onError) : undefined;
@@ -68,7 +71,7 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
   try {
     for (const { protocol, address } of resolved.listeners) {
       if (protocol === "uwsgi") {
-        const uwsgi = { workerId: setup.workerId, bufferSize: config.bufferSize, socketTimeout: config.socketTimeout, allowFrom: config.socketAllowFrom, onError };
+        const uwsgi = { workerId: setup.workerId, bufferSize: config.bufferSize, socketTimeout: config.socketTimeout, bodyTimeout: config.bodyTimeout, allowFrom: config.socketAllowFrom, onError };
         const observed = handler ? { fetch: setup.counter.fetch(handler) } : { node: setup.counter.node(listener!) };
         // loaded only where a uwsgi listener is configured (each module loaded is memory per worker)
         const { uwsgiConnections } = await import("./uwsgi.ts");
@@ -82,20 +85,6 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
     throw err;
   }
   return servers;
-}
-
-/**
- * Drop root once listening (ports below 1024 and sockets are bound by then):
- * group first, while still allowed to change it, then user.
- */
-export function switchUser(user: string | null, group: string | null): void {
-  const id = (v: string) => (/^\d+$/.test(v) ? Number(v) : v);
-  try {
-    if (group) process.setgid!(id(group));
-    if (user) process.setuid!(id(user));
-  } catch (err) {
-    throw new TsgwError(`cannot switch to ${user ? `user ${user}` : ""}${user && group ? ", " : ""}${group ? `group ${group}` : ""}: ${describeError(err)}`);
-  }
 }
 
 /**
@@ -153,8 +142,13 @@ export function stopOnSignals(servers: RunningServer[], gracefulTimeout: number,
 /** --no-master: this process loads the app and serves it, unsupervised. */
 export async function serveAlone(runtime: Runtime, resolved: ResolvedConfig, app: LoadedApp, log: Logger): Promise<void> {
   const counter = requestCounter(resolved, () => {}, false);
-  const servers = await listenAll(runtime, resolved, app, log, { workerId: 1, shared: false, counter });
-  switchUser(resolved.config.user, resolved.config.group);
+  const died = (m: string) => {
+    // unsupervised, nothing would replace the dead listener: exit, for the init system to restart tsgw
+    log.fatal(`${m}; exiting`);
+    process.exit(1);
+  };
+  const servers = await listenAll(runtime, resolved, app, log, { workerId: 1, shared: false, counter, onListenerDied: died });
+  switchUser(runtime, resolved.config.user, resolved.config.group);
   for (const s of servers) log.info(`Listening at: ${s.url} (${process.pid})`);
   stopOnSignals(servers, resolved.config.gracefulTimeout, log, () => log.info("Shutting down"));
 }

@@ -26,6 +26,8 @@ export interface UwsgiOptions {
   bufferSize: number;
   /** seconds a peer may take to send the vars */
   socketTimeout: number;
+  /** seconds a request body may stall while the app waits for it (0: no limit) */
+  bodyTimeout: number;
   /** TCP peers allowed to speak uwsgi (unix sockets are always allowed) */
   allowFrom: readonly string[];
   onError: (message: string) => void;
@@ -99,9 +101,10 @@ class Connection {
     if (unsafe) return this.fail(`unusable request: ${unsafe}`);
     const rest = buf.subarray(parsed.packet.consumed);
     const { target, socket } = this;
-    if (target.http) serveNodeRequest(socket, parts, rest, target.listener, target.http);
+    const stall: BodyStall = { ms: this.options.bodyTimeout * 1000, onStall: () => this.fail(`request body stalled for ${this.options.bodyTimeout}s (body-timeout)`) };
+    if (target.http) serveNodeRequest(socket, parts, rest, target.listener, target.http, stall);
     else {
-      const request = new UwsgiRequest(socket, parts, rest);
+      const request = new UwsgiRequest(socket, parts, rest, stall);
       // the rest of the body waits in the socket until the app reads it (see bodyOf)
       if (!request.allRead) socket.pause();
       target.listener(request as unknown as IncomingMessage, new UwsgiResponse(socket, request) as unknown as ServerResponse);
@@ -163,6 +166,7 @@ class UwsgiRequest {
     private readonly source: StreamSocket,
     private readonly parts: RequestParts,
     private readonly first: Uint8Array,
+    private readonly stall: BodyStall,
   ) {
     this.method = parts.method;
     this.url = parts.path;
@@ -173,7 +177,7 @@ class UwsgiRequest {
   }
 
   #stream(): Readable {
-    return (this.#body ??= bodyOf(this.source, this.first, bodyLength(this.parts), () => (this.allRead = true)));
+    return (this.#body ??= bodyOf(this.source, this.first, bodyLength(this.parts), () => (this.allRead = true), this.stall));
   }
   on(event: string, listener: (...args: any[]) => void): this {
     this.#stream().on(event, listener);
@@ -211,18 +215,30 @@ function bodyLength({ method, contentLength }: RequestParts): number {
  * socket's, up to CONTENT_LENGTH, with backpressure; an error when the peer
  * closes before all of it came.
  */
-function bodyOf(source: StreamSocket, first: Uint8Array, length: number, whole: () => void): Readable {
-  return feedBody(new Readable({ read: () => void source.resume() }), source, first, length, whole);
+function bodyOf(source: StreamSocket, first: Uint8Array, length: number, whole: () => void, stall: BodyStall): Readable {
+  return feedBody(new Readable({ read: () => void source.resume() }), source, first, length, whole, stall);
 }
 
-/** Push the body into `body`, a Readable whose reads resume `source`; `whole` runs before its end. */
-function feedBody<R extends Readable>(body: R, source: StreamSocket, first: Uint8Array, length: number, whole: () => void): R {
+/** How long a body may stall, and what to do when it does. */
+export interface BodyStall {
+  ms: number;
+  onStall: () => void;
+}
+
+/**
+ * Push the body into `body`, a Readable whose reads resume `source`; `whole`
+ * runs before its end. While the app waits for body bytes (the source
+ * flowing), the peer may be silent for at most `stall.ms`; while the app is
+ * not reading (the source paused for backpressure) no clock runs.
+ */
+function feedBody<R extends Readable>(body: R, source: StreamSocket, first: Uint8Array, length: number, whole: () => void, stall: BodyStall): R {
   let left = length;
   if (left === 0) {
     whole();
     body.push(null);
     return body;
   }
+  const watch = (on: boolean) => stall.ms > 0 && source.setTimeout(on ? stall.ms : 0);
   const cut = () => left > 0 && body.destroy(new Error(`the peer closed with ${left} body bytes unsent`));
   const take = (bytes: Uint8Array): void => {
     const piece = bytes.length > left ? bytes.subarray(0, left) : bytes;
@@ -230,15 +246,29 @@ function feedBody<R extends Readable>(body: R, source: StreamSocket, first: Uint
     const more = body.push(piece);
     if (left === 0) {
       source.off("data", take);
+      watch(false);
       whole();
       body.push(null);
-    } else if (!more) source.pause();
+    } else if (!more) {
+      source.pause();
+      watch(false);
+    }
   };
   if (first.length) take(first);
   if (left > 0) {
     source.on("data", take);
     source.once("end", cut);
     source.once("close", cut);
+    if (stall.ms > 0) {
+      source.on("timeout", () => left > 0 && stall.onStall());
+      // reading resumes the source: the clock runs again
+      const read = body._read.bind(body);
+      body._read = (n: number) => {
+        watch(true);
+        read(n);
+      };
+      watch(true);
+    }
   }
   return body;
 }
@@ -365,7 +395,7 @@ function nodeHeaders(lines: readonly [string, string][]): IncomingHttpHeaders {
  * HTTPS as `encrypted`, so Express's `req.ip` and `req.protocol` are what
  * nginx saw.
  */
-function serveNodeRequest(socket: StreamSocket, parts: RequestParts, rest: Uint8Array, listener: NodeListener, http: NodeHttp): void {
+function serveNodeRequest(socket: StreamSocket, parts: RequestParts, rest: Uint8Array, listener: NodeListener, http: NodeHttp, stall: BodyStall): void {
   const length = bodyLength(parts);
   let allRead = length <= rest.length;
   const connection = new Duplex({
@@ -412,10 +442,17 @@ function serveNodeRequest(socket: StreamSocket, parts: RequestParts, rest: Uint8
   // reading the request resumes the connection (what node:http's parser does for its sockets)
   req._read = () => void socket.resume();
   if (!allRead) socket.pause();
-  feedBody(req, socket, rest, length, () => {
-    allRead = true;
-    req.complete = true; // else ending the request would destroy its socket, as for an aborted one
-  });
+  feedBody(
+    req,
+    socket,
+    rest,
+    length,
+    () => {
+      allRead = true;
+      req.complete = true; // else ending the request would destroy its socket, as for an aborted one
+    },
+    stall,
+  );
 
   const res = new http.ServerResponse(req);
   res.assignSocket(connection as unknown as Socket);
@@ -427,11 +464,17 @@ function serveNodeRequest(socket: StreamSocket, parts: RequestParts, rest: Uint8
   listener(req, res);
 }
 
-/** The response's own need-drain flag (node:http's kNeedDrain), found by name: its server clears it before the "drain" it relays. */
+/**
+ * The response's own need-drain flag (node:http's kNeedDrain), found by name:
+ * its server clears it before the "drain" it relays. Bun's ServerResponse
+ * never sets it (writableNeedDrain stays false after a write that returned
+ * false), so the drain is relayed whatever the flag says: a "drain" nobody
+ * waited for costs a listener nothing.
+ */
 let needDrain: symbol | null | undefined;
 
 function relayDrain(res: ServerResponse): void {
-  if (!res.writableNeedDrain) return;
+  if (res.writableFinished || res.destroyed) return;
   needDrain ??= Object.getOwnPropertySymbols(res).find((s) => s.description === "kNeedDrain") ?? null;
   if (needDrain) (res as unknown as Record<symbol, boolean>)[needDrain] = false;
   res.emit("drain");

@@ -1,7 +1,7 @@
 /** Starting the real tsgw CLI as a subprocess on each runtime, and talking to it over real sockets. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -44,6 +44,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** how many "Listening at:" lines to wait for (default 1) */
   listeners?: number;
+  /** the server's --error-log file: its lines count as the server's logs (startTsgw waits for "Listening at:" there too) */
+  logFile?: string;
 }
 
 const live = new Set<ChildProcess>();
@@ -111,24 +113,36 @@ export interface Server {
 /** Start a server and wait until it listens (its "Listening at:" line). */
 export function startTsgw(rt: Target, args: string[], opts: RunOptions = {}): Promise<Server> {
   const child = spawnTsgw(rt, args, opts);
-  let logs = "";
-  child.stdout!.on("data", (d) => (logs += d));
+  let piped = "";
+  child.stdout!.on("data", (d) => (piped += d));
+  child.stderr!.on("data", (d) => (piped += d));
+  const fromFile = () => {
+    try {
+      return opts.logFile ? readFileSync(opts.logFile, "utf8") : "";
+    } catch {
+      return "";
+    }
+  };
+  const logs = () => piped + fromFile();
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`tsgw did not start within ${opts.timeoutMs ?? 20000} ms:\n${logs}`));
-    }, opts.timeoutMs ?? 20000);
     const early = (code: number | null) => {
+      clearInterval(poll);
       clearTimeout(timer);
-      reject(new Error(`tsgw exited with ${code} before listening:\n${logs}`));
+      reject(new Error(`tsgw exited with ${code} before listening:\n${logs()}`));
     };
+    const timer = setTimeout(() => {
+      clearInterval(poll);
+      child.off("exit", early);
+      child.kill("SIGKILL");
+      reject(new Error(`tsgw did not start within ${opts.timeoutMs ?? 20000} ms:\n${logs()}`));
+    }, opts.timeoutMs ?? 20000);
     child.once("exit", early);
-    child.stderr!.on("data", (d) => {
-      logs += d;
-      const all = [...logs.matchAll(/Listening at: (\S+)/g)];
+    const check = () => {
+      const all = [...logs().matchAll(/Listening at: (\S+)/g)];
       const m = all[0];
       if (!m || all.length < (opts.listeners ?? 1)) return;
+      clearInterval(poll);
       clearTimeout(timer);
       child.off("exit", early);
       const url = m[1]!;
@@ -138,13 +152,14 @@ export function startTsgw(rt: Target, args: string[], opts: RunOptions = {}): Pr
         port: socketPath ? 0 : Number(new URL(url).port),
         socketPath,
         child,
-        logs: () => logs,
+        logs,
         stop(signal = "SIGTERM") {
           if (child.exitCode === null && child.signalCode === null) child.kill(signal);
           return exited;
         },
       });
-    });
+    };
+    const poll = setInterval(check, 20);
   });
 }
 

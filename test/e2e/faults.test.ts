@@ -1,0 +1,410 @@
+/**
+ * Fault injection on every runtime target: clients that abort or stall, app
+ * streams that misbehave, a full disk, exhausted file descriptors, a master
+ * killed hard, a second instance, racing starts. Each fault may end at most
+ * its own connection or request; the worker serves on or is replaced.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { before, describe, test } from "node:test";
+import { encodeRequest } from "../../src/protocol/uwsgi.ts";
+import { RUNTIMES, ask, commandFor, engineOf, oneLine, rawSend, runTsgw, startTsgw, tempDir, waitForLog, type Server } from "../helpers/tsgw.ts";
+
+const FAULTS = "test/fixtures/faults.ts";
+const ROOTED = process.getuid?.() === 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  for (const start = Date.now(); Date.now() - start < ms; await sleep(50)) if (!alive(pid)) return true;
+  return false;
+}
+
+function workerPids(server: Pick<Server, "logs">): number[] {
+  return [...server.logs().matchAll(/Booting worker with pid: (\d+)/g)].map((m) => Number(m[1]));
+}
+
+/** GET `path` and leave after `bytes` bytes of the body (a client that aborts a download). */
+function abortAfter(server: Server, path: string, bytes: number): Promise<void> {
+  return new Promise((resolve) => {
+    const req = httpRequest({ host: "127.0.0.1", port: server.port, path, agent: false }, (res) => {
+      let n = 0;
+      res.on("data", (d: Buffer) => {
+        n += d.length;
+        if (n >= bytes) {
+          res.destroy();
+          resolve();
+        }
+      });
+      res.on("end", () => resolve());
+    });
+    req.on("error", () => resolve());
+    req.end();
+  });
+}
+
+/** A response read raw: what the server sent before closing, and whether it closed without a complete response. */
+async function rawGet(port: number, path: string): Promise<string> {
+  const { reply } = rawSend(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  return reply;
+}
+
+let bigFile = "";
+before(() => {
+  bigFile = join(tempDir(), "big.bin");
+  writeFileSync(bigFile, Buffer.alloc(8 * 1024 * 1024, 7));
+});
+
+for (const rt of RUNTIMES) {
+  const engine = engineOf(rt);
+
+  describe(`faults on ${rt}`, () => {
+    test("a client that aborts streamed downloads ends only its response; the worker serves on", async () => {
+      const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0"]);
+      try {
+        const pid = (await ask(server, { path: "/pid" })).text;
+        for (let i = 0; i < 3; i++) {
+          await abortAfter(server, `/naive-file?path=${encodeURIComponent(bigFile)}`, 100_000);
+          await abortAfter(server, `/web-file?path=${encodeURIComponent(bigFile)}`, 100_000);
+        }
+        await sleep(300);
+        assert.equal((await ask(server, { path: "/pid" })).text, pid, "the same worker serves");
+        const whole = await ask(server, { path: `/web-file?path=${encodeURIComponent(bigFile)}` });
+        assert.equal(whole.body.length, 8 * 1024 * 1024);
+        assert.doesNotMatch(server.logs(), /exited unexpectedly/);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test("stream bodies: string chunks go out as UTF-8; a chunk that is not bytes gets a well-formed failure and a log line", async () => {
+      const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0"]);
+      try {
+        const r = await ask(server, { path: "/strings" });
+        assert.equal(r.status, 200);
+        assert.equal(r.text, "hello world");
+        // either a clean 500 (nothing sent yet) or a connection closed before a complete response
+        const bad = await rawGet(server.port, "/bad-chunk");
+        if (bad.startsWith("HTTP/1.1 500")) assert.match(bad, /^HTTP\/1\.1 500 Internal Server Error\r\n/);
+        else assert.ok(!/\r\n0\r\n\r\n$/.test(bad) && !/content-length: 0/i.test(bad), `a truncated body must not look complete:\n${bad}`);
+        if (engine !== "bun") await waitForLog(server, /\[ERROR\].*(chunk|bytes)/); // Bun.serve reports it itself
+        assert.equal((await ask(server, { path: "/" })).text, "ok");
+        assert.doesNotMatch(server.logs(), /exited unexpectedly/);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test("an error no request owns (thrown in a timer) is logged with its stack, plain, and the worker serves on", async () => {
+      const dir = tempDir();
+      const errorLog = join(dir, "error.log");
+      const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "--error-log", errorLog], { logFile: errorLog });
+      try {
+        const pid = (await ask(server, { path: "/pid" })).text;
+        assert.equal((await ask(server, { path: "/throw-later" })).text, "answered");
+        await waitForLog({ logs: () => readFileSync(errorLog, "utf8") }, /uncaught exception in the app.*late failure 1/);
+        const text = readFileSync(errorLog, "utf8");
+        assert.match(text, /late failure 1\n\s+at /, "the stack is in the error log");
+        assert.doesNotMatch(text, /\x1b\[/, "no colour codes");
+        assert.equal((await ask(server, { path: "/pid" })).text, pid);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test("a full disk for the access log: requests are served, lines dropped and counted, said once, recovered when space is back", async () => {
+      const dir = tempDir();
+      const disk = join(dir, "disk");
+      mkdirSync(disk);
+      // a small tmpfs where mounting works (root); /dev/full (always full) elsewhere
+      const mounted = ROOTED && spawnSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", disk]).status === 0;
+      const accessLog = mounted ? join(disk, "access.log") : "/dev/full";
+      const filler = join(disk, "filler");
+      if (mounted) {
+        writeFileSync(accessLog, "");
+        spawnSync("dd", ["if=/dev/zero", `of=${filler}`, "bs=4k", "count=1000"], { stdio: "ignore" }); // fills it
+      }
+      const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "--access-log", accessLog]);
+      try {
+        const pid = (await ask(server, { path: "/pid" })).text;
+        for (let i = 0; i < 50; i++) assert.equal((await ask(server, { path: "/" })).status, 200);
+        await waitForLog(server, /cannot write to log .*: .*(ENOSPC|space|No space)/i, 4000);
+        assert.equal(server.logs().match(/cannot write to log/g)!.length, 1, "said once");
+        assert.equal((await ask(server, { path: "/pid" })).text, pid, "the worker was not replaced");
+        if (mounted) {
+          rmSync(filler);
+          await ask(server, { path: "/" });
+          await waitForLog(server, /log .*access\.log can be written again; \d+ lines were dropped/, 4000);
+          await ask(server, { path: "/after" });
+          await waitForLog({ logs: () => readFileSync(accessLog, "utf8") }, /GET \/after/, 4000);
+        }
+      } finally {
+        await server.stop();
+        if (mounted) spawnSync("umount", ["-l", disk]);
+      }
+    });
+
+    test("out of file descriptors: connections are shed, and the worker serves again (or is replaced) once fds free up", async () => {
+      const [cmd, ...pre] = commandFor(rt);
+      const quoted = [cmd!, ...pre, FAULTS, "-b", "127.0.0.1:0"].map((a) => `'${a}'`).join(" ");
+      const server = await startTsgw(["bash", "-c", `ulimit -n 160 && exec ${quoted}`], []);
+      const held: ReturnType<typeof connect>[] = [];
+      try {
+        for (let i = 0; i < 250; i++) held.push(connect(server.port, "127.0.0.1").on("error", () => {}));
+        await sleep(1500);
+        for (const s of held) s.destroy();
+        await sleep(500);
+        let ok = "";
+        for (let i = 0; i < 40 && ok !== "ok"; i++) {
+          ok = await ask(server, { path: "/" }).then((r) => r.text, () => "");
+          if (ok !== "ok") await sleep(250);
+        }
+        assert.equal(ok, "ok", `serves again:\n${server.logs()}`);
+        assert.doesNotMatch(server.logs(), /exited unexpectedly/, "no worker crashed");
+      } finally {
+        for (const s of held) s.destroy();
+        await server.stop();
+      }
+    });
+
+    test("a worker killed hard on a unix socket is replaced and serves; a replacement's boot error reaches the master's log", async () => {
+      const dir = tempDir();
+      const sock = join(dir, "app.sock");
+      const marker = join(dir, "fail-now");
+      const server = await startTsgw(rt, [FAULTS, "-b", `unix:${sock}`], { env: { FAULTS_FAIL_IF: marker } });
+      try {
+        const first = Number((await ask({ port: 0, socketPath: sock }, { path: "/pid" })).text);
+        process.kill(first, "SIGKILL");
+        let second = "";
+        for (let i = 0; i < 60 && !/^\d+$/.test(second); i++) {
+          await sleep(100);
+          second = await ask({ port: 0, socketPath: sock }, { path: "/pid" }).then((r) => r.text, () => "");
+        }
+        assert.match(second, /^\d+$/, `a replacement serves:\n${server.logs()}`);
+        assert.notEqual(Number(second), first);
+        writeFileSync(marker, "");
+        process.kill(Number(second), "SIGKILL");
+        await waitForLog(server, /exited unexpectedly with code \d+: .*the database is gone \(fault injected at import\)/, 8000);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test("kill -9 of the master: a worker stuck in a loop exits, and tsgw restarts cleanly on the same port, unix socket and pidfile", async () => {
+      const dir = tempDir();
+      const pidfile = join(dir, "app.pid");
+      const sock = join(dir, "app.sock");
+      const probe = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "--socket", sock, "--pid", pidfile], { listeners: 2 });
+      const port = probe.port;
+      const [worker] = workerPids(probe);
+      const hang = ask(probe, { path: "/hang" }).catch(() => undefined);
+      await sleep(300);
+      probe.child.kill("SIGKILL");
+      assert.ok(await waitGone(worker!, 8000), "the stuck worker exited");
+      await hang;
+      const again = await startTsgw(rt, [FAULTS, "-b", `127.0.0.1:${port}`, "--socket", sock, "--pid", pidfile], { listeners: 2 });
+      try {
+        assert.equal((await ask(again, { path: "/" })).text, "ok");
+        assert.equal(readFileSync(pidfile, "utf8").trim(), String(again.child.pid));
+      } finally {
+        await again.stop();
+      }
+    });
+
+    test("kill -9 of the master: a request in flight is finished, then the worker exits", async () => {
+      const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0"]);
+      const [worker] = workerPids(server);
+      const slow = ask(server, { path: "/slow?ms=1500" });
+      await sleep(300);
+      server.child.kill("SIGKILL");
+      const r = await slow;
+      assert.equal(r.status, 200);
+      assert.match(r.text, /^slow done/);
+      assert.ok(await waitGone(worker!, 5000), "the orphaned worker exited");
+    });
+
+    test("a port that something else serves is refused with one line, even where workers share ports with SO_REUSEPORT", async () => {
+      const first = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "-w", "2"]);
+      try {
+        const second = await runTsgw(rt, [FAULTS, "-b", `127.0.0.1:${first.port}`]);
+        assert.equal(second.code, 1);
+        assert.match(oneLine(second.stderr), /^cannot listen on http:\/\/127\.0\.0\.1:\d+: address already in use$/);
+        assert.doesNotMatch(second.stderr, /Booting worker/, "refused before any worker started");
+      } finally {
+        await first.stop();
+      }
+    });
+
+    test("two starts at once with one pidfile: exactly one runs, the other exits 1 with one line", async () => {
+      const dir = tempDir();
+      const pidfile = join(dir, "app.pid");
+      const start = () => runTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "--pid", pidfile], { timeoutMs: 8000 }).catch((e) => ({ code: -1, stderr: String(e), stdout: "" }));
+      const a = start();
+      const b = start();
+      // the winner serves until killed (its runTsgw times out); the loser exits 1
+      const settled = await Promise.race([a.then((r) => ["a", r] as const), b.then((r) => ["b", r] as const)]);
+      const [, loser] = settled;
+      assert.equal(loser.code, 1, loser.stderr);
+      assert.match(oneLine(loser.stderr), /already running with pid \d+|taken by another tsgw/);
+      const pid = Number(readFileSync(pidfile, "utf8"));
+      assert.ok(alive(pid));
+      process.kill(pid, "SIGTERM");
+      await Promise.all([a, b]);
+    });
+
+    test("a pidfile that cannot be written is reported before any worker serves, leaving no control socket", async () => {
+      const r = await runTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "--pid", "/nonexistent/dir/app.pid"]);
+      assert.equal(r.code, 1);
+      assert.match(oneLine(r.stderr), /^cannot write pidfile \/nonexistent\/dir\/app\.pid: /);
+      assert.doesNotMatch(r.stderr, /Booting worker|Listening at/);
+      const pid = /\[(\d+)\]/.exec(r.stderr)?.[1];
+      if (pid) assert.ok(!existsSync(join(tmpdir(), `tsgw-${pid}.ctl`)), "control socket removed");
+    });
+
+    test("a unix socket path over the OS limit is one line, exit 1, nothing left behind", async () => {
+      const dir = tempDir();
+      const long = join(dir, "x".repeat(120) + ".sock");
+      const r = await runTsgw(rt, [FAULTS, "-b", `unix:${long}`]);
+      assert.equal(r.code, 1);
+      assert.match(oneLine(r.stderr), /unix socket path .* is \d+ bytes long; the OS allows at most 107/);
+      assert.ok(!existsSync(long));
+      assert.deepEqual(execFileSync("ls", [dir], { encoding: "utf8" }).trim(), "");
+    });
+
+    test("a stale control socket (master killed hard) is removed at the next start", async () => {
+      const stale = join(tmpdir(), "tsgw-999999999.ctl");
+      writeFileSync(stale, "");
+      const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0"]);
+      try {
+        assert.ok(!existsSync(stale));
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test("timeouts: a stalled request body and an idle keep-alive connection are closed; a slow request head gets 408", async (t) => {
+      const nodeHttp = engine === "node"; // fetch apps on Bun and Deno are served by Bun.serve / Deno.serve
+      const dir = tempDir();
+      const uwsgiSock = join(dir, "uwsgi.sock");
+      const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "--socket", uwsgiSock, "--body-timeout", "1", "--keep-alive", "1", "--header-timeout", "1"], { listeners: 2 });
+      try {
+        // uwsgi, every runtime: vars for a POST of 100 bytes, then 10 of them and silence
+        const sock = connect(uwsgiSock);
+        sock.on("error", () => {});
+        const closed = new Promise<number>((r) => sock.on("close", () => r(Date.now())));
+        const t0 = Date.now();
+        sock.write(encodeRequest({ REQUEST_METHOD: "POST", REQUEST_URI: "/count", CONTENT_LENGTH: "100", HTTP_HOST: "x" }));
+        sock.write(Buffer.alloc(10));
+        const at = await Promise.race([closed, sleep(6000).then(() => 0)]);
+        assert.ok(at && at - t0 < 5000, "uwsgi: a stalled body closes its connection");
+        await waitForLog(server, /request body stalled for 1s \(body-timeout\)/);
+        // HTTP
+        const stalled = rawSend(server.port, "POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789");
+        const slowHead = rawSend(server.port, "GET / HTTP/1.1\r\nHost: x\r\n");
+        const idle = connect(server.port, "127.0.0.1");
+        idle.on("error", () => {});
+        idle.resume(); // read what comes, so the server's close is seen
+        const idleClosed = new Promise<boolean>((resolve) => {
+          idle.once("connect", () => idle.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+          idle.once("close", () => resolve(true));
+          setTimeout(() => resolve(false), 4000);
+        });
+        const [body, head, idleGone] = await Promise.all([
+          Promise.race([stalled.reply.then(() => true), sleep(4000).then(() => false)]),
+          Promise.race([slowHead.reply, sleep(4000).then(() => "")]),
+          idleClosed,
+        ]);
+        stalled.sock.destroy();
+        slowHead.sock.destroy();
+        idle.destroy();
+        if (nodeHttp) {
+          assert.ok(body, "HTTP: a stalled body closes its connection");
+          assert.match(head, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+          assert.ok(idleGone, "HTTP: an idle keep-alive connection is closed");
+        } else {
+          t.todo(`${engine === "bun" ? "Bun.serve applies its own fixed 10 s idle limit" : "Deno.serve has no body, header or idle timeout"}: see README, runtime limits`);
+        }
+        assert.equal((await ask(server, { path: "/" })).text, "ok");
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test("--user: supplementary groups are the user's, never root's, and a root-only-group file cannot be read", { skip: ROOTED ? undefined : "needs root" }, async () => {
+      const dir = tempDir();
+      chmodSync(dir, 0o755);
+      const secret = join(dir, "secret");
+      writeFileSync(secret, "root only");
+      chownSync(secret, 0, 0);
+      chmodSync(secret, 0o640);
+      for (const args of [["--user", "nobody"], ["--user", "nobody", "--group", "nogroup"]]) {
+        const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", ...args]);
+        try {
+          const info = JSON.parse((await ask(server, { path: "/groups" })).text);
+          assert.equal(info.uid, 65534);
+          assert.equal(info.gid, 65534);
+          assert.ok(!info.groups.includes(0), `root's group dropped: ${JSON.stringify(info.groups)}`);
+          const r = await ask(server, { path: `/read?path=${encodeURIComponent(secret)}` });
+          assert.equal(r.status, 403);
+          assert.equal(r.text, "EACCES");
+        } finally {
+          await server.stop();
+        }
+      }
+    });
+
+    test("USR1 under --user: rotated log files are reopened by the workers", { skip: ROOTED ? undefined : "needs root" }, async () => {
+      const dir = tempDir();
+      chmodSync(dir, 0o755);
+      const accessLog = join(dir, "access.log");
+      const errorLog = join(dir, "error.log");
+      const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "--user", "nobody", "--access-log", accessLog, "--error-log", errorLog], { logFile: errorLog });
+      try {
+        await ask(server, { path: "/before" });
+        renameSync(accessLog, `${accessLog}.1`);
+        renameSync(errorLog, `${errorLog}.1`);
+        server.child.kill("SIGUSR1");
+        await waitForLog({ logs: () => (existsSync(errorLog) ? readFileSync(errorLog, "utf8") : "") }, /Reopened log files/);
+        await sleep(300);
+        await ask(server, { path: "/after" });
+        await waitForLog({ logs: () => (existsSync(accessLog) ? readFileSync(accessLog, "utf8") : "") }, /GET \/after/, 4000);
+        assert.doesNotMatch(readFileSync(errorLog, "utf8") + readFileSync(`${errorLog}.1`, "utf8"), /cannot reopen/);
+        assert.match(readFileSync(`${accessLog}.1`, "utf8"), /GET \/before/);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test("fetch app on a unix socket with an access log: one line per request, max-requests at its value", async () => {
+      const dir = tempDir();
+      const sock = join(dir, "app.sock");
+      const accessLog = join(dir, "access.log");
+      const server = await startTsgw(rt, [FAULTS, "-b", `unix:${sock}`, "--access-log", accessLog, "--max-requests", "5"]);
+      try {
+        const at = { port: 0, socketPath: sock };
+        const first = (await ask(at, { path: "/pid" })).text;
+        for (let i = 0; i < 3; i++) await ask(at, { path: `/n${i}` });
+        assert.equal((await ask(at, { path: "/pid" })).text, first, "still the first worker after 5 requests");
+        await waitForLog(server, /retires: served 5 requests/, 5000);
+        await server.stop();
+        const lines = readFileSync(accessLog, "utf8").trim().split("\n");
+        assert.equal(lines.filter((l) => / \/n0 /.test(l)).length, 1, lines.join("\n"));
+      } finally {
+        await server.stop();
+      }
+    });
+  });
+}
