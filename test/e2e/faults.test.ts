@@ -408,3 +408,55 @@ for (const rt of RUNTIMES) {
     });
   });
 }
+
+/** The first line the server answers to `text` (a kept-alive connection need not close first), or "" after 3 s. */
+function statusLine(port: number, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = connect(port, "127.0.0.1", () => sock.write(text));
+    let got = "";
+    const done = () => {
+      sock.destroy();
+      resolve(got);
+    };
+    sock.on("data", (d) => {
+      got += d;
+      if (got.includes("\r\n")) done();
+    });
+    sock.on("error", done);
+    sock.on("close", done);
+    sock.setTimeout(3000, done);
+  });
+}
+
+/**
+ * What a client gets for each malformed request, by the server that parses
+ * it; the README's table ("Malformed requests") says the same.
+ */
+const MALFORMED: [name: string, text: string, expect: Record<"node:http" | "Bun.serve" | "Deno.serve", string>][] = [
+  ["garbage request line", "HELLO\r\n\r\n", { "node:http": "400", "Bun.serve": "400", "Deno.serve": "400" }],
+  ["unknown HTTP version", "GET / HTTP/9.9\r\nHost: x\r\n\r\n", { "node:http": "400", "Bun.serve": "505", "Deno.serve": "400" }],
+  ["header name with a space", "GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", { "node:http": "400", "Bun.serve": "400", "Deno.serve": "400" }],
+  ["non-numeric Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", { "node:http": "400", "Bun.serve": "400", "Deno.serve": "400" }],
+  ["Content-Length with Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", { "node:http": "400", "Bun.serve": "400", "Deno.serve": "400" }],
+  ["headers over 80 KB", `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(81920)}\r\n\r\n`, { "node:http": "431", "Bun.serve": "431", "Deno.serve": "400" }],
+  ["bare LF line endings", "GET / HTTP/1.1\nHost: x\n\n", { "node:http": "400", "Bun.serve": "505", "Deno.serve": "200" }],
+];
+
+for (const rt of RUNTIMES) {
+  const engine = engineOf(rt);
+  for (const [kind, app] of [["fetch app", FAULTS], ["Node listener", "test/fixtures/faults-node.mjs"]] as const) {
+    test(`malformed requests get what the README says (${kind}, ${rt})`, async () => {
+      const parser = kind === "Node listener" || engine === "node" ? "node:http" : engine === "bun" ? "Bun.serve" : "Deno.serve";
+      const server = await startTsgw(rt, [app, "-b", "127.0.0.1:0"]);
+      try {
+        for (const [name, text, expect] of MALFORMED) {
+          const got = await statusLine(server.port, text);
+          assert.match(got, new RegExp(`^HTTP/1\\.1 ${expect[parser]} `), `${name} on ${parser}: got ${JSON.stringify(got.split("\r\n")[0])}`);
+        }
+        assert.equal((await ask(server, { path: "/" })).text, "ok");
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+}
