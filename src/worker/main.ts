@@ -10,6 +10,9 @@ import { TsgwError, describeError, EXIT } from "../errors.ts";
 import { createLogger } from "../log/logger.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { runHook } from "../hooks.ts";
+import { closeSync, openSync } from "node:fs";
+import { rateLimited } from "../runtime/listen.ts";
+import type { Logger } from "../log/logger.ts";
 import { holdLifeline } from "./lifeline.ts";
 import { WORKER_ENV, type WorkerMessage } from "./messages.ts";
 import { listenAll, loadConfiguredApp, prepareProcess, requestCounter, stopOnSignals } from "./serve.ts";
@@ -20,6 +23,8 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
   const cwd = process.cwd();
   let log = createLogger("info");
   const send = (m: WorkerMessage) => runtime.toMaster(m);
+  // node:cluster's own "disconnect" handler (exit at once), taken before the app adds any of its own
+  const clusterOnDisconnect = process.listeners("disconnect");
   try {
     const resolved = await resolveConfig({ argv, env, cwd, importModule: runtime.importModule });
     resolved.listeners = JSON.parse(env[WORKER_ENV.listeners] ?? "[]") as Listener[];
@@ -57,6 +62,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     const beatMs = Math.min(1000, (config.timeout * 1000) / 4);
     const lifeline = await holdLifeline(runtime, { stuckMs: beatMs * 2 + 1000, graceMs: config.gracefulTimeout * 1000 + 1000, onOrphaned: orphan });
     let rss = 0;
+    const checkFds = fdWatch(log);
     const beat = () => {
       lifeline.beat();
       try {
@@ -64,6 +70,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
       } catch {
         // out of file descriptors (Node and Bun read /proc for it): report the last figure
       }
+      checkFds();
       send({ tsgw: "beat", id, requests: counter.started, inFlight: counter.inFlight, rss });
       if (rssLimit && rss > rssLimit) retire(`resident memory ${Math.round(rss / 1048576)} MB is over reload-on-rss ${config.reloadOnRss} MB`);
     };
@@ -71,7 +78,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     setInterval(beat, beatMs).unref();
     // The master's IPC channel closed (it was killed hard): finish what is in flight, serve nothing new.
     // node:cluster's own handler would exit at once, cutting those requests: it goes.
-    process.removeAllListeners("disconnect");
+    for (const l of clusterOnDisconnect) process.off("disconnect", l as () => void);
     process.on("disconnect", orphan);
   } catch (err) {
     const code = err instanceof TsgwError ? err.exitCode : EXIT.workerBoot;
@@ -80,4 +87,21 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     // give the message time to reach the master before the exit does
     setTimeout(() => process.exit(code), 100);
   }
+}
+
+/**
+ * Node's and Bun's servers shed the connections they cannot accept for want
+ * of file descriptors without a word (libuv closes them at once), so the
+ * heartbeat opens one itself (two syscalls a second) to tell the operator.
+ */
+function fdWatch(log: Logger): () => void {
+  const tell = rateLimited((m: string) => log.error(m), 10_000);
+  return () => {
+    try {
+      closeSync(openSync("/dev/null", "r"));
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === "EMFILE" || code === "ENFILE") tell(`out of file descriptors (${code}): new connections are shed until some close; raise the limit (ulimit -n, systemd's LimitNOFILE=)`);
+    }
+  };
 }

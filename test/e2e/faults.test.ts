@@ -164,7 +164,8 @@ for (const rt of RUNTIMES) {
       const held: ReturnType<typeof connect>[] = [];
       try {
         for (let i = 0; i < 250; i++) held.push(connect(server.port, "127.0.0.1").on("error", () => {}));
-        await sleep(1500);
+        // the operator is told (the heartbeat's own check, once a second; Deno's server gives up and says so)
+        await waitForLog(server, /out of file descriptors \(EMFILE\)|stopped serving: .*(Too many open files|EMFILE)/, 5000);
         for (const s of held) s.destroy();
         await sleep(500);
         let ok = "";
