@@ -85,6 +85,14 @@ for (const rt of RUNTIMES) {
         const whole = await ask(server, { path: `/web-file?path=${encodeURIComponent(bigFile)}` });
         assert.equal(whole.body.length, 8 * 1024 * 1024);
         assert.doesNotMatch(server.logs(), /exited unexpectedly/);
+        // an event stream the client leaves is cancelled (its timer stops)
+        await abortAfter(server, "/ticker", 30);
+        let state = "";
+        for (let i = 0; i < 40 && state !== "cancelled"; i++) {
+          await sleep(50);
+          state = (await ask(server, { path: "/ticker-state" })).text;
+        }
+        assert.equal(state, "cancelled");
       } finally {
         await server.stop();
       }
