@@ -8,6 +8,7 @@ import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import type { Server as NetServer } from "node:net";
 import { formatAddress, type Address } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
+import { rateLimited } from "../log/rate.ts";
 import type { FetchHandler, RunningServer, ServeOptions, StreamSocket } from "./types.ts";
 
 /** Make a unix socket path usable: remove a stale socket file, refuse one a live process serves. */
@@ -64,19 +65,6 @@ export function bindError(address: Address, err: unknown): TsgwError {
   let reason = (e.code && BIND_REASONS[e.code]) || (e.name && BIND_REASONS[e.name]);
   if (!reason && /in use/i.test(e.message ?? "")) reason = BIND_REASONS.EADDRINUSE;
   return new TsgwError(`cannot listen on ${formatAddress(address)}: ${reason ?? e.message ?? String(err)}`);
-}
-
-/** `report`, at most once per `ms`: a fault that repeats with every connection (EMFILE) gets one line and a count. */
-export function rateLimited(report: (message: string) => void, ms: number): (message: string) => void {
-  let last = 0;
-  let quiet = 0;
-  return (message) => {
-    const now = Date.now();
-    if (now - last < ms) return void quiet++;
-    report(quiet ? `${message} (and ${quiet} more in the last ${Math.round((now - last) / 1000)}s)` : message);
-    last = now;
-    quiet = 0;
-  };
 }
 
 /** How long a stopping server keeps answering on its open connections, each answer closing one. */

@@ -4,15 +4,14 @@
  * retirement) and stop on its signals. A boot failure is reported with its
  * exit code and message, so the master can tell the operator in one line.
  */
+import { closeSync, openSync } from "node:fs";
 import type { Listener } from "../config/address.ts";
 import { resolveConfig } from "../config/load.ts";
 import { TsgwError, describeError, EXIT } from "../errors.ts";
-import { createLogger } from "../log/logger.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { runHook } from "../hooks.ts";
-import { closeSync, openSync } from "node:fs";
-import { rateLimited } from "../runtime/listen.ts";
-import type { Logger } from "../log/logger.ts";
+import { rateLimited } from "../log/rate.ts";
 import { holdLifeline } from "./lifeline.ts";
 import { WORKER_ENV, type WorkerMessage } from "./messages.ts";
 import { listenAll, loadConfiguredApp, prepareProcess, requestCounter, stopOnSignals } from "./serve.ts";
@@ -80,6 +79,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     // node:cluster's own handler would exit at once, cutting those requests: it goes.
     for (const l of clusterOnDisconnect) process.off("disconnect", l as () => void);
     process.on("disconnect", orphan);
+    if (process.connected === false) orphan(); // gone before any of this was in place
   } catch (err) {
     const code = err instanceof TsgwError ? err.exitCode : EXIT.workerBoot;
     const message = err instanceof TsgwError ? err.message : `worker failed to boot: ${describeError(err)}`;
