@@ -11,7 +11,7 @@ import { createLogger, type Logger } from "./log/logger.ts";
 import { currentRuntime } from "./runtime/index.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { VERSION } from "./version.ts";
-import { WORKER_ENV } from "./worker/messages.ts";
+import { WORKER_ENV } from "./protocol/worker.ts";
 import { loadConfiguredApp, prepareProcess, serveAlone } from "./worker/serve.ts";
 
 /** The command; `options` says how this program was built (for --version). */

@@ -10,7 +10,7 @@
  *   6. any other function                          -> fetch ((request, info) handler)
  * The choice and its reason are logged at startup; --interface overrides.
  */
-import type { FetchHandler, NodeListener } from "../runtime/types.ts";
+import type { FetchHandler, NodeListener } from "./contract.ts";
 
 export type AppInterface = "fetch" | "node";
 

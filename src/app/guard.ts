@@ -4,7 +4,7 @@
  */
 import { describeError } from "../errors.ts";
 import type { ServerResponse } from "node:http";
-import type { FetchHandler, NodeListener } from "../runtime/types.ts";
+import type { FetchHandler, NodeListener } from "./contract.ts";
 
 
 const HINT = "; if this app is a Node listener (req, res), start tsgw with --interface node";

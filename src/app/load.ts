@@ -6,7 +6,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AppLoadError, describeError } from "../errors.ts";
-import type { Runtime } from "../runtime/types.ts";
+import type { ImportModule } from "./contract.ts";
 import { detectInterface, describe, type AppInterface, type Detected } from "./detect.ts";
 import { parseAppSpec, type AppSpec } from "./spec.ts";
 
@@ -29,7 +29,7 @@ export function resolveModule(path: string, cwd: string): string | undefined {
 }
 
 export async function loadApp(
-  runtime: Runtime,
+  importModule: ImportModule,
   specText: string,
   opts: { cwd: string; callable?: string | null; interface: "auto" | AppInterface },
 ): Promise<LoadedApp & { note?: string }> {
@@ -37,7 +37,7 @@ export async function loadApp(
   if (typeof spec === "string") throw new AppLoadError(`bad app spec: ${spec}`);
   let note: string | undefined;
   let file = resolveModule(spec.path, opts.cwd);
-  let load = () => runtime.importModule(file!);
+  let load = () => importModule(file!);
   if (!file && spec.path === "demo") {
     ({ file, load } = BUNDLED_DEMO);
     note = "no ./demo module here; serving the demo bundled with tsgw";

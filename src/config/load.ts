@@ -6,6 +6,7 @@
  * source, repeated list settings accumulate.
  */
 import { ConfigError } from "../errors.ts";
+import type { ImportModule } from "../app/contract.ts";
 import { parseAddress, type Listener } from "./address.ts";
 import { parseArgv } from "./cli.ts";
 import { cmdArgsLayer, envDefaultsLayer } from "./env.ts";
@@ -32,7 +33,7 @@ export interface ResolveInput {
   argv: readonly string[];
   env: Record<string, string | undefined>;
   cwd: string;
-  importModule: (file: string) => Promise<Record<string, unknown>>;
+  importModule: ImportModule;
 }
 
 export const DEFAULT_BIND = "127.0.0.1:8000";

@@ -3,6 +3,7 @@
  * defineConfig({ workers: 4, onStarting() {} })`, camelCase keys; the export
  * may also be a function (async allowed) returning that object.
  */
+import type { ImportModule } from "../app/contract.ts";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError, describeError } from "../errors.ts";
@@ -21,7 +22,7 @@ function keys(): Map<string, SettingDef> {
 export async function loadTsConfig(
   given: string,
   cwd: string,
-  importModule: (file: string) => Promise<Record<string, unknown>>,
+  importModule: ImportModule,
 ): Promise<Layer> {
   const file = resolve(cwd, given);
   let source: string;

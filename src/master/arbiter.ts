@@ -19,7 +19,7 @@ import type { Logger } from "../log/logger.ts";
 import { bindError, prepareUnixPath, removeSocket } from "../runtime/listen.ts";
 import type { Runtime, WorkerProcess } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
-import { WORKER_ENV, isWorkerMessage, type WorkerMessage } from "../worker/messages.ts";
+import { WORKER_ENV, isWorkerMessage, type WorkerMessage } from "../protocol/worker.ts";
 import { reportToLauncher } from "./daemon.ts";
 import { closeControl, removeStaleControls, serveControl, type MasterStatus } from "./control.ts";
 import { serveStats, type StatsServer } from "./stats.ts";

@@ -7,7 +7,7 @@
 import { fork } from "node:child_process";
 import { openSync } from "node:fs";
 import { TsgwError } from "../errors.ts";
-import { WORKER_ENV } from "../worker/messages.ts";
+import { WORKER_ENV } from "../protocol/worker.ts";
 
 const CHILD = "TSGW_DAEMON_CHILD";
 

@@ -2,13 +2,13 @@
 import { formatAddress } from "../config/address.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
-import { LazyRequestInfo } from "./info.ts";
+import { LazyRequestInfo, type RemoteAddr } from "../app/contract.ts";
 import { listenBunSockets } from "./bun-socket.ts";
 import { listenBound, listenNative, listenNodeServer, nodeHttpServer } from "./listen.ts";
 import { importFile } from "./modules.ts";
 import { webThread } from "./threads.ts";
 import type { Address } from "../config/address.ts";
-import type { RemoteAddr, Runtime, ServeOptions } from "./types.ts";
+import type { Runtime, ServeOptions } from "./types.ts";
 
 interface BunServer {
   port: number;

@@ -2,12 +2,12 @@
 import { bytesOnly } from "../app/body-stream.ts";
 import { installRequestCompat } from "../app/node-light.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
-import { LazyRequestInfo } from "./info.ts";
+import { LazyRequestInfo, type FetchHandler, type RemoteAddr } from "../app/contract.ts";
 import { listenNative, listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./listen.ts";
 import { importFile } from "./modules.ts";
 import type { Address } from "../config/address.ts";
 import { webThread } from "./threads.ts";
-import type { FetchHandler, RemoteAddr, Runtime, ServeOptions } from "./types.ts";
+import type { Runtime, ServeOptions } from "./types.ts";
 
 interface DenoAddr {
   transport: string;

@@ -9,7 +9,8 @@ import type { Server as NetServer } from "node:net";
 import { formatAddress, type Address } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
 import { rateLimited } from "../log/rate.ts";
-import type { FetchHandler, RunningServer, ServeOptions, StreamSocket } from "./types.ts";
+import type { FetchHandler } from "../app/contract.ts";
+import type { RunningServer, ServeOptions, StreamSocket } from "./types.ts";
 
 /** Make a unix socket path usable: remove a stale socket file, refuse one a live process serves. */
 export async function prepareUnixPath(path: string): Promise<void> {

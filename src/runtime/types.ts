@@ -1,20 +1,6 @@
 /** The one interface every runtime shim implements. Nothing here asks which runtime it is. */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { FetchHandler, ImportModule, NodeListener } from "../app/contract.ts";
 import type { Address } from "../config/address.ts";
-
-export interface RemoteAddr {
-  hostname: string;
-  port: number;
-}
-
-/** The second argument every fetch handler receives. */
-export interface RequestInfo {
-  remoteAddr: RemoteAddr;
-  workerId: number;
-}
-
-export type FetchHandler = (request: Request, info: RequestInfo) => Response | Promise<Response>;
-export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface ServeOptions {
   workerId: number;
@@ -130,7 +116,7 @@ export interface Runtime {
   /** set up a process that will load and serve an app (before the app is imported) */
   prepareWorker(): void;
   /** import a module from disk, TypeScript included */
-  importModule(file: string): Promise<Record<string, unknown>>;
+  importModule: ImportModule;
   /** supplementary groups: the user's (initgroups) when a user is given, else just `gid` (setgroups) */
   setGroups(user: string | number | null, gid: number): void;
   /** start a helper thread the main thread's loop cannot block (messages it posts go to `onMessage`) */

@@ -13,7 +13,7 @@ import type { Runtime } from "../runtime/types.ts";
 import { runHook } from "../hooks.ts";
 import { rateLimited } from "../log/rate.ts";
 import { holdLifeline } from "./lifeline.ts";
-import { WORKER_ENV, type WorkerMessage } from "./messages.ts";
+import { WORKER_ENV, type WorkerMessage } from "../protocol/worker.ts";
 import { listenAll, loadConfiguredApp, prepareProcess, requestCounter, stopOnSignals } from "./serve.ts";
 import { switchUser } from "./user.ts";
 

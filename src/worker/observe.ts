@@ -7,7 +7,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AccessLog, AccessRecord } from "../log/access.ts";
-import type { FetchHandler, NodeListener, RequestInfo, RequestObserver } from "../runtime/types.ts";
+import type { FetchHandler, NodeListener, RequestInfo } from "../app/contract.ts";
+import type { RequestObserver } from "../runtime/types.ts";
 
 export class RequestCounter implements RequestObserver {
   started = 0;

@@ -35,7 +35,7 @@ export function prepareProcess(resolved: ResolvedConfig, cwd: string): string {
 export async function loadConfiguredApp(runtime: Runtime, resolved: ResolvedConfig, cwd: string, log: Logger, announce = true): Promise<LoadedApp> {
   const { config } = resolved;
   runtime.prepareWorker();
-  const app = await loadApp(runtime, config.app!, { cwd, callable: config.callable, interface: config.interface });
+  const app = await loadApp(runtime.importModule, config.app!, { cwd, callable: config.callable, interface: config.interface });
   const say = announce ? log.info : log.debug;
   if (app.note) say(app.note);
   const kind = app.kind === "fetch" ? "fetch handler" : "Node listener";

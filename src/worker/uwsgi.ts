@@ -19,7 +19,8 @@ import { Duplex, Readable } from "node:stream";
 import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installRequestCompat } from "../app/node-light.ts";
 import { parseRequest, requestFromPairs, responseHead, unsafeParts, type RequestParts } from "../protocol/uwsgi.ts";
-import type { FetchHandler, NodeListener, StreamSocket } from "../runtime/types.ts";
+import type { FetchHandler, NodeListener } from "../app/contract.ts";
+import type { StreamSocket } from "../runtime/types.ts";
 
 export interface UwsgiOptions {
   workerId: number;
