@@ -55,7 +55,9 @@ async function start(runtime: Runtime, resolved: ResolvedConfig, argv: string[],
   const { isDaemonChild, launchDaemon } = await import("./master/daemon.ts");
   if ((daemon || daemonize) && !isDaemonChild()) return void process.stdout.write(`${await launchDaemon(argv, daemonize)}\n`);
   const { Arbiter } = await import("./master/arbiter.ts");
-  await new Arbiter({ runtime, resolved, argv, env: process.env, cwd, log }).run();
+  const arbiter = new Arbiter({ runtime, resolved, argv, env: process.env, cwd, log });
+  await arbiter.run();
+  process.exit(await arbiter.finished);
 }
 
 export interface MainOptions {

@@ -3,9 +3,14 @@
  * control socket and the signals, and runs generations of workers. It never
  * imports the app; a worker's failure reaches it as a message or an exit.
  *
- * Signals are queued and handled one at a time, in order:
- *   HUP  graceful reload: start a new generation, wait until it serves, then
- *        drain the old one; if the new one fails, the old one keeps serving
+ * One loop, as Gunicorn's run() and manage_workers(): events (signals,
+ * worker messages, exits, a tick every 500 ms) only change intent — how many
+ * workers the current generation should have, which workers are to leave,
+ * when the next spawn may happen — and manage() then brings the workers to
+ * that intent: it spawns, retires and kills. Signals are queued and handled
+ * one at a time, in order:
+ *   HUP  graceful reload: a new generation, and the old one leaves once the
+ *        new one serves; if the new one fails, the old one keeps serving
  *   TERM graceful stop     INT, QUIT fast stop
  *   TTIN one worker more   TTOU one worker fewer    USR1 reopen log files
  */
@@ -37,12 +42,16 @@ interface Worker {
   state: State;
   startedAt: number;
   lastBeat: number;
+  /** when it was told to stop (graceful-timeout counts from here) */
+  stoppingSince: number;
   requests: number;
   inFlight: number;
   rss: number;
   /** the worker's place in the pool (1..N), kept by its replacements, as uWSGI's worker ids */
   slot: number;
-  /** planned exit: a failed generation, a retired or timed-out worker */
+  /** intent: leave at once, or once a replacement serves (max-requests, reload-on-rss, a dead listener) */
+  leave?: "now" | "when-replaced";
+  /** planned exit (a failed generation, a fast stop): no respawn, not "unexpected" */
   abandoned: boolean;
   urls: string[];
   bootError?: { code: number; message: string };
@@ -53,7 +62,7 @@ interface Worker {
 }
 
 const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SIGTTOU", "SIGUSR1"] as const;
-type Signal = (typeof SIGNALS)[number];
+export type Signal = (typeof SIGNALS)[number];
 
 export interface MasterInput {
   runtime: Runtime;
@@ -62,13 +71,28 @@ export interface MasterInput {
   env: Record<string, string | undefined>;
   cwd: string;
   log: Logger;
+  /** take the process's signals (the CLI); tests send them with signal() */
+  installSignals?: boolean;
 }
+
+/** How often the loop ticks: heartbeat timeouts, graceful deadlines, backoff. */
+const TICK_MS = 500;
 
 export class Arbiter {
   private workers = new Map<number, Worker>();
   private generation = 0;
   private nextId = 1;
+  /** intent: workers the current generation should have */
   private target: number;
+  /** generations whose first workers all served: only these are topped up after an exit */
+  private readonly established = new Set<number>();
+  /** a reload is waiting for its generation: the previous one keeps serving meanwhile */
+  private reloading = false;
+  /** intent: no spawn before this time (backoff after crashes) */
+  private spawnAfter = 0;
+  private crashes = 0;
+  private backoffTimer?: NodeJS.Timeout;
+  private ticker?: NodeJS.Timeout;
   private listeners: Listener[] = [];
   private reloads = 0;
   private lastReload: MasterStatus["lastReload"] = null;
@@ -76,13 +100,15 @@ export class Arbiter {
   private pidfileTaken = false;
   private queue: Promise<void> = Promise.resolve();
   private control?: Server;
-  private crashes = 0;
   private readonly spawnsBySlot = new Map<number, number>();
   private readonly startedAt = Date.now();
   private stats?: StatsServer;
   private resolved: ResolvedConfig;
   private readonly log: Logger;
   private readonly runtime: Runtime;
+  private done!: (code: number) => void;
+  /** resolves with the exit code once the master has stopped (the CLI exits with it) */
+  readonly finished = new Promise<number>((resolve) => (this.done = resolve));
 
   constructor(private readonly input: MasterInput) {
     this.resolved = input.resolved;
@@ -95,7 +121,7 @@ export class Arbiter {
     return this.resolved.config;
   }
 
-  /** Several processes may serve each address at once (needed for overlapping generations). */
+  /** Several processes may serve each address at once (needed for overlapping generations and replacements). */
   private get canOverlap(): boolean {
     return this.runtime.unixSharing === "cluster" || !this.listeners.some((l) => l.address.kind === "unix");
   }
@@ -105,10 +131,16 @@ export class Arbiter {
       await this.start();
     } catch (err) {
       // every way out of a failed start leaves nothing behind: no control socket, pidfile or socket file
+      this.stopping = true;
       await this.killAll();
       this.cleanup();
       throw err;
     }
+  }
+
+  /** A signal, as if the process had received it (queued behind the ones before it). */
+  signal(sig: Signal): void {
+    this.enqueue(sig);
   }
 
   private async start(): Promise<void> {
@@ -128,20 +160,21 @@ export class Arbiter {
     }
     this.checkMigrateReq();
     this.handLogs();
-    for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
+    if (this.input.installSignals !== false) for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
     if (config.stats) this.stats = await serveStats(config.stats, this.input.cwd, () => this.status());
     await this.hook("onStarting", this.serverInfo());
     this.log.info(`Starting tsgw ${VERSION} on ${this.runtime.name} ${this.runtime.version}: master, ${this.target} worker${this.target === 1 ? "" : "s"}`);
     this.generation = 1;
-    const started = Array.from({ length: this.target }, (_, i) => this.spawn(1, i === 0));
-    const failure = await this.waitBooted(started);
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+    this.ticker.unref();
+    const failure = await this.launch();
     if (failure) {
       throw new TsgwError(failure.message, failure.code === EXIT.usage || failure.code === EXIT.appLoad ? failure.code : EXIT.workerBoot);
     }
-    for (const url of started[0]!.urls) this.log.info(`Listening at: ${url} (${process.pid})`);
+    const first = [...this.workers.values()].find((w) => w.generation === 1)!;
+    for (const url of first.urls) this.log.info(`Listening at: ${url} (${process.pid})`);
     await this.hook("whenReady", this.serverInfo());
     await reportToLauncher({ ok: true });
-    setInterval(() => this.checkTimeouts(), 500).unref();
   }
 
   /**
@@ -162,18 +195,91 @@ export class Arbiter {
     }
   }
 
+  // ------------------------------------------------------- the one loop
+
+  /**
+   * Bring the workers to the intent. Called after every event; does only
+   * what the intent asks and what is allowed now, so calling it again
+   * changes nothing.
+   */
+  private manage(): void {
+    if (this.stopping) return;
+    const all = [...this.workers.values()];
+    const current = all.filter((w) => w.generation === this.generation && w.state !== "stopping");
+    const staying = current.filter((w) => !w.leave);
+    // other generations leave once the current one serves (at once where two cannot share the addresses)
+    for (const w of all) if (w.generation !== this.generation && !w.abandoned && (!this.reloading || !this.canOverlap)) w.leave = "now";
+    // TTOU: the oldest leave, down to the target
+    for (const w of staying.slice(0, Math.max(0, staying.length - this.target))) w.leave = "now";
+    const ready = staying.filter((w) => !w.leave && w.state === "ready").length;
+    for (const w of current) if (w.leave === "when-replaced" && (!this.canOverlap || ready >= this.target)) w.leave = "now";
+    for (const w of all) if (w.leave === "now" && w.state !== "stopping") this.tellToStop(w);
+    // spawn what the current generation lacks: its first workers at once, later ones (after exits) with backoff
+    const wanted = this.established.has(this.generation) ? this.target - staying.filter((w) => !w.leave).length : 0;
+    if (wanted <= 0) return;
+    if (!this.canOverlap && all.some((w) => w.generation !== this.generation || w.state === "stopping")) return; // the socket is not free yet
+    const wait = this.spawnAfter - Date.now();
+    if (wait > 0) {
+      this.backoffTimer ??= setTimeout(() => {
+        this.backoffTimer = undefined;
+        this.manage();
+      }, wait);
+      this.backoffTimer.unref();
+      return;
+    }
+    for (let i = 0; i < wanted; i++) this.spawn(this.generation);
+  }
+
+  /** Start the current generation's workers and wait until they all serve; the first failure, or null. */
+  private async launch(): Promise<{ code: number; message: string } | null> {
+    const generation = this.generation;
+    if (!this.canOverlap) {
+      // the old generation must be gone before the new one can bind
+      const leaving = [...this.workers.values()].filter((w) => w.generation !== generation);
+      this.manage();
+      await Promise.all(leaving.map((w) => w.exited));
+    }
+    const fresh = Array.from({ length: this.target }, (_, i) => this.spawn(generation, i === 0 ? "announce" : "quiet"));
+    const failure = await this.waitBooted(fresh);
+    if (!failure) this.established.add(generation);
+    return failure;
+  }
+
+  /** The ticks: heartbeat timeouts and graceful deadlines (then the loop, for anything they changed). */
+  private tick(): void {
+    const now = Date.now();
+    const timeout = this.config.timeout * 1000;
+    const grace = this.config.gracefulTimeout * 1000 + 500;
+    for (const w of this.workers.values()) {
+      if (w.state === "stopping") {
+        if (now - w.stoppingSince > grace && !w.abandoned) {
+          this.log.warn(`Worker (pid:${w.proc.pid}) still busy after graceful-timeout ${this.config.gracefulTimeout}s; killing it`);
+          w.abandoned = true;
+          w.proc.kill("SIGKILL");
+        }
+      } else if (!w.abandoned && now - w.lastBeat > timeout) {
+        this.log.error(`WORKER TIMEOUT (pid:${w.proc.pid}): no heartbeat for ${this.config.timeout}s; killing it`);
+        w.proc.kill("SIGKILL");
+        w.lastBeat = now; // one kill per timeout; its exit brings the replacement
+      }
+    }
+    this.manage();
+  }
+
   // ------------------------------------------------------------- workers
 
-  /** The lowest place in the pool not held by a serving worker of this generation. */
+  /** The lowest place in the pool not held by a worker of this generation that stays. */
   private freeSlot(generation: number): number {
-    const held = new Set([...this.workers.values()].filter((w) => w.generation === generation && w.state !== "stopping").map((w) => w.slot));
+    const held = new Set([...this.workers.values()].filter((w) => w.generation === generation && w.state !== "stopping" && !w.leave).map((w) => w.slot));
     let slot = 1;
     while (held.has(slot)) slot++;
     return slot;
   }
 
-  private spawn(generation: number, announce: boolean, slot = this.freeSlot(generation)): Worker {
+  /** `announce`: this worker logs how the app was loaded (once per generation). */
+  private spawn(generation: number, announce: "announce" | "quiet" = "quiet"): Worker {
     const id = this.nextId++;
+    const slot = this.freeSlot(generation);
     const seen = this.spawnsBySlot.get(slot);
     this.spawnsBySlot.set(slot, seen === undefined ? 0 : seen + 1);
     let settle!: (err?: Error) => void;
@@ -183,7 +289,7 @@ export class Arbiter {
     const exited = new Promise<void>((resolve) => (markExited = resolve));
     const now = Date.now();
     const w: Worker = {
-      id, generation, slot, state: "booting", startedAt: now, lastBeat: now, requests: 0, inFlight: 0, rss: 0,
+      id, generation, slot, state: "booting", startedAt: now, lastBeat: now, stoppingSince: 0, requests: 0, inFlight: 0, rss: 0,
       abandoned: false, urls: [], booted, settle, exited, markExited, proc: undefined!,
     };
     w.proc = this.runtime.spawnWorker(
@@ -191,7 +297,7 @@ export class Arbiter {
         [WORKER_ENV.id]: String(id),
         [WORKER_ENV.generation]: String(generation),
         [WORKER_ENV.listeners]: JSON.stringify(this.listeners),
-        [WORKER_ENV.announce]: announce ? "1" : "0",
+        [WORKER_ENV.announce]: announce === "announce" ? "1" : "0",
         [WORKER_ENV.argv]: JSON.stringify(this.input.argv),
         [WORKER_ENV.stats]: this.config.stats ? "1" : "0",
       },
@@ -201,6 +307,12 @@ export class Arbiter {
     this.log.info(`Booting worker with pid: ${w.proc.pid}`);
     void this.hook("postFork", this.serverInfo(), this.workerInfo(w));
     return w;
+  }
+
+  private tellToStop(w: Worker, signal: NodeJS.Signals = "SIGTERM"): void {
+    w.state = "stopping";
+    w.stoppingSince = Date.now();
+    w.proc.kill(signal);
   }
 
   private onMessage(w: Worker, m: unknown): void {
@@ -221,12 +333,14 @@ export class Arbiter {
         w.requests = msg.requests;
         w.inFlight = msg.inFlight;
         w.rss = msg.rss;
-        break;
+        return;
       case "retire":
+        if (w.leave || w.state === "stopping") return;
         this.log.info(`Worker (pid:${w.proc.pid}) retires: ${msg.reason}`);
-        this.enqueue(() => this.replace(w));
+        w.leave = "when-replaced";
         break;
     }
+    this.manage();
   }
 
   private onExit(w: Worker, code: number | null, signal: string | null): void {
@@ -237,21 +351,16 @@ export class Arbiter {
     void this.hook("workerExit", this.serverInfo(), this.workerInfo(w));
     if (this.stopping || w.state === "stopping" || w.abandoned) {
       this.log.info(`Worker exiting (pid: ${w.proc.pid})`);
-      return;
+    } else {
+      // a replacement that failed to boot says why (its boot error would be lost otherwise)
+      this.log.warn(`Worker (pid:${w.proc.pid}) exited unexpectedly with ${how}${w.bootError ? `: ${w.bootError.message}` : ""}`);
+      if (w.generation === this.generation && this.established.has(w.generation)) {
+        // a worker that dies young counts as a crash; back off so a crash at boot does not spin
+        this.crashes = Date.now() - w.startedAt < 5000 ? this.crashes + 1 : 0;
+        this.spawnAfter = this.crashes ? Date.now() + Math.min(10_000, 100 * 2 ** (this.crashes - 1)) : 0;
+      }
     }
-    // a replacement that failed to boot says why (its boot error would be lost otherwise)
-    this.log.warn(`Worker (pid:${w.proc.pid}) exited unexpectedly with ${how}${w.bootError ? `: ${w.bootError.message}` : ""}`);
-    if (w.generation !== this.generation) return;
-    // a worker that dies young counts as a crash; back off so a crash at boot does not spin
-    this.crashes = Date.now() - w.startedAt < 5000 ? this.crashes + 1 : 0;
-    const delay = this.crashes ? Math.min(10_000, 100 * 2 ** (this.crashes - 1)) : 0;
-    setTimeout(() => {
-      if (!this.stopping && this.countLive() < this.target) this.spawn(this.generation, false);
-    }, delay).unref();
-  }
-
-  private countLive(): number {
-    return [...this.workers.values()].filter((w) => w.generation === this.generation && w.state !== "stopping").length;
+    this.manage();
   }
 
   /** Resolves to the first boot failure among `ws`, or null once all serve. */
@@ -261,47 +370,6 @@ export class Arbiter {
     if (failed < 0) return null;
     const w = ws[failed]!;
     return w.bootError ?? { code: EXIT.workerBoot, message: (results[failed] as PromiseRejectedResult).reason?.message ?? "worker failed to boot" };
-  }
-
-  /** Ask workers to stop (TERM: finish in-flight requests) and wait, SIGKILL after the graceful timeout. */
-  private async retireWorkers(ws: Worker[], signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-    for (const w of ws) {
-      w.state = "stopping";
-      w.proc.kill(signal);
-    }
-    const deadline = setTimeout(() => {
-      for (const w of ws) if (this.workers.has(w.id)) {
-        this.log.warn(`Worker (pid:${w.proc.pid}) still busy after graceful-timeout ${this.config.gracefulTimeout}s; killing it`);
-        w.proc.kill("SIGKILL");
-      }
-    }, this.config.gracefulTimeout * 1000 + 500);
-    await Promise.all(ws.map((w) => w.exited));
-    clearTimeout(deadline);
-  }
-
-  /** Replace one worker (max-requests, reload-on-rss): the new one serves before the old one drains. */
-  private async replace(old: Worker): Promise<void> {
-    if (this.stopping || !this.workers.has(old.id) || old.state === "stopping") return;
-    if (!this.canOverlap) await this.retireWorkers([old]);
-    const fresh = this.spawn(this.generation, false, old.slot);
-    const failure = await this.waitBooted([fresh]);
-    if (failure) {
-      this.log.error(`replacement worker failed to boot: ${failure.message}`);
-      fresh.abandoned = true;
-      return;
-    }
-    if (this.canOverlap) await this.retireWorkers([old]);
-  }
-
-  private checkTimeouts(): void {
-    const limit = this.config.timeout * 1000;
-    const now = Date.now();
-    for (const w of this.workers.values()) {
-      if (w.state === "stopping" || w.abandoned || now - w.lastBeat <= limit) continue;
-      this.log.error(`WORKER TIMEOUT (pid:${w.proc.pid}): no heartbeat for ${this.config.timeout}s; killing it`);
-      w.proc.kill("SIGKILL");
-      w.lastBeat = now; // one kill per timeout; its exit brings the replacement
-    }
   }
 
   // ------------------------------------------------------------- signals
@@ -321,20 +389,13 @@ export class Arbiter {
       case "SIGQUIT":
         return this.stop(false);
       case "SIGTTIN":
-        if (!this.canOverlap) {
-          this.log.error(`${this.runtime.name} cannot serve a unix socket from several workers; not adding one`);
-          return;
-        }
+        if (!this.canOverlap) return void this.log.error(`${this.runtime.name} cannot serve a unix socket from several workers; not adding one`);
         this.target++;
-        this.spawn(this.generation, false);
-        return;
-      case "SIGTTOU": {
+        return this.manage();
+      case "SIGTTOU":
         if (this.target <= 1) return void this.log.info("one worker left; not removing it");
         this.target--;
-        const victim = [...this.workers.values()].find((w) => w.generation === this.generation && w.state !== "stopping");
-        if (victim) await this.retireWorkers([victim]);
-        return;
-      }
+        return this.manage();
       case "SIGUSR1":
         // as Gunicorn: the master reopens its files, then each worker reopens its own
         for (const problem of reopenLogFiles()) this.log.error(`cannot reopen a log file: ${problem}`);
@@ -362,49 +423,54 @@ export class Arbiter {
     if (JSON.stringify(next.listeners) !== JSON.stringify(this.resolved.listeners)) {
       this.log.warn("listening addresses (bind, socket) cannot change on reload (restart tsgw for that); keeping the current ones");
     }
-    const target = next.config.workers;
+    if (!this.canOverlap) this.log.warn(`${this.runtime.name} cannot share a unix socket between generations: stopping the old worker before starting the new one`);
+    const previous = { generation: this.generation, target: this.target };
     const old = [...this.workers.values()].filter((w) => w.state !== "stopping");
-    const generation = ++this.generation;
-    if (!this.canOverlap) {
-      this.log.warn(`${this.runtime.name} cannot share a unix socket between generations: stopping the old worker before starting the new one`);
-      await this.retireWorkers(old);
-    }
-    const fresh = Array.from({ length: target }, (_, i) => this.spawn(generation, i === 0));
-    const failure = await this.waitBooted(fresh);
+    this.generation++;
+    this.target = next.config.workers;
+    this.reloading = true;
+    const failure = await this.launch();
+    this.reloading = false;
     if (failure) {
-      for (const w of fresh) w.abandoned = true;
-      await this.retireWorkers(fresh.filter((w) => this.workers.has(w.id)), "SIGKILL");
-      this.generation--;
-      if (!this.canOverlap) {
-        // nothing serves now: start the previous generation's successor with backoff through onExit's path
-        this.crashes++;
-        this.spawn(this.generation, false);
+      for (const w of this.workers.values()) {
+        if (w.generation !== this.generation) continue;
+        w.abandoned = true;
+        w.proc.kill("SIGKILL");
       }
+      this.generation = previous.generation;
+      this.target = previous.target;
+      // where the old generation had to go first, nothing serves now: its successors start with backoff
+      if (!this.canOverlap) this.crashes++, (this.spawnAfter = Date.now() + Math.min(10_000, 100 * 2 ** (this.crashes - 1)));
+      this.manage();
       return finish(false, failure.message);
     }
     this.resolved = { ...next, listeners: this.resolved.listeners };
-    this.target = target;
-    if (this.canOverlap) await this.retireWorkers(old);
+    this.manage(); // the old generation leaves
+    await Promise.all(old.map((w) => w.exited));
     finish(true);
   }
 
   private async stop(graceful: boolean): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    clearInterval(this.ticker);
+    clearTimeout(this.backoffTimer);
     const all = [...this.workers.values()];
-    if (graceful) await this.retireWorkers(all, "SIGTERM");
-    else {
-      for (const w of all) w.proc.kill("SIGINT");
-      await Promise.race([Promise.all(all.map((w) => w.exited)), new Promise((r) => setTimeout(r, 2000))]);
-      await this.killAll();
-    }
+    for (const w of all) this.tellToStop(w, graceful ? "SIGTERM" : "SIGINT");
+    const limit = graceful ? this.config.gracefulTimeout * 1000 + 500 : 2000;
+    const deadline = new Promise<void>((r) => setTimeout(r, limit).unref());
+    await Promise.race([Promise.all(all.map((w) => w.exited)), deadline]);
+    for (const w of this.workers.values()) if (graceful) this.log.warn(`Worker (pid:${w.proc.pid}) still busy after graceful-timeout ${this.config.gracefulTimeout}s; killing it`);
+    await this.killAll();
     this.cleanup();
     await this.hook("onExit", this.serverInfo());
     this.log.info("Shutting down: Master");
-    process.exit(0);
+    this.done(EXIT.ok);
   }
 
   private async killAll(): Promise<void> {
+    clearInterval(this.ticker);
+    clearTimeout(this.backoffTimer);
     const all = [...this.workers.values()];
     for (const w of all) {
       w.abandoned = true;
