@@ -1,5 +1,5 @@
 /**
- * Builds the standalone executables into dist/ (DESIGN §9):
+ * Builds the standalone executables into dist/ (README, Distributions):
  *
  *   dist/tsgw       bun build --compile, host target (the primary binary)
  *   dist/tsgw-node  Node single executable: one CommonJS bundle + postject

@@ -1,5 +1,5 @@
 /**
- * The benchmark suite (DESIGN §10): every scenario side by side in one run,
+ * The benchmark suite: every scenario side by side in one run,
  * with wrk, against the baselines it must match. `scripts/bench` (= npm run
  * bench) runs it; it writes docs/benchmarks.md and docs/benchmarks.svg.
  *

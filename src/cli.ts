@@ -12,7 +12,6 @@ import { currentRuntime } from "./runtime/index.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { VERSION } from "./version.ts";
 import { WORKER_ENV } from "./protocol/worker.ts";
-import { loadConfiguredApp, prepareProcess, serveAlone } from "./worker/serve.ts";
 
 /** The command; `options` says how this program was built (for --version). */
 const command = (options: MainOptions) => ({
@@ -42,7 +41,8 @@ const command = (options: MainOptions) => ({
 
 async function start(runtime: Runtime, resolved: ResolvedConfig, argv: string[], cwd: string, log: Logger): Promise<void> {
   if (resolved.action === "check-config" || !resolved.config.master) {
-    // a check, or --no-master: this process loads the app itself
+    // a check, or --no-master: this process loads the app itself (a master never loads app-loading code)
+    const { loadConfiguredApp, prepareProcess, serveAlone } = await import("./worker/serve.ts");
     if (resolved.action !== "check-config") log.info(`Starting tsgw ${VERSION} on ${runtime.name} ${runtime.version}, no master`);
     const app = await loadConfiguredApp(runtime, resolved, prepareProcess(resolved, cwd), log);
     if (resolved.action === "check-config") {

@@ -1,5 +1,5 @@
 /**
- * The ways tsgw reaches users (DESIGN §9): the package bin from a checkout,
+ * The ways tsgw reaches users (README, Distributions): the package bin from a checkout,
  * deno task, the standalone binaries (built by `npm test` before the suite),
  * and the npm tarball installed into a fresh project and run with npx and bunx.
  */

@@ -1,4 +1,4 @@
-/** The process model on every runtime, with real signals and real requests: DESIGN §4 and §6. */
+/** The process model on every runtime, with real signals and real requests (README, Master and workers). */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { spawn, spawnSync } from "node:child_process";
