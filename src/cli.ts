@@ -6,6 +6,7 @@
  * file:line errors that a generic parser cannot give.
  */
 import { resolveConfig, type ResolvedConfig } from "./config/load.ts";
+import { actionsOf } from "./config/settings.ts";
 import { TsgwError, describeError, EXIT } from "./errors.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
 import { currentRuntime } from "./runtime/index.ts";
@@ -23,7 +24,7 @@ const command = (options: MainOptions) => ({
     if (resolved.action === "help") return void process.stdout.write((await import("./config/render.ts")).renderHelp(VERSION));
     if (resolved.action === "version") return void process.stdout.write(`tsgw ${VERSION} (${runtime.name} ${runtime.version}${options.binary ? `, standalone binary: ${options.binary}` : ""})\n`);
     if (resolved.action === "print-config") return void process.stdout.write((await import("./config/render.ts")).renderPrintConfig(resolved));
-    if (resolved.action === "reload" || resolved.action === "stop" || resolved.action === "status") {
+    if (resolved.action && actionsOf("manage").includes(resolved.action)) {
       const { reloadMaster, statusOf, stopMaster } = await import("./master/manage.ts");
       const pidfile = resolved.actionValue!;
       const done =

@@ -2,6 +2,7 @@
  * Server hooks from the TS config (Gunicorn's server hooks). A hook may be
  * async; one that throws is logged and the server carries on.
  */
+import type { HookName } from "./config/settings.ts";
 import type { Config } from "./config/types.ts";
 import { describeError } from "./errors.ts";
 import type { Logger } from "./log/logger.ts";
@@ -21,7 +22,6 @@ export interface WorkerInfo {
   generation: number;
 }
 
-type HookName = "onStarting" | "onReload" | "whenReady" | "postFork" | "postWorkerInit" | "workerExit" | "onExit";
 
 export async function runHook(config: Config, name: HookName, log: Logger, ...args: unknown[]): Promise<void> {
   const hook = config[name];

@@ -4,6 +4,8 @@ import { resolve } from "node:path";
 export type Address = { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string };
 
 export const DEFAULT_PORT = 8000;
+/** Where tsgw listens when no listener is given at all. */
+export const DEFAULT_BIND = `127.0.0.1:${DEFAULT_PORT}`;
 
 /** Where to listen and which protocol to speak there. */
 export interface Listener {

@@ -9,7 +9,8 @@ import { basename, dirname, extname, resolve } from "node:path";
 import { parse } from "ini";
 import { ConfigError, describeError } from "../errors.ts";
 import { textEntry, type Layer } from "./layer.ts";
-import { SETTINGS, acceptsSource, iniKeys, nearest, type SettingDef } from "./settings.ts";
+import { SETTINGS, acceptsSource, iniKeys, type SettingDef } from "./settings.ts";
+import { nearest } from "./nearest.ts";
 
 const DEFAULT_SECTIONS = ["tsgw", "uwsgi"];
 

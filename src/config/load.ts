@@ -7,11 +7,11 @@
  */
 import { ConfigError } from "../errors.ts";
 import type { ImportModule } from "../app/contract.ts";
-import { parseAddress, type Listener } from "./address.ts";
+import { DEFAULT_BIND, parseAddress, type Listener } from "./address.ts";
 import { parseArgv } from "./cli.ts";
 import { cmdArgsLayer, envDefaultsLayer } from "./env.ts";
 import type { Entry, Layer } from "./layer.ts";
-import { SETTINGS, camelCase, setting, type SettingDef, type SettingName } from "./settings.ts";
+import { SETTINGS, actionsOf, camelCase, setting, type ActionName, type SettingDef, type SettingName } from "./settings.ts";
 import type { Config } from "./types.ts";
 
 export interface ResolvedConfig {
@@ -22,7 +22,7 @@ export interface ResolvedConfig {
   listeners: Listener[];
   warnings: string[];
   /** the command-line action asked for, if any */
-  action?: "help" | "version" | "print-config" | "check-config" | "reload" | "stop" | "status";
+  action?: ActionName;
   /** --status --json */
   json?: boolean;
   /** the action's value (the pidfile of --reload/--stop/--status) */
@@ -36,13 +36,12 @@ export interface ResolveInput {
   importModule: ImportModule;
 }
 
-export const DEFAULT_BIND = "127.0.0.1:8000";
 
 export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig> {
   const cli = parseArgv(input.argv, "command line");
-  const action = (["help", "version"] as const).find((a) => has(cli, a));
+  const action = actionsOf("exit").find((a) => has(cli, a));
   if (action) return finish([cli], input, action); // --help must work whatever else is wrong
-  const manage = (["reload", "stop", "status"] as const).find((a) => lastValue(cli, a) !== undefined);
+  const manage = actionsOf("manage").find((a) => lastValue(cli, a) !== undefined);
   if (manage) return { ...finish([], input, manage), actionValue: lastValue(cli, manage) as string, json: has(cli, "json") };
   const cmdArgs = cmdArgsLayer(input.env);
   const layers: Layer[] = [envDefaultsLayer(input.env)];
@@ -55,7 +54,7 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
   if (tsFile) layers.push(await (await import("./ts.ts")).loadTsConfig(tsFile, input.cwd, input.importModule));
   if (iniFile) layers.push((await import("./ini.ts")).loadIni(iniFile, input.cwd));
   layers.push(cmdArgs, cli);
-  const second = (["print-config", "check-config"] as const).find((a) => has(cli, a) || has(cmdArgs, a));
+  const second = actionsOf("check").find((a) => has(cli, a) || has(cmdArgs, a));
   return finish(layers, input, second);
 }
 
@@ -77,7 +76,8 @@ function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["a
   }
   const warnings = layers.flatMap((l) => l.warnings);
   const resolved: ResolvedConfig = { config: toConfig(values), sources, listeners: [], warnings, action };
-  if (action === "help" || action === "version" || action === "reload" || action === "stop" || action === "status") return resolved;
+  // only the checks read the whole configuration
+  if (action && !actionsOf("check").includes(action)) return resolved;
   validate(values, sources, warnings);
   if (!(values.bind as string[]).length && !(values.socket as string[]).length && !(values["http-socket"] as string[]).length) {
     values.bind = [DEFAULT_BIND];

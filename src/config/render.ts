@@ -1,4 +1,5 @@
 /** Text generated from the settings table: --help, --print-config and docs/settings.md. */
+import { DEFAULT_BIND } from "./address.ts";
 import type { ResolvedConfig } from "./load.ts";
 import { SECTIONS, SETTINGS, acceptsSource, camelCase, cliFlags, iniKeys, type SettingDef } from "./settings.ts";
 import { formatValue } from "./values.ts";
@@ -15,7 +16,7 @@ function flagText(s: SettingDef): string {
 }
 
 function defaultText(s: SettingDef): string {
-  if (s.name === "bind") return "127.0.0.1:8000";
+  if (s.name === "bind") return DEFAULT_BIND;
   return formatValue(s, s.default);
 }
 

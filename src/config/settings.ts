@@ -5,6 +5,8 @@
  */
 
 import { checkAccessFormat } from "../log/access.ts";
+import { DEFAULT_BUFFER_SIZE } from "../protocol/uwsgi.ts";
+import { DEFAULT_BIND } from "./address.ts";
 
 export type SettingType =
   | "string" // free text
@@ -61,8 +63,14 @@ export interface SettingDef {
   readonly reload: boolean;
   /** where it may be given (default: everywhere) */
   readonly sources?: readonly Source[];
-  /** a command-line action rather than a setting: never printed as config */
-  readonly action?: boolean;
+  /**
+   * a command-line action rather than a setting (never printed as config):
+   * "exit" answers and exits before anything else is read (--help),
+   * "manage" drives the master named by its PIDFILE value (--reload),
+   * "check" reads the whole configuration first (--check-config),
+   * "modifier" changes how another action answers (--json)
+   */
+  readonly action?: "exit" | "manage" | "check" | "modifier";
   /** accepted for operators' habits but has no effect in tsgw: warn with this */
   readonly noEffect?: string;
   /** only the master can do it: an error with --no-master rather than silently nothing */
@@ -74,6 +82,23 @@ export interface SettingDef {
 const CLI_ONLY: readonly Source[] = ["cli"];
 const TS_ONLY: readonly Source[] = ["ts"];
 
+
+/** The server hooks (TS config only), in Gunicorn's camelCase names; their settings are these names in kebab-case. */
+export const HOOK_HELP = [
+  ["onStarting", "onStarting(server): in the master, before the first workers start."],
+  ["onReload", "onReload(server): in the master, when a reload (HUP) begins."],
+  ["whenReady", "whenReady(server): in the master, once the first workers serve."],
+  ["postFork", "postFork(server, worker): in the master, after a worker process was started."],
+  ["postWorkerInit", "postWorkerInit(worker): in the worker, after it loaded the app and before it serves."],
+  ["workerExit", "workerExit(server, worker): in the master, after a worker exited."],
+  ["onExit", "onExit(server): in the master, just before it exits."],
+] as const;
+
+export type HookName = (typeof HOOK_HELP)[number][0];
+
+type Kebab<S extends string> = S extends `${infer H}${infer T}` ? `${H extends Lowercase<H> ? H : `-${Lowercase<H>}`}${Kebab<T>}` : S;
+
+const HOOKS = HOOK_HELP.map(([camel, help]) => [camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) as Kebab<typeof camel>, help] as const);
 
 export const SETTINGS = [
   // --- Config -------------------------------------------------------------
@@ -106,7 +131,7 @@ export const SETTINGS = [
     help: "Print every setting with its effective value and where it came from, then exit.",
     reload: false,
     sources: CLI_ONLY,
-    action: true,
+    action: "check",
   },
   {
     name: "check-config",
@@ -116,7 +141,7 @@ export const SETTINGS = [
     help: "Validate the configuration and load the app, then exit 0 (or non-zero) without serving.",
     reload: false,
     sources: CLI_ONLY,
-    action: true,
+    action: "check",
   },
   {
     name: "version",
@@ -127,7 +152,7 @@ export const SETTINGS = [
     help: "Print the version and the runtime, then exit.",
     reload: false,
     sources: CLI_ONLY,
-    action: true,
+    action: "exit",
   },
   {
     name: "reload",
@@ -138,7 +163,7 @@ export const SETTINGS = [
     help: "Gracefully reload the tsgw master named in PIDFILE (HUP); exit 0 once the new workers serve.",
     reload: false,
     sources: CLI_ONLY,
-    action: true,
+    action: "manage",
   },
   {
     name: "stop",
@@ -149,7 +174,7 @@ export const SETTINGS = [
     help: "Gracefully stop the tsgw master named in PIDFILE (TERM); exit 0 once it is gone.",
     reload: false,
     sources: CLI_ONLY,
-    action: true,
+    action: "manage",
   },
   {
     name: "status",
@@ -160,7 +185,7 @@ export const SETTINGS = [
     help: "Print the state of the tsgw master named in PIDFILE and its workers as a table (--json for scripts), then exit.",
     reload: false,
     sources: CLI_ONLY,
-    action: true,
+    action: "manage",
   },
   {
     name: "json",
@@ -170,7 +195,7 @@ export const SETTINGS = [
     help: "With --status: print the stats document as JSON.",
     reload: false,
     sources: CLI_ONLY,
-    action: true,
+    action: "modifier",
   },
   {
     name: "help",
@@ -181,7 +206,7 @@ export const SETTINGS = [
     help: "Show this help, then exit.",
     reload: false,
     sources: CLI_ONLY,
-    action: true,
+    action: "exit",
   },
 
   // --- Application --------------------------------------------------------
@@ -246,7 +271,7 @@ export const SETTINGS = [
     flags: ["-b", "--http"],
     iniKeys: ["http"],
     meta: "ADDRESS",
-    help: "Serve HTTP at HOST:PORT, :PORT, [::1]:PORT or unix:/path.sock (repeatable); 127.0.0.1:8000 when no listener is given.",
+    help: `Serve HTTP at HOST:PORT, :PORT, [::1]:PORT or unix:/path.sock (repeatable); ${DEFAULT_BIND} when no listener is given.`,
     reload: false,
   },
   {
@@ -283,7 +308,7 @@ export const SETTINGS = [
     name: "buffer-size",
     section: "Server socket",
     type: "int",
-    default: 4096,
+    default: DEFAULT_BUFFER_SIZE,
     meta: "BYTES",
     help: "Largest uwsgi vars block accepted (uWSGI's buffer-size).",
     reload: false,
@@ -543,17 +568,7 @@ export const SETTINGS = [
   },
 
   // --- Server hooks (TS config only) -------------------------------------
-  ...(
-    [
-      ["on-starting", "onStarting(server): in the master, before the first workers start."],
-      ["on-reload", "onReload(server): in the master, when a reload (HUP) begins."],
-      ["when-ready", "whenReady(server): in the master, once the first workers serve."],
-      ["post-fork", "postFork(server, worker): in the master, after a worker process was started."],
-      ["post-worker-init", "postWorkerInit(worker): in the worker, after it loaded the app and before it serves."],
-      ["worker-exit", "workerExit(server, worker): in the master, after a worker exited."],
-      ["on-exit", "onExit(server): in the master, just before it exits."],
-    ] as const
-  ).map(([name, help]) => ({
+  ...HOOKS.map(([name, help]) => ({
     name,
     section: "Server hooks" as const,
     type: "hook" as const,
@@ -565,6 +580,13 @@ export const SETTINGS = [
 ] as const satisfies readonly SettingDef[];
 
 export type SettingName = (typeof SETTINGS)[number]["name"];
+
+/** The command-line actions, by kind (see SettingDef.action). */
+export type ActionName = Extract<(typeof SETTINGS)[number], { action: "exit" | "manage" | "check" }>["name"];
+
+export function actionsOf(kind: NonNullable<SettingDef["action"]>): ActionName[] {
+  return SETTINGS.filter((s) => (s as SettingDef).action === kind).map((s) => s.name as ActionName);
+}
 
 const byName = new Map<string, SettingDef>(SETTINGS.map((s) => [s.name, s]));
 
@@ -589,31 +611,4 @@ export function iniKeys(s: SettingDef): string[] {
 
 export function acceptsSource(s: SettingDef, src: Source): boolean {
   return !s.sources || s.sources.includes(src);
-}
-
-/** Names that read like the unknown one, for "did you mean" hints. */
-export function nearest(unknown: string, candidates: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestDist = Infinity;
-  const u = unknown.toLowerCase();
-  for (const c of candidates) {
-    const d = editDistance(u, c.toLowerCase());
-    if (d < bestDist) {
-      bestDist = d;
-      best = c;
-    }
-  }
-  return best !== undefined && bestDist <= Math.max(2, Math.floor(u.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
 }

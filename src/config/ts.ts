@@ -8,7 +8,8 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError, describeError } from "../errors.ts";
 import { valueEntry, type Layer } from "./layer.ts";
-import { SETTINGS, acceptsSource, camelCase, nearest, type SettingDef } from "./settings.ts";
+import { SETTINGS, acceptsSource, camelCase, type SettingDef } from "./settings.ts";
+import { nearest } from "./nearest.ts";
 
 let tsKeys: Map<string, SettingDef> | undefined;
 

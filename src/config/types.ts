@@ -24,7 +24,7 @@ type Value<D extends Def> = D["type"] extends "int" | "number" | "octal" | "work
 type Nullable<D extends Def> = D["default"] extends null ? Value<D> | null : Value<D>;
 
 /** Effective settings, camelCase keys (actions such as --help are not settings). */
-export type Config = { [D in Def as D extends { action: true } ? never : Camel<D["name"]>]: Nullable<D> };
+export type Config = { [D in Def as D extends { action: string } ? never : Camel<D["name"]>]: Nullable<D> };
 
 type InTs<D extends Def> = D extends { sources: readonly (infer S)[] } ? ("ts" extends S ? true : false) : true;
 

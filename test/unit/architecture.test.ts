@@ -48,7 +48,7 @@ const ALLOWED: Record<string, string[]> = {
   protocol: [],
   app: ["errors"],
   log: ["errors"],
-  config: ["errors", "log", "app/contract"],
+  config: ["errors", "log", "app/contract", "protocol"],
   hooks: ["config", "errors", "log"],
   runtime: ["app", "config/address", "errors", "log"],
   worker: ["app", "config", "errors", "hooks", "log", "protocol", "runtime"],
