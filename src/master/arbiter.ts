@@ -83,7 +83,7 @@ export class Arbiter {
   private generation = 0;
   private nextId = 1;
   /** intent: workers the current generation should have */
-  private target: number;
+  private workerCount: number;
   /** generations whose first workers all served: only these are topped up after an exit */
   private readonly established = new Set<number>();
   /** a reload is waiting for its generation: the previous one keeps serving meanwhile */
@@ -114,7 +114,7 @@ export class Arbiter {
     this.resolved = input.resolved;
     this.log = input.log;
     this.runtime = input.runtime;
-    this.target = this.resolved.config.workers;
+    this.workerCount = this.resolved.config.workers;
   }
 
   private get config() {
@@ -153,7 +153,7 @@ export class Arbiter {
       this.pidfileTaken = true;
     }
     this.listeners = await this.concreteListeners(this.resolved.listeners);
-    if (!this.canOverlap && this.target > 1) {
+    if (!this.canOverlap && this.workerCount > 1) {
       throw new TsgwError(
         `${this.runtime.name} cannot serve a unix socket from several workers (its servers cannot share one); use -w 1, a TCP address, or run tsgw on node or deno`,
       );
@@ -163,7 +163,7 @@ export class Arbiter {
     if (this.input.installSignals !== false) for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
     if (config.stats) this.stats = await serveStats(config.stats, this.input.cwd, () => this.status());
     await this.hook("onStarting", this.serverInfo());
-    this.log.info(`Starting tsgw ${VERSION} on ${this.runtime.name} ${this.runtime.version}: master, ${this.target} worker${this.target === 1 ? "" : "s"}`);
+    this.log.info(`Starting tsgw ${VERSION} on ${this.runtime.name} ${this.runtime.version}: master, ${this.workerCount} worker${this.workerCount === 1 ? "" : "s"}`);
     this.generation = 1;
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref();
@@ -209,13 +209,13 @@ export class Arbiter {
     const staying = current.filter((w) => !w.leave);
     // other generations leave once the current one serves (at once where two cannot share the addresses)
     for (const w of all) if (w.generation !== this.generation && !w.abandoned && (!this.reloading || !this.canOverlap)) w.leave = "now";
-    // TTOU: the oldest leave, down to the target
-    for (const w of staying.slice(0, Math.max(0, staying.length - this.target))) w.leave = "now";
+    // TTOU: the oldest leave, down to the worker count
+    for (const w of staying.slice(0, Math.max(0, staying.length - this.workerCount))) w.leave = "now";
     const ready = staying.filter((w) => !w.leave && w.state === "ready").length;
-    for (const w of current) if (w.leave === "when-replaced" && (!this.canOverlap || ready >= this.target)) w.leave = "now";
+    for (const w of current) if (w.leave === "when-replaced" && (!this.canOverlap || ready >= this.workerCount)) w.leave = "now";
     for (const w of all) if (w.leave === "now" && w.state !== "stopping") this.tellToStop(w);
     // spawn what the current generation lacks: its first workers at once, later ones (after exits) with backoff
-    const wanted = this.established.has(this.generation) ? this.target - staying.filter((w) => !w.leave).length : 0;
+    const wanted = this.established.has(this.generation) ? this.workerCount - staying.filter((w) => !w.leave).length : 0;
     if (wanted <= 0) return;
     if (!this.canOverlap && all.some((w) => w.generation !== this.generation || w.state === "stopping")) return; // the socket is not free yet
     const wait = this.spawnAfter - Date.now();
@@ -239,7 +239,7 @@ export class Arbiter {
       this.manage();
       await Promise.all(leaving.map((w) => w.exited));
     }
-    const fresh = Array.from({ length: this.target }, (_, i) => this.spawn(generation, i === 0 ? "announce" : "quiet"));
+    const fresh = Array.from({ length: this.workerCount }, (_, i) => this.spawn(generation, i === 0 ? "announce" : "quiet"));
     const failure = await this.waitBooted(fresh);
     if (!failure) this.established.add(generation);
     return failure;
@@ -390,11 +390,11 @@ export class Arbiter {
         return this.stop(false);
       case "SIGTTIN":
         if (!this.canOverlap) return void this.log.error(`${this.runtime.name} cannot serve a unix socket from several workers; not adding one`);
-        this.target++;
+        this.workerCount++;
         return this.manage();
       case "SIGTTOU":
-        if (this.target <= 1) return void this.log.info("one worker left; not removing it");
-        this.target--;
+        if (this.workerCount <= 1) return void this.log.info("one worker left; not removing it");
+        this.workerCount--;
         return this.manage();
       case "SIGUSR1":
         // as Gunicorn: the master reopens its files, then each worker reopens its own
@@ -424,10 +424,10 @@ export class Arbiter {
       this.log.warn("listening addresses (bind, socket) cannot change on reload (restart tsgw for that); keeping the current ones");
     }
     if (!this.canOverlap) this.log.warn(`${this.runtime.name} cannot share a unix socket between generations: stopping the old worker before starting the new one`);
-    const previous = { generation: this.generation, target: this.target };
+    const previous = { generation: this.generation, workerCount: this.workerCount };
     const old = [...this.workers.values()].filter((w) => w.state !== "stopping");
     this.generation++;
-    this.target = next.config.workers;
+    this.workerCount = next.config.workers;
     this.reloading = true;
     const failure = await this.launch();
     this.reloading = false;
@@ -438,7 +438,7 @@ export class Arbiter {
         w.proc.kill("SIGKILL");
       }
       this.generation = previous.generation;
-      this.target = previous.target;
+      this.workerCount = previous.workerCount;
       // where the old generation had to go first, nothing serves now: its successors start with backoff
       if (!this.canOverlap) this.crashes++, (this.spawnAfter = Date.now() + Math.min(10_000, 100 * 2 ** (this.crashes - 1)));
       this.manage();
@@ -499,7 +499,7 @@ export class Arbiter {
   }
 
   private serverInfo(): ServerInfo {
-    return { pid: process.pid, generation: this.generation, workers: this.target, config: this.config };
+    return { pid: process.pid, generation: this.generation, workers: this.workerCount, config: this.config };
   }
 
   private workerInfo(w: Worker): WorkerInfo {

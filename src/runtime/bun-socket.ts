@@ -10,7 +10,7 @@ import type { NativeServer } from "./listen.ts";
 import type { StreamSocket } from "./types.ts";
 
 /** The part of Bun's socket used here. */
-interface BunRawSocket {
+interface NativeBunSocket {
   data: BunStreamSocket;
   readonly remoteAddress: string;
   readonly remotePort?: number;
@@ -39,7 +39,7 @@ class BunStreamSocket extends AdaptedSocket {
   /** bytes the kernel did not take yet, sent on "drain" */
   #pending: Uint8Array[] = [];
 
-  constructor(readonly raw: BunRawSocket) {
+  constructor(readonly raw: NativeBunSocket) {
     super();
   }
   get remoteAddress(): string | undefined {
@@ -119,19 +119,19 @@ export function listenBunSockets(address: Address, shared: boolean, onConnection
   const listener = Bun.listen({
     ...(address.kind === "unix" ? { unix: address.path } : { hostname: address.host, port: address.port, reusePort: shared }),
     socket: {
-      open(raw: BunRawSocket) {
+      open(raw: NativeBunSocket) {
         const socket = new BunStreamSocket(raw);
         raw.data = socket;
         open.add(socket);
         onConnection(socket);
       },
-      data: (raw: BunRawSocket, chunk: Buffer) => raw.data.delivered(chunk),
-      drain: (raw: BunRawSocket) => raw.data.flush(),
-      end: (raw: BunRawSocket) => raw.data.peerEnded(),
-      error(raw: BunRawSocket, err: Error) {
+      data: (raw: NativeBunSocket, chunk: Buffer) => raw.data.delivered(chunk),
+      drain: (raw: NativeBunSocket) => raw.data.flush(),
+      end: (raw: NativeBunSocket) => raw.data.peerEnded(),
+      error(raw: NativeBunSocket, err: Error) {
         if (raw.data.listenerCount("error")) raw.data.emit("error", err);
       },
-      close(raw: BunRawSocket) {
+      close(raw: NativeBunSocket) {
         const socket = raw.data;
         socket.gone();
         open.delete(socket);

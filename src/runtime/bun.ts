@@ -38,7 +38,7 @@ export const runtime: Runtime = {
   spawnWorker: spawnClusterWorker,
   toMaster: sendToMaster,
   setGroups: setGroupsProcess,
-  prepareWorker() {},
+  installGlobals() {},
   // smol: the thread holds a few numbers (7 MB a worker with it, 14 MB through node:worker_threads)
   startThread: (body, data, onMessage) => webThread(body, data, onMessage, "() => process.ppid", '() => process.kill(process.pid, "SIGKILL")', { smol: true }),
   importModule: importFile,

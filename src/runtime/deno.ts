@@ -81,7 +81,7 @@ export const runtime: Runtime = {
   tcpSharing: "reusePort",
   spawnWorker: spawnClusterWorker,
   toMaster: sendToMaster,
-  prepareWorker: installBytesOnlyResponse,
+  installGlobals: installBytesOnlyResponse,
   setGroups: setGroupsLibc,
   startThread: (body, data, onMessage) => webThread(body, data, onMessage, "() => Deno.ppid", '() => Deno.kill(Deno.pid, "SIGKILL")'),
   importModule: importFile,

@@ -17,7 +17,7 @@ import type { StreamSocket } from "./types.ts";
 
 /** A libuv stream handle (TCPWrap, PipeWrap) as Node's internals use it. */
 interface Handle {
-  owner?: RawSocket;
+  owner?: HandleSocket;
   onread: (this: Handle, buffer: ArrayBuffer | undefined) => void;
   readStart(): number;
   readStop(): number;
@@ -60,14 +60,14 @@ function streamBinding(): StreamBinding | undefined {
 
 const binding = streamBinding();
 
-class RawSocket extends AdaptedSocket {
+class HandleSocket extends AdaptedSocket {
   #writing = 0;
   #peer: Record<string, unknown> | undefined;
   #sawEnd = false;
 
   constructor(
     private readonly handle: Handle,
-    private readonly onClose: (socket: RawSocket) => void,
+    private readonly onClose: (socket: HandleSocket) => void,
   ) {
     super();
     handle.owner = this;
@@ -177,10 +177,10 @@ export function takeOverAccepts(server: Server, onConnection: (socket: StreamSoc
   const listening = (server as unknown as { _handle?: { onconnection?: unknown } | null })._handle;
   if (!binding || !listening || typeof listening.onconnection !== "function") return undefined;
   const open = new OpenConnections<StreamSocket>();
-  const closed = (socket: RawSocket) => open.delete(socket);
+  const closed = (socket: HandleSocket) => open.delete(socket);
   listening.onconnection = (err: number, client: Handle | undefined) => {
     if (err || !client) return;
-    const socket = new RawSocket(client, closed);
+    const socket = new HandleSocket(client, closed);
     open.add(socket);
     onConnection(socket);
   };

@@ -42,7 +42,7 @@ export const runtime: Runtime = {
   },
   startThread: nodeThread,
   setGroups: setGroupsProcess,
-  prepareWorker() {
+  installGlobals() {
     installLightGlobals();
   },
   serveFetch: serveFetchOverNodeHttp,

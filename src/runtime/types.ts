@@ -113,8 +113,8 @@ export interface Runtime {
   spawnWorker(env: Record<string, string>, events: WorkerEvents): WorkerProcess;
   /** in a worker: a message for the master */
   toMaster(message: object): void;
-  /** set up a process that will load and serve an app (before the app is imported) */
-  prepareWorker(): void;
+  /** put the serving globals in place (Node: the light Request/Response; Deno: a Response that encodes string chunks), before the app is imported */
+  installGlobals(): void;
   /** import a module from disk, TypeScript included */
   importModule: ImportModule;
   /** supplementary groups: the user's (initgroups) when a user is given, else just `gid` (setgroups) */

@@ -34,7 +34,7 @@ export function prepareProcess(resolved: ResolvedConfig, cwd: string): string {
 /** Load the app; `announce` logs how it was loaded (once per generation, not once per worker). */
 export async function loadConfiguredApp(runtime: Runtime, resolved: ResolvedConfig, cwd: string, log: Logger, announce = true): Promise<LoadedApp> {
   const { config } = resolved;
-  runtime.prepareWorker();
+  runtime.installGlobals();
   const app = await loadApp(runtime.importModule, config.app!, { cwd, callable: config.callable, interface: config.interface });
   const say = announce ? log.info : log.debug;
   if (app.note) say(app.note);

@@ -38,24 +38,24 @@ export type UwsgiApp = { fetch: FetchHandler } | { node: NodeListener };
 
 type NodeHttp = typeof import("node:http");
 /** `http`: a Node listener, served through node:http's own request and response classes */
-type Target = { listener: NodeListener; http?: NodeHttp };
+type Served = { listener: NodeListener; http?: NodeHttp };
 
 /** What to do with each new connection: check the peer, then read one request. */
 export async function uwsgiConnections(app: UwsgiApp, options: UwsgiOptions): Promise<(socket: StreamSocket) => void> {
   const allowed = new Set(options.allowFrom.map(normalizeIp));
   const deadlines = new HeadDeadlines(options.socketTimeout * 1000);
-  let target: Target;
+  let served: Served;
   if ("fetch" in app) {
     installRequestCompat(); // apps may pass the light request to new Request() or fetch()
-    target = { listener: fetchToNodeListener(app.fetch, options.workerId, options.onError) };
-  } else target = { listener: app.node, http: await import("node:http") };
+    served = { listener: fetchToNodeListener(app.fetch, options.workerId, options.onError) };
+  } else served = { listener: app.node, http: await import("node:http") };
   return (socket) => {
     const peer = socket.remoteAddress;
     if (peer && !allowed.has(normalizeIp(peer))) {
       options.onError(`uwsgi: connection from ${peer} refused (not in socket-allow-from)`);
       return void socket.destroy();
     }
-    new Connection(socket, target, options, deadlines).start();
+    new Connection(socket, served, options, deadlines).start();
   };
 }
 
@@ -68,7 +68,7 @@ class Connection {
 
   constructor(
     private readonly socket: StreamSocket,
-    private readonly target: Target,
+    private readonly served: Served,
     private readonly options: UwsgiOptions,
     private readonly deadlines: HeadDeadlines,
   ) {}
@@ -101,14 +101,14 @@ class Connection {
     const unsafe = unsafeParts(parts);
     if (unsafe) return this.fail(`unusable request: ${unsafe}`);
     const rest = buf.subarray(parsed.packet.consumed);
-    const { target, socket } = this;
+    const { served, socket } = this;
     const stall: BodyStall = { ms: this.options.bodyTimeout * 1000, onStall: () => this.fail(`request body stalled for ${this.options.bodyTimeout}s (body-timeout)`) };
-    if (target.http) serveNodeRequest(socket, parts, rest, target.listener, target.http, stall);
+    if (served.http) serveNodeRequest(socket, parts, rest, served.listener, served.http, stall);
     else {
       const request = new UwsgiRequest(socket, parts, rest, stall);
       // the rest of the body waits in the socket until the app reads it (see bodyOf)
       if (!request.allRead) socket.pause();
-      target.listener(request as unknown as IncomingMessage, new UwsgiResponse(socket, request) as unknown as ServerResponse);
+      served.listener(request as unknown as IncomingMessage, new UwsgiResponse(socket, request) as unknown as ServerResponse);
     }
   };
 }

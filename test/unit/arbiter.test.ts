@@ -84,7 +84,7 @@ async function rig(args: string[], opts: { autoBoot?: boolean; unixOnly?: boolea
       return w;
     },
     toMaster() {},
-    prepareWorker() {},
+    installGlobals() {},
     setGroups() {},
     startThread: async () => {},
     importModule: async () => ({}),
