@@ -14,7 +14,7 @@ const [path, mode] = args;
 /** the vars block has arrived whole */
 const complete = (buf) => buf.length >= 4 && buf.length >= 4 + (buf[1] | (buf[2] << 8));
 
-let answer = (buf, write) => write(RESPONSE);
+let answer = (_buf, write) => write(RESPONSE);
 if (mode === "app") {
   const workload = new URL("./workload.ts", import.meta.url);
   const { handle } = globalThis.Bun || globalThis.Deno ? await import(workload.href) : await (await import("jiti")).createJiti(import.meta.url).import(workload.pathname);

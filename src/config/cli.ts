@@ -46,7 +46,7 @@ export function parseArgv(argv: readonly string[], where: string): Layer {
       flag = arg.slice(0, 2); // -w3
       inline = arg.slice(2);
     }
-    let s = table.get(flag);
+    const s = table.get(flag);
     if (!s && flag.startsWith("--no-")) {
       const negated = table.get("--" + flag.slice(5));
       if (negated?.type === "bool" && inline === undefined) {

@@ -5,6 +5,7 @@ type Def = (typeof SETTINGS)[number];
 
 type Camel<S extends string> = S extends `${infer A}-${infer B}` ? `${A}${Capitalize<Camel<B>>}` : S;
 
+// deno-lint-ignore no-explicit-any
 export type Hook = (...args: any[]) => unknown;
 
 type Value<D extends Def> = D["type"] extends "int" | "number" | "octal" | "workers"

@@ -17,7 +17,7 @@
 import { readFileSync } from "node:fs";
 import { createServer as createTcpServer } from "node:net";
 import type { Server } from "node:net";
-import { formatAddress, formatListener, type Address, type Listener } from "../config/address.ts";
+import { formatListener, type Address, type Listener } from "../config/address.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/load.ts";
 import { TsgwError, describeError, EXIT } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";

@@ -45,6 +45,7 @@ export const runtime: Runtime = {
   serveFetch(address, handler, options) {
     const { workerId } = options;
     return listenNative(address, own(address, options), options.observe.fetch(handler), (serving) => {
+      // deno-lint-ignore prefer-const -- read by the closures below before it is assigned
       let server: BunServer | undefined;
       const origin = () => (address.kind === "tcp" ? formatAddress({ ...address, port: server!.port }) : "http://localhost");
       const remote = (req: Request): RemoteAddr => {

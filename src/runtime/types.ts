@@ -68,8 +68,11 @@ export interface StreamSocket {
   readonly localAddress?: string;
   readonly localPort?: number;
   readonly destroyed: boolean;
+  // deno-lint-ignore no-explicit-any
   on(event: string, listener: (...args: any[]) => void): this;
+  // deno-lint-ignore no-explicit-any
   once(event: string, listener: (...args: any[]) => void): this;
+  // deno-lint-ignore no-explicit-any
   off(event: string, listener: (...args: any[]) => void): this;
   removeAllListeners(event: string): this;
   emit(event: string, ...args: unknown[]): boolean;
@@ -100,6 +103,7 @@ export interface StreamSocket {
  * source text: it sees nothing of this module). It gets its data, a way to
  * post to the main thread, the live parent pid and a way to kill its process.
  */
+// deno-lint-ignore no-explicit-any
 export type ThreadBody = (data: any, post: (message: unknown) => void, ppid: () => number, die: () => void) => void;
 
 export interface Runtime {

@@ -6,7 +6,7 @@
 import type { ResolvedConfig } from "../config/load.ts";
 import { loadApp, type LoadedApp } from "../app/load.ts";
 import { guardFetch, guardNode } from "../app/guard.ts";
-import { TsgwError, describeError } from "../errors.ts";
+import { describeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { AccessLog } from "../log/access.ts";
 import { openLogTarget, reopenLogFiles } from "../log/files.ts";

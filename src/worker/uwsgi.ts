@@ -180,14 +180,17 @@ class UwsgiRequest {
   #stream(): Readable {
     return (this.#body ??= bodyOf(this.source, this.first, bodyLength(this.parts), () => (this.allRead = true), this.stall));
   }
+  // deno-lint-ignore no-explicit-any
   on(event: string, listener: (...args: any[]) => void): this {
     this.#stream().on(event, listener);
     return this;
   }
+  // deno-lint-ignore no-explicit-any
   once(event: string, listener: (...args: any[]) => void): this {
     this.#stream().once(event, listener);
     return this;
   }
+  // deno-lint-ignore no-explicit-any
   off(event: string, listener: (...args: any[]) => void): this {
     this.#stream().off(event, listener);
     return this;
