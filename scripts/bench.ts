@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import { availableParallelism, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { askMaster } from "../src/master/control.ts";
-import { BINARY, NODE_BINARY, ROOT, RUNTIMES, commandFor, engineOf, type RuntimeName } from "../test/helpers/tsgw.ts";
+import { BINARY, commandFor, engineOf, NODE_BINARY, ROOT, type RuntimeName, RUNTIMES } from "../test/helpers/tsgw.ts";
 
 const args = process.argv.slice(2);
 const smoke = args.includes("--smoke");
@@ -103,7 +103,10 @@ const tsgwOn = (cmd: string[], app: string, workers: number, extra: string[] = [
 
 const pm2: Launch = (port) => {
   const env = { ...process.env, PM2_HOME: join(WORK, "pm2") };
-  spawnSync(join(BIN, "pm2"), ["start", join(BENCH, "hello-node.mjs"), "-i", String(WORKERS), "--name", "tsgw-bench", "--", String(port)], { env, stdio: "ignore" });
+  spawnSync(join(BIN, "pm2"), ["start", join(BENCH, "hello-node.mjs"), "-i", String(WORKERS), "--name", "tsgw-bench", "--", String(port)], {
+    env,
+    stdio: "ignore",
+  });
   return {
     async workerPids() {
       const list = JSON.parse(spawnSync(join(BIN, "pm2"), ["jlist"], { env, encoding: "utf8" }).stdout || "[]") as { pid: number }[];
@@ -139,8 +142,9 @@ function nginxFront(upstream: Launch, pass: "uwsgi" | "proxy", target: (port: nu
     const upstreamPort = freshPort();
     const server = await upstream(upstreamPort);
     const to = target(upstreamPort, dir);
-    const location =
-      pass === "uwsgi" ? `include /etc/nginx/uwsgi_params; uwsgi_pass ${to};` : `proxy_pass http://${to}; proxy_http_version 1.1; proxy_set_header Connection "";`;
+    const location = pass === "uwsgi"
+      ? `include /etc/nginx/uwsgi_params; uwsgi_pass ${to};`
+      : `proxy_pass http://${to}; proxy_http_version 1.1; proxy_set_header Connection "";`;
     writeFileSync(
       join(dir, "nginx.conf"),
       `${process.getuid?.() === 0 ? "user root root;" : ""}
@@ -195,8 +199,7 @@ function parseWrk(out: string): Omit<Result, "rssMb"> {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
     p50: /50%\s+(\S+)/.exec(out)?.[1] ?? "?",
     p99: /99%\s+(\S+)/.exec(out)?.[1] ?? "?",
-    errors:
-      Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) +
+    errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) +
       (/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).reduce((n, v) => n + Number(v), 0) ?? 0),
   };
 }
@@ -251,7 +254,9 @@ function rawServer(rt: "node" | "bun" | "deno"): Launch {
 }
 
 function rawMulti(rt: "node" | "bun" | "deno"): [string, Launch][] {
-  if (rt === "node") return [["node cluster", (port) => group([process.execPath, join(BENCH, "cluster-node.mjs"), String(WORKERS), String(port)])], ["PM2 cluster", pm2]];
+  if (rt === "node") {
+    return [["node cluster", (port) => group([process.execPath, join(BENCH, "cluster-node.mjs"), String(WORKERS), String(port)])], ["PM2 cluster", pm2]];
+  }
   const reusePort = (port: number) => group([...runtimeArgs(rt, join(BENCH, "reuseport.ts")), String(WORKERS), String(port)]);
   if (rt === "bun") return [["Bun.serve reusePort", reusePort]];
   return [
@@ -259,7 +264,10 @@ function rawMulti(rt: "node" | "bun" | "deno"): [string, Launch][] {
     ["Deno.serve reusePort processes", reusePort],
     [
       "deno serve --parallel",
-      (port) => group([join(BIN, "deno"), "serve", "--parallel", "-A", "--host", "127.0.0.1", "--port", String(port), join(BENCH, "serve-deno.ts")], { DENO_JOBS: String(WORKERS) }),
+      (port) =>
+        group([join(BIN, "deno"), "serve", "--parallel", "-A", "--host", "127.0.0.1", "--port", String(port), join(BENCH, "serve-deno.ts")], {
+          DENO_JOBS: String(WORKERS),
+        }),
     ],
   ];
 }
@@ -270,24 +278,94 @@ function comparisons(): Comparison[] {
   for (const rt of engines) {
     const cmd = commandFor(rt);
     for (const workload of ["hello", "json", "64k"] as const) {
-      out.push({ group: "tsgw vs bare runtime", runtime: rt, name: `fetch app, 1 process, ${workload}`, workload, baselineName: rawName[rt], baseline: rawServer(rt), candidateName: "tsgw", candidate: tsgwOn(cmd, HELLO, 1), target: 0.95 });
+      out.push({
+        group: "tsgw vs bare runtime",
+        runtime: rt,
+        name: `fetch app, 1 process, ${workload}`,
+        workload,
+        baselineName: rawName[rt],
+        baseline: rawServer(rt),
+        candidateName: "tsgw",
+        candidate: tsgwOn(cmd, HELLO, 1),
+        target: 0.95,
+      });
     }
-    out.push({ group: "tsgw vs bare runtime", runtime: rt, name: "Node listener, 1 process, hello", workload: "hello", baselineName: "node:http", baseline: (port) => group([...runtimeArgs(rt, HELLO_NODE), String(port)]), candidateName: "tsgw", candidate: tsgwOn(cmd, HELLO_NODE, 1), target: 0.95 });
+    out.push({
+      group: "tsgw vs bare runtime",
+      runtime: rt,
+      name: "Node listener, 1 process, hello",
+      workload: "hello",
+      baselineName: "node:http",
+      baseline: (port) => group([...runtimeArgs(rt, HELLO_NODE), String(port)]),
+      candidateName: "tsgw",
+      candidate: tsgwOn(cmd, HELLO_NODE, 1),
+      target: 0.95,
+    });
     for (const [name, launch] of rawMulti(rt)) {
-      out.push({ group: "tsgw vs bare runtime", runtime: rt, name: `fetch app, ${WORKERS} workers, hello`, workload: "hello", baselineName: name, baseline: launch, candidateName: "tsgw", candidate: tsgwOn(cmd, HELLO, WORKERS), target: name === "PM2 cluster" ? 1.0 : 0.95 });
+      out.push({
+        group: "tsgw vs bare runtime",
+        runtime: rt,
+        name: `fetch app, ${WORKERS} workers, hello`,
+        workload: "hello",
+        baselineName: name,
+        baseline: launch,
+        candidateName: "tsgw",
+        candidate: tsgwOn(cmd, HELLO, WORKERS),
+        target: name === "PM2 cluster" ? 1.0 : 0.95,
+      });
     }
     if (rt === "node") {
       // the fetch adapter against the best known one, on the same web-stream and Request/Response costs
       for (const workload of ["hello", "json", "64k"] as const) {
-        out.push({ group: "tsgw vs bare runtime", runtime: rt, name: `fetch app, 1 process, ${workload}`, workload, baselineName: "@hono/node-server", baseline: (port) => group([process.execPath, join(BENCH, "hono-node.mjs"), String(port)]), candidateName: "tsgw", candidate: tsgwOn(cmd, HELLO, 1), target: 1.0 });
+        out.push({
+          group: "tsgw vs bare runtime",
+          runtime: rt,
+          name: `fetch app, 1 process, ${workload}`,
+          workload,
+          baselineName: "@hono/node-server",
+          baseline: (port) => group([process.execPath, join(BENCH, "hono-node.mjs"), String(port)]),
+          candidateName: "tsgw",
+          candidate: tsgwOn(cmd, HELLO, 1),
+          target: 1.0,
+        });
       }
     }
     const accessLog = join(WORK, `access-${rt}.log`);
-    out.push({ group: "access log", runtime: rt, name: "fetch app, 1 process, hello", workload: "hello", baselineName: "tsgw, access log off", baseline: tsgwOn(cmd, HELLO, 1), candidateName: "tsgw, access log on", candidate: tsgwOn(cmd, HELLO, 1, ["--access-log", accessLog]), target: 0.9 });
+    out.push({
+      group: "access log",
+      runtime: rt,
+      name: "fetch app, 1 process, hello",
+      workload: "hello",
+      baselineName: "tsgw, access log off",
+      baseline: tsgwOn(cmd, HELLO, 1),
+      candidateName: "tsgw, access log on",
+      candidate: tsgwOn(cmd, HELLO, 1, ["--access-log", accessLog]),
+      target: 0.9,
+    });
   }
   if (RUNTIMES.includes("binary")) {
-    out.push({ group: "binary vs source", runtime: "bun", name: "fetch app, 1 process, hello", workload: "hello", baselineName: "tsgw from source", baseline: tsgwOn(commandFor("bun"), HELLO, 1), candidateName: "dist/tsgw", candidate: tsgwOn([BINARY], HELLO, 1), target: 0.95 });
-    out.push({ group: "binary vs source", runtime: "node", name: "Node listener, 1 process, hello", workload: "hello", baselineName: "tsgw from source", baseline: tsgwOn(commandFor("node"), HELLO_NODE, 1), candidateName: "dist/tsgw-node", candidate: tsgwOn([NODE_BINARY], HELLO_NODE, 1), target: 0.95 });
+    out.push({
+      group: "binary vs source",
+      runtime: "bun",
+      name: "fetch app, 1 process, hello",
+      workload: "hello",
+      baselineName: "tsgw from source",
+      baseline: tsgwOn(commandFor("bun"), HELLO, 1),
+      candidateName: "dist/tsgw",
+      candidate: tsgwOn([BINARY], HELLO, 1),
+      target: 0.95,
+    });
+    out.push({
+      group: "binary vs source",
+      runtime: "node",
+      name: "Node listener, 1 process, hello",
+      workload: "hello",
+      baselineName: "tsgw from source",
+      baseline: tsgwOn(commandFor("node"), HELLO_NODE, 1),
+      candidateName: "dist/tsgw-node",
+      candidate: tsgwOn([NODE_BINARY], HELLO_NODE, 1),
+      target: 0.95,
+    });
   }
   if (!NGINX) skipped.push("nginx scenarios: nginx is not installed (apt-get install -y nginx)");
   else {
@@ -307,9 +385,29 @@ function comparisons(): Comparison[] {
         );
       };
       for (const transport of ["unix", "tcp"] as const) {
-        out.push({ group: "behind nginx", runtime: rt, name: `tsgw, 1 worker, ${transport}`, workload: "hello", baselineName: "proxy_pass", baseline: via("proxy", transport), candidateName: "uwsgi_pass", candidate: via("uwsgi", transport), target: 1.0 });
+        out.push({
+          group: "behind nginx",
+          runtime: rt,
+          name: `tsgw, 1 worker, ${transport}`,
+          workload: "hello",
+          baselineName: "proxy_pass",
+          baseline: via("proxy", transport),
+          candidateName: "uwsgi_pass",
+          candidate: via("uwsgi", transport),
+          target: 1.0,
+        });
       }
-      out.push({ group: "behind nginx", runtime: rt, name: "tsgw, Node listener, 1 worker, unix", workload: "hello", baselineName: "proxy_pass", baseline: via("proxy", "unix", HELLO_NODE), candidateName: "uwsgi_pass", candidate: via("uwsgi", "unix", HELLO_NODE), target: 1.0 });
+      out.push({
+        group: "behind nginx",
+        runtime: rt,
+        name: "tsgw, Node listener, 1 worker, unix",
+        workload: "hello",
+        baselineName: "proxy_pass",
+        baseline: via("proxy", "unix", HELLO_NODE),
+        candidateName: "uwsgi_pass",
+        candidate: via("uwsgi", "unix", HELLO_NODE),
+        target: 1.0,
+      });
       // fixed bytes: the floor of the protocol on that socket API; "app": the same app served the shortest way
       const minimal = (mode: "fixed" | "app"): Launch =>
         nginxFront(
@@ -321,27 +419,85 @@ function comparisons(): Comparison[] {
           "uwsgi",
           (port) => `unix:${join(WORK, `minimal-${port}`, "app.sock")}`,
         );
-      out.push({ group: "behind nginx", runtime: rt, name: "uwsgi_pass, 1 worker, unix", workload: "hello", baselineName: "minimal uwsgi server, fixed bytes", baseline: minimal("fixed"), candidateName: "tsgw", candidate: via("uwsgi", "unix"), target: 0.95 });
-      out.push({ group: "behind nginx", runtime: rt, name: "uwsgi_pass, 1 worker, unix", workload: "hello", baselineName: "minimal uwsgi server running the app", baseline: minimal("app"), candidateName: "tsgw", candidate: via("uwsgi", "unix"), target: 0.95 });
+      out.push({
+        group: "behind nginx",
+        runtime: rt,
+        name: "uwsgi_pass, 1 worker, unix",
+        workload: "hello",
+        baselineName: "minimal uwsgi server, fixed bytes",
+        baseline: minimal("fixed"),
+        candidateName: "tsgw",
+        candidate: via("uwsgi", "unix"),
+        target: 0.95,
+      });
+      out.push({
+        group: "behind nginx",
+        runtime: rt,
+        name: "uwsgi_pass, 1 worker, unix",
+        workload: "hello",
+        baselineName: "minimal uwsgi server running the app",
+        baseline: minimal("app"),
+        candidateName: "tsgw",
+        candidate: via("uwsgi", "unix"),
+        target: 0.95,
+      });
       if (!UWSGI || !existsSync("/usr/lib/uwsgi/plugins/python3_plugin.so")) continue;
       const uwsgiC: Launch = nginxFront(
         (port) => {
           const dir = join(WORK, `uwsgi-${port}`);
           mkdirSync(dir, { recursive: true });
-          return group([UWSGI, "--plugin", "python3", "--socket", join(dir, "app.sock"), "--wsgi-file", join(BENCH, "hello.py"), "--master", "--processes", "1", "--disable-logging", "--die-on-term", "--logto", join(dir, "uwsgi.log")]);
+          return group([
+            UWSGI,
+            "--plugin",
+            "python3",
+            "--socket",
+            join(dir, "app.sock"),
+            "--wsgi-file",
+            join(BENCH, "hello.py"),
+            "--master",
+            "--processes",
+            "1",
+            "--disable-logging",
+            "--die-on-term",
+            "--logto",
+            join(dir, "uwsgi.log"),
+          ]);
         },
         "uwsgi",
         (port) => `unix:${join(WORK, `uwsgi-${port}`, "app.sock")}`,
       );
-      out.push({ group: "behind nginx", runtime: rt, name: "uwsgi_pass, 1 worker, unix", workload: "hello", baselineName: "uWSGI (C) + Python", baseline: uwsgiC, candidateName: "tsgw", candidate: via("uwsgi", "unix"), target: 1.0 });
+      out.push({
+        group: "behind nginx",
+        runtime: rt,
+        name: "uwsgi_pass, 1 worker, unix",
+        workload: "hello",
+        baselineName: "uWSGI (C) + Python",
+        baseline: uwsgiC,
+        candidateName: "tsgw",
+        candidate: via("uwsgi", "unix"),
+        target: 1.0,
+      });
     }
-    if (!UWSGI || !existsSync("/usr/lib/uwsgi/plugins/python3_plugin.so")) skipped.push("uWSGI scenarios: uwsgi or its python3 plugin is not installed (apt-get install -y uwsgi-core uwsgi-plugin-python3)");
+    if (!UWSGI || !existsSync("/usr/lib/uwsgi/plugins/python3_plugin.so")) {
+      skipped.push("uWSGI scenarios: uwsgi or its python3 plugin is not installed (apt-get install -y uwsgi-core uwsgi-plugin-python3)");
+    }
   }
   if (!GUNICORN) skipped.push("Gunicorn reference: gunicorn is not installed (apt-get install -y gunicorn)");
   else {
-    const gunicorn: Launch = (port) => group([GUNICORN, "-w", String(WORKERS), "-b", `127.0.0.1:${port}`, "--chdir", BENCH, "--log-level", "critical", "hello:app"]);
+    const gunicorn: Launch = (port) =>
+      group([GUNICORN, "-w", String(WORKERS), "-b", `127.0.0.1:${port}`, "--chdir", BENCH, "--log-level", "critical", "hello:app"]);
     for (const rt of engines) {
-      out.push({ group: "Python reference", runtime: rt, name: `${WORKERS} workers, hello`, workload: "hello", baselineName: "Gunicorn sync workers", baseline: gunicorn, candidateName: "tsgw", candidate: tsgwOn(commandFor(rt), HELLO, WORKERS), target: null });
+      out.push({
+        group: "Python reference",
+        runtime: rt,
+        name: `${WORKERS} workers, hello`,
+        workload: "hello",
+        baselineName: "Gunicorn sync workers",
+        baseline: gunicorn,
+        candidateName: "tsgw",
+        candidate: tsgwOn(commandFor(rt), HELLO, WORKERS),
+        target: null,
+      });
     }
   }
   return out;
@@ -439,7 +595,11 @@ for (const c of all) {
   rows.push({ ...c, base: base!, cand: cand!, ratio, verdict });
   const errors = base!.errors + cand!.errors;
   console.log(
-    `${c.runtime.padEnd(5)} ${c.group.padEnd(21)} ${c.name.padEnd(34)} ${c.baselineName.padEnd(22)} ${base!.rps.toFixed(0).padStart(7)} -> ${c.candidateName.padEnd(20)} ${cand!.rps.toFixed(0).padStart(7)} req/s  ratio ${ratio.toFixed(3)}${c.target === null ? "" : ` (>= ${c.target})`} ${verdict}${errors ? `  errors: ${errors}` : ""}`,
+    `${c.runtime.padEnd(5)} ${c.group.padEnd(21)} ${c.name.padEnd(34)} ${c.baselineName.padEnd(22)} ${base!.rps.toFixed(0).padStart(7)} -> ${
+      c.candidateName.padEnd(20)
+    } ${cand!.rps.toFixed(0).padStart(7)} req/s  ratio ${ratio.toFixed(3)}${c.target === null ? "" : ` (>= ${c.target})`} ${verdict}${
+      errors ? `  errors: ${errors}` : ""
+    }`,
   );
 }
 
@@ -448,23 +608,34 @@ if (wanted("reloads under load")) console.log("\nreloads under load (2 reloads d
 for (const rt of wanted("reloads under load") ? RUNTIMES : []) {
   const r = await reloadUnderLoad(rt);
   reloadRows.push(r);
-  console.log(`${rt.padEnd(7)} ${r.requests} requests, ${r.reloads} reloads, ${r.errors} errors ${r.errors === 0 && r.reloads === 2 ? "PASS" : "FAIL"}${r.detail ? ` (${r.detail})` : ""}`);
+  console.log(
+    `${rt.padEnd(7)} ${r.requests} requests, ${r.reloads} reloads, ${r.errors} errors ${r.errors === 0 && r.reloads === 2 ? "PASS" : "FAIL"}${
+      r.detail ? ` (${r.detail})` : ""
+    }`,
+  );
 }
 
 const coldRows: string[] = [];
 if (wanted("cold start")) console.log("\ncold start, exec to first response (median):");
 for (const rt of wanted("cold start") ? RUNTIMES : []) {
   // the same app on both sides: on Node a plain .mjs listener (bare Node cannot run TypeScript)
-  const targets: [string, string[], "node" | "bun" | "deno"][] =
-    rt === "binary" ? [["dist/tsgw", [BINARY], "bun"], ["dist/tsgw-node", [NODE_BINARY], "node"]] : [[rt, commandFor(rt), engineOf(rt)]];
+  const targets: [string, string[], "node" | "bun" | "deno"][] = rt === "binary"
+    ? [["dist/tsgw", [BINARY], "bun"], ["dist/tsgw-node", [NODE_BINARY], "node"]]
+    : [[rt, commandFor(rt), engineOf(rt)]];
   for (const [name, cmd, engine] of targets) {
     const app = engine === "node" ? HELLO_NODE : HELLO;
     const base = await coldStart((port) => [...rawServerArgs(engine), String(port)]);
     const alone = await coldStart((port) => [...cmd, app, "-b", `127.0.0.1:${port}`, "--no-master", ...QUIET]);
     const master = await coldStart((port) => [...cmd, app, "-b", `127.0.0.1:${port}`, "-w", "1", ...QUIET]);
     const verdict = (r: number, t: number) => `${r.toFixed(2)} ${r <= t ? "PASS" : "FAIL"}`;
-    console.log(`${name.padEnd(14)} bare ${base.toFixed(0)} ms, --no-master ${alone.toFixed(0)} ms (${verdict(alone / base, 1.2)}), master ${master.toFixed(0)} ms (${verdict(master / base, 2.2)})`);
-    coldRows.push(`| ${name} | ${base.toFixed(0)} ms | ${alone.toFixed(0)} ms | ${verdict(alone / base, 1.2)} | ${master.toFixed(0)} ms | ${verdict(master / base, 2.2)} |`);
+    console.log(
+      `${name.padEnd(14)} bare ${base.toFixed(0)} ms, --no-master ${alone.toFixed(0)} ms (${verdict(alone / base, 1.2)}), master ${master.toFixed(0)} ms (${
+        verdict(master / base, 2.2)
+      })`,
+    );
+    coldRows.push(
+      `| ${name} | ${base.toFixed(0)} ms | ${alone.toFixed(0)} ms | ${verdict(alone / base, 1.2)} | ${master.toFixed(0)} ms | ${verdict(master / base, 2.2)} |`,
+    );
   }
 }
 
@@ -485,7 +656,9 @@ function svgChart(data: Row[]): string {
     const color = r.verdict === "FAIL" ? "#d9534f" : r.verdict === "PASS" ? "#5cb85c" : "#6c8ebf";
     const label = `${r.runtime} · ${r.name} · ${r.candidateName} / ${r.baselineName}`;
     const target = r.target === null ? "" : `<line x1="${x(r.target)}" x2="${x(r.target)}" y1="${y}" y2="${y + rowH - 4}" stroke="#333" stroke-width="2"/>`;
-    return `<text x="${labelW - 6}" y="${y + 11}" text-anchor="end">${esc(label)}</text><rect x="${labelW}" y="${y}" width="${x(r.ratio) - labelW}" height="${rowH - 4}" fill="${color}"/>${target}<text x="${x(r.ratio) + 4}" y="${y + 11}">${r.ratio.toFixed(2)}</text>`;
+    return `<text x="${labelW - 6}" y="${y + 11}" text-anchor="end">${esc(label)}</text><rect x="${labelW}" y="${y}" width="${x(r.ratio) - labelW}" height="${
+      rowH - 4
+    }" fill="${color}"/>${target}<text x="${x(r.ratio) + 4}" y="${y + 11}">${r.ratio.toFixed(2)}</text>`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + barW + 60}" height="${h}" font-family="sans-serif" font-size="11">
 <text x="4" y="14" font-weight="bold">tsgw / baseline (req/s); black mark: target; green PASS, red FAIL, blue reference</text>
@@ -502,7 +675,11 @@ if (OUT) {
     "| --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ...rows.map(
       (r) =>
-        `| ${r.group} | ${r.runtime} | ${r.name} | ${r.baselineName} | ${r.base.rps.toFixed(0)} | ${r.candidateName} | ${r.cand.rps.toFixed(0)} | ${r.cand.p50} / ${r.cand.p99} | ${r.base.errors + r.cand.errors} | ${r.cand.rssMb.toFixed(0)} / ${r.base.rssMb.toFixed(0)} MB | ${r.ratio.toFixed(3)} | ${r.target ?? "—"} | ${r.verdict} |`,
+        `| ${r.group} | ${r.runtime} | ${r.name} | ${r.baselineName} | ${r.base.rps.toFixed(0)} | ${r.candidateName} | ${
+          r.cand.rps.toFixed(0)
+        } | ${r.cand.p50} / ${r.cand.p99} | ${r.base.errors + r.cand.errors} | ${r.cand.rssMb.toFixed(0)} / ${r.base.rssMb.toFixed(0)} MB | ${
+          r.ratio.toFixed(3)
+        } | ${r.target ?? "—"} | ${r.verdict} |`,
     ),
   ];
   writeFileSync(join(OUT, "benchmarks.svg"), svgChart(rows));
@@ -529,7 +706,11 @@ if (OUT) {
       "",
       "| target | requests | reloads | errors | verdict |",
       "| --- | ---: | ---: | ---: | --- |",
-      ...reloadRows.map((r) => `| ${r.runtime} | ${r.requests} | ${r.reloads} | ${r.errors}${r.detail ? ` (${r.detail})` : ""} | ${r.errors === 0 && r.reloads === 2 ? "PASS" : "FAIL"} |`),
+      ...reloadRows.map((r) =>
+        `| ${r.runtime} | ${r.requests} | ${r.reloads} | ${r.errors}${r.detail ? ` (${r.detail})` : ""} | ${
+          r.errors === 0 && r.reloads === 2 ? "PASS" : "FAIL"
+        } |`
+      ),
       "",
       "## Cold start",
       "",

@@ -7,7 +7,7 @@
  */
 import { resolveConfig, type ResolvedConfig } from "./config/load.ts";
 import { actionsOf } from "./config/settings.ts";
-import { TsgwError, describeError, EXIT } from "./errors.ts";
+import { describeError, EXIT, TsgwError } from "./errors.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
 import { currentRuntime } from "./runtime/index.ts";
 import type { Runtime } from "./runtime/types.ts";
@@ -22,13 +22,20 @@ const command = (options: MainOptions) => ({
     const cwd = process.cwd();
     const resolved = await resolveConfig({ argv: rawArgs, env: process.env, cwd, importModule: runtime.importModule });
     if (resolved.action === "help") return void process.stdout.write((await import("./config/render.ts")).renderHelp(VERSION));
-    if (resolved.action === "version") return void process.stdout.write(`tsgw ${VERSION} (${runtime.name} ${runtime.version}${options.binary ? `, standalone binary: ${options.binary}` : ""})\n`);
+    if (resolved.action === "version") {
+      return void process.stdout.write(
+        `tsgw ${VERSION} (${runtime.name} ${runtime.version}${options.binary ? `, standalone binary: ${options.binary}` : ""})\n`,
+      );
+    }
     if (resolved.action === "print-config") return void process.stdout.write((await import("./config/render.ts")).renderPrintConfig(resolved));
     if (resolved.action && actionsOf("manage").includes(resolved.action)) {
       const { reloadMaster, statusOf, stopMaster } = await import("./master/manage.ts");
       const pidfile = resolved.actionValue!;
-      const done =
-        resolved.action === "reload" ? await reloadMaster(pidfile) : resolved.action === "stop" ? await stopMaster(pidfile) : await statusOf(pidfile, resolved.json === true);
+      const done = resolved.action === "reload"
+        ? await reloadMaster(pidfile)
+        : resolved.action === "stop"
+        ? await stopMaster(pidfile)
+        : await statusOf(pidfile, resolved.json === true);
       return void process.stdout.write(`${done}\n`);
     }
     const log = createLogger(resolved.config.logLevel, resolved.config.errorLog);

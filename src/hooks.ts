@@ -22,7 +22,6 @@ export interface WorkerInfo {
   generation: number;
 }
 
-
 export async function runHook(config: Config, name: HookName, log: Logger, ...args: unknown[]): Promise<void> {
   const hook = config[name];
   if (!hook) return;

@@ -17,12 +17,14 @@ const complete = (buf) => buf.length >= 4 && buf.length >= 4 + (buf[1] | (buf[2]
 let answer = (_buf, write) => write(RESPONSE);
 if (mode === "app") {
   const workload = new URL("./workload.ts", import.meta.url);
-  const { handle } = globalThis.Bun || globalThis.Deno ? await import(workload.href) : await (await import("jiti")).createJiti(import.meta.url).import(workload.pathname);
+  const { handle } = globalThis.Bun || globalThis.Deno
+    ? await import(workload.href)
+    : await (await import("jiti")).createJiti(import.meta.url).import(workload.pathname);
   answer = async (buf, write) => {
     const vars = {};
     const headers = [];
     const text = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString("latin1");
-    for (let pos = 4, end = 4 + (buf[1] | (buf[2] << 8)); pos < end; ) {
+    for (let pos = 4, end = 4 + (buf[1] | (buf[2] << 8)); pos < end;) {
       const klen = buf[pos] | (buf[pos + 1] << 8);
       const key = text.slice(pos + 2, pos + 2 + klen);
       pos += 2 + klen;

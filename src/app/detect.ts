@@ -51,7 +51,11 @@ export function detectInterface(value: unknown, forced: "auto" | AppInterface): 
     if (fn.length === 2 && /^(res|response|reply|resp|rep|serverResponse)$/i.test(secondParam(fn) ?? "")) {
       return { kind: "node", listener: fn as NodeListener, reason: `function (req, ${secondParam(fn)}) looks like a Node listener` };
     }
-    return { kind: "fetch", handler: fn as FetchHandler, reason: `plain function of ${fn.length} parameter${fn.length === 1 ? "" : "s"}; use --interface node if it is a Node listener` };
+    return {
+      kind: "fetch",
+      handler: fn as FetchHandler,
+      reason: `plain function of ${fn.length} parameter${fn.length === 1 ? "" : "s"}; use --interface node if it is a Node listener`,
+    };
   }
   return `${describe(value)} is not an app: expected a fetch handler, an object with fetch(), a Node listener (req, res) or an object with callback()`;
 }

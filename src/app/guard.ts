@@ -6,7 +6,6 @@ import { describeError } from "../errors.ts";
 import type { ServerResponse } from "node:http";
 import type { FetchHandler, NodeListener } from "./contract.ts";
 
-
 const HINT = "; if this app is a Node listener (req, res), start tsgw with --interface node";
 
 export function guardFetch(handler: FetchHandler, log: (m: string) => void): FetchHandler {

@@ -7,8 +7,8 @@ import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AppLoadError, describeError } from "../errors.ts";
 import type { ImportModule } from "./contract.ts";
-import { detectInterface, describe, type AppInterface, type Detected } from "./detect.ts";
-import { parseAppSpec, type AppSpec } from "./spec.ts";
+import { type AppInterface, describe, type Detected, detectInterface } from "./detect.ts";
+import { type AppSpec, parseAppSpec } from "./spec.ts";
 
 export const EXTENSIONS = [".ts", ".tsx", ".mts", ".js", ".mjs", ".cjs", ".jsx"];
 const DEFAULT_NAMES = ["default", "app", "application"];

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { LazyRequestInfo, type FetchHandler, type NodeListener, type RemoteAddr } from "./contract.ts";
+import { type FetchHandler, LazyRequestInfo, type NodeListener, type RemoteAddr } from "./contract.ts";
 import { chunkBytes } from "./body-stream.ts";
 import { fail500 } from "./guard.ts";
 import { hasHeader } from "./node-headers.ts";

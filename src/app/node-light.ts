@@ -60,7 +60,24 @@ function natives(): { NativeRequest: typeof Request; NativeResponse: typeof Resp
  */
 const BODY_MEMBERS = { get: ["body", "bodyUsed", "headers"], call: ["arrayBuffer", "blob", "bytes", "formData", "json", "text", "clone"] };
 const REQUEST_MEMBERS = {
-  get: [...BODY_MEMBERS.get, "method", "url", "destination", "referrer", "referrerPolicy", "mode", "credentials", "cache", "redirect", "integrity", "keepalive", "isReloadNavigation", "isHistoryNavigation", "signal", "duplex"],
+  get: [
+    ...BODY_MEMBERS.get,
+    "method",
+    "url",
+    "destination",
+    "referrer",
+    "referrerPolicy",
+    "mode",
+    "credentials",
+    "cache",
+    "redirect",
+    "integrity",
+    "keepalive",
+    "isReloadNavigation",
+    "isHistoryNavigation",
+    "signal",
+    "duplex",
+  ],
   call: BODY_MEMBERS.call,
 };
 const RESPONSE_MEMBERS = { get: [...BODY_MEMBERS.get, "type", "url", "redirected", "status", "ok", "statusText"], call: BODY_MEMBERS.call };
@@ -146,15 +163,12 @@ export class LightRequest {
   #readAll(): Promise<Buffer> {
     if (this.#read) return Promise.reject(new TypeError("Body is unusable: Body has already been read"));
     const req = this.#req;
-    this.#read =
-      this.method === "GET" || this.method === "HEAD"
-        ? Promise.resolve(Buffer.alloc(0))
-        : new Promise((resolve, reject) => {
-            const chunks: Buffer[] = [];
-            req.on("data", (c: Buffer) => chunks.push(c));
-            req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-            req.once("error", reject);
-          });
+    this.#read = this.method === "GET" || this.method === "HEAD" ? Promise.resolve(Buffer.alloc(0)) : new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+      req.once("error", reject);
+    });
     return this.#read;
   }
   /** The real Request, built on first need (body, clone, formData(), ...). */
@@ -316,7 +330,6 @@ export function writeKnownBody(response: Response, res: ServerResponse): boolean
 }
 
 // ------------------------------------------------------------------ common
-
 
 /**
  * Make `light` answer each member it does not define itself by building the

@@ -53,7 +53,7 @@ export function parseAddress(text: string, cwd: string): Address | string {
   } else {
     host = t;
   }
-  if (host === "" ) host = "0.0.0.0";
+  if (host === "") host = "0.0.0.0";
   if (!/^[A-Za-z0-9.:_-]+$/.test(host)) return `"${text}" has an invalid host "${host}"`;
   if (port === undefined) return { kind: "tcp", host, port: DEFAULT_PORT };
   if (!/^\d+$/.test(port) || Number(port) > 65535) return `"${text}" has an invalid port "${port}" (expected 0-65535)`;

@@ -6,7 +6,7 @@
 import { ConfigError } from "../errors.ts";
 import type { Layer } from "./layer.ts";
 import { textEntry } from "./layer.ts";
-import { SETTINGS, acceptsSource, cliFlags, setting, type SettingDef } from "./settings.ts";
+import { acceptsSource, cliFlags, setting, type SettingDef, SETTINGS } from "./settings.ts";
 import { nearest } from "./nearest.ts";
 
 let flagTable: Map<string, SettingDef> | undefined;

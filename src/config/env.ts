@@ -1,8 +1,8 @@
 /** Settings from the environment: TSGW_CMD_ARGS (command-line syntax) and per-setting variables. */
 import { ConfigError } from "../errors.ts";
 import { parseArgv } from "./cli.ts";
-import { textEntry, type Layer } from "./layer.ts";
-import { SETTINGS, type SettingDef } from "./settings.ts";
+import { type Layer, textEntry } from "./layer.ts";
+import { type SettingDef, SETTINGS } from "./settings.ts";
 
 export const CMD_ARGS_VAR = "TSGW_CMD_ARGS";
 

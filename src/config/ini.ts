@@ -8,8 +8,8 @@ import { readFileSync } from "node:fs";
 import { basename, dirname, extname, resolve } from "node:path";
 import { parse } from "ini";
 import { ConfigError, describeError } from "../errors.ts";
-import { textEntry, type Layer } from "./layer.ts";
-import { SETTINGS, acceptsSource, iniKeys, type SettingDef } from "./settings.ts";
+import { type Layer, textEntry } from "./layer.ts";
+import { acceptsSource, iniKeys, type SettingDef, SETTINGS } from "./settings.ts";
 import { nearest } from "./nearest.ts";
 
 const DEFAULT_SECTIONS = ["tsgw", "uwsgi"];
@@ -46,7 +46,7 @@ function keys(): Map<string, SettingDef> {
   if (!keyTable) {
     keyTable = new Map();
     for (const s of SETTINGS as readonly SettingDef[]) {
-      if (acceptsSource(s, "ini")) for (const k of iniKeys(s)) keyTable.set(k, s);
+      if (acceptsSource(s, "ini")) { for (const k of iniKeys(s)) keyTable.set(k, s); }
     }
   }
   return keyTable;

@@ -7,11 +7,11 @@
  */
 import { ConfigError } from "../errors.ts";
 import type { ImportModule } from "../app/contract.ts";
-import { DEFAULT_BIND, parseAddress, type Listener } from "./address.ts";
+import { DEFAULT_BIND, type Listener, parseAddress } from "./address.ts";
 import { parseArgv } from "./cli.ts";
 import { cmdArgsLayer, envDefaultsLayer } from "./env.ts";
 import type { Entry, Layer } from "./layer.ts";
-import { SETTINGS, actionsOf, camelCase, setting, type ActionName, type SettingDef, type SettingName } from "./settings.ts";
+import { type ActionName, actionsOf, camelCase, setting, type SettingDef, type SettingName, SETTINGS } from "./settings.ts";
 import type { Config } from "./types.ts";
 
 export interface ResolvedConfig {
@@ -35,7 +35,6 @@ export interface ResolveInput {
   cwd: string;
   importModule: ImportModule;
 }
-
 
 export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig> {
   const cli = parseArgv(input.argv, "command line");

@@ -1,7 +1,7 @@
 /** Text generated from the settings table: --help, --print-config and docs/settings.md. */
 import { DEFAULT_BIND } from "./address.ts";
 import type { ResolvedConfig } from "./load.ts";
-import { SECTIONS, SETTINGS, acceptsSource, camelCase, cliFlags, iniKeys, type SettingDef } from "./settings.ts";
+import { acceptsSource, camelCase, cliFlags, iniKeys, SECTIONS, type SettingDef, SETTINGS } from "./settings.ts";
 import { formatValue } from "./values.ts";
 
 const ALL = SETTINGS as readonly SettingDef[];
@@ -71,7 +71,9 @@ export function renderSettingsDoc(): string {
       out.push(`### \`${s.name}\``, "");
       out.push(s.help, "");
       const where: string[] = [];
-      if (acceptsSource(s, "cli")) where.push(`CLI: ${cliFlags(s).map((f) => `\`${f}\``).join(", ")}${s.type === "bool" && s.default === true ? `, \`--no-${s.name}\`` : ""}`);
+      if (acceptsSource(s, "cli")) {
+        where.push(`CLI: ${cliFlags(s).map((f) => `\`${f}\``).join(", ")}${s.type === "bool" && s.default === true ? `, \`--no-${s.name}\`` : ""}`);
+      }
       if (acceptsSource(s, "ini")) where.push(`INI: ${iniKeys(s).map((k) => `\`${k}\``).join(", ")}`);
       if (acceptsSource(s, "ts")) where.push(`TS: \`${camelCase(s.name)}\``);
       if (s.env) where.push(`env: \`${s.env}\``);

@@ -82,7 +82,6 @@ export interface SettingDef {
 const CLI_ONLY: readonly Source[] = ["cli"];
 const TS_ONLY: readonly Source[] = ["ts"];
 
-
 /** The server hooks (TS config only), in Gunicorn's camelCase names; their settings are these names in kebab-case. */
 export const HOOK_HELP = [
   ["onStarting", "onStarting(server): in the master, before the first workers start."],
@@ -218,7 +217,8 @@ export const SETTINGS = [
     flags: ["--file", "--wsgi-file"],
     iniKeys: ["module", "file", "wsgi-file"],
     meta: "PATH[:NAME]",
-    help: "The app: a module path (extension optional) and an export name (default export, then app, then application); NAME() calls a factory. Also the positional APP.",
+    help:
+      "The app: a module path (extension optional) and an export name (default export, then app, then application); NAME() calls a factory. Also the positional APP.",
     reload: true,
   },
   {
@@ -338,7 +338,8 @@ export const SETTINGS = [
     type: "number",
     default: 10,
     meta: "SECONDS",
-    help: "HTTP listeners served by node:http (every app on Node, Node listeners on Bun and Deno): close a connection whose request head has not fully arrived after this long (slow clients). Bun.serve cuts such a connection after its own fixed ~10 s; Deno.serve has no such limit.",
+    help:
+      "HTTP listeners served by node:http (every app on Node, Node listeners on Bun and Deno): close a connection whose request head has not fully arrived after this long (slow clients). Bun.serve cuts such a connection after its own fixed ~10 s; Deno.serve has no such limit.",
     reload: false,
   },
   {
@@ -347,7 +348,8 @@ export const SETTINGS = [
     type: "number",
     default: 5,
     meta: "SECONDS",
-    help: "Close an HTTP keep-alive connection that has been idle this long (Gunicorn's --keep-alive), on node:http servers (every app on Node, Node listeners on Bun and Deno). Bun.serve closes idle connections after its own fixed 10 s; Deno.serve never does (put nginx in front, or see docs).",
+    help:
+      "Close an HTTP keep-alive connection that has been idle this long (Gunicorn's --keep-alive), on node:http servers (every app on Node, Node listeners on Bun and Deno). Bun.serve closes idle connections after its own fixed 10 s; Deno.serve never does (put nginx in front, or see docs).",
     reload: false,
   },
   {
@@ -356,7 +358,8 @@ export const SETTINGS = [
     type: "number",
     default: 30,
     meta: "SECONDS",
-    help: "Close a connection whose request body stops arriving for this long while the request is unfinished (a client that sends half a body and stalls): uwsgi on every runtime, HTTP on node:http servers. Bun.serve applies its own 10 s idle limit; Deno.serve has none. 0: no limit.",
+    help:
+      "Close a connection whose request body stops arriving for this long while the request is unfinished (a client that sends half a body and stalls): uwsgi on every runtime, HTTP on node:http servers. Bun.serve applies its own 10 s idle limit; Deno.serve has none. 0: no limit.",
     reload: false,
   },
 
@@ -474,7 +477,8 @@ export const SETTINGS = [
     flags: ["-u"],
     iniKeys: ["uid"],
     meta: "USER",
-    help: "Switch workers to this user (name or uid) once they listen; needs root. Without --group the group is the user's own; supplementary groups become the user's (root's are dropped). The app is imported before the switch.",
+    help:
+      "Switch workers to this user (name or uid) once they listen; needs root. Without --group the group is the user's own; supplementary groups become the user's (root's are dropped). The app is imported before the switch.",
     reload: false,
   },
   {
@@ -534,7 +538,8 @@ export const SETTINGS = [
     type: "string",
     default: null,
     meta: "FILE|-",
-    help: "Write an access log line per request to FILE, or - for stdout (off by default, as in Gunicorn). Buffered per worker, written at least every second and on exit; USR1 reopens it.",
+    help:
+      "Write an access log line per request to FILE, or - for stdout (off by default, as in Gunicorn). Buffered per worker, written at least every second and on exit; USR1 reopens it.",
     reload: true,
   },
   {
@@ -562,7 +567,8 @@ export const SETTINGS = [
     type: "string",
     default: null,
     meta: "ADDR",
-    help: "Serve live stats as JSON on ADDR (HOST:PORT, or a unix socket path; uWSGI's option): the master, each worker's requests, in-flight, memory and heartbeat. A plain connection gets the JSON (as uWSGI's stats server), an HTTP GET gets it as an HTTP response.",
+    help:
+      "Serve live stats as JSON on ADDR (HOST:PORT, or a unix socket path; uWSGI's option): the master, each worker's requests, in-flight, memory and heartbeat. A plain connection gets the JSON (as uWSGI's stats server), an HTTP GET gets it as an HTTP response.",
     reload: false,
     needsMaster: true,
   },

@@ -7,8 +7,8 @@ import type { ImportModule } from "../app/contract.ts";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError, describeError } from "../errors.ts";
-import { valueEntry, type Layer } from "./layer.ts";
-import { SETTINGS, acceptsSource, camelCase, type SettingDef } from "./settings.ts";
+import { type Layer, valueEntry } from "./layer.ts";
+import { acceptsSource, camelCase, type SettingDef, SETTINGS } from "./settings.ts";
 import { nearest } from "./nearest.ts";
 
 let tsKeys: Map<string, SettingDef> | undefined;

@@ -8,19 +8,13 @@ type Camel<S extends string> = S extends `${infer A}-${infer B}` ? `${A}${Capita
 // deno-lint-ignore no-explicit-any
 export type Hook = (...args: any[]) => unknown;
 
-type Value<D extends Def> = D["type"] extends "int" | "number" | "octal" | "workers"
-  ? number
-  : D["type"] extends "bool"
-    ? boolean
-    : D["type"] extends "list"
-      ? string[]
-      : D["type"] extends "hook"
-        ? Hook
-        : D["type"] extends "enum"
-          ? D extends { choices: readonly (infer C)[] }
-            ? C
-            : string
-          : string;
+type Value<D extends Def> = D["type"] extends "int" | "number" | "octal" | "workers" ? number
+  : D["type"] extends "bool" ? boolean
+  : D["type"] extends "list" ? string[]
+  : D["type"] extends "hook" ? Hook
+  : D["type"] extends "enum" ? D extends { choices: readonly (infer C)[] } ? C
+    : string
+  : string;
 
 type Nullable<D extends Def> = D["default"] extends null ? Value<D> | null : Value<D>;
 
@@ -31,7 +25,6 @@ type InTs<D extends Def> = D extends { sources: readonly (infer S)[] } ? ("ts" e
 
 /** What a TS/JS config module may export (`defineConfig({...})`). */
 export type TsgwConfig = {
-  [D in Def as InTs<D> extends true ? Camel<D["name"]> : never]?: D["type"] extends "workers"
-    ? number | "auto"
+  [D in Def as InTs<D> extends true ? Camel<D["name"]> : never]?: D["type"] extends "workers" ? number | "auto"
     : Value<D> | (D["type"] extends "list" ? string : never);
 };

@@ -38,7 +38,9 @@ function clfTime(ms: number): string {
   if (second !== stampSecond) {
     const d = new Date(second * 1000);
     const p = (n: number) => String(n).padStart(2, "0");
-    stampText = `[${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000]`;
+    stampText = `[${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${
+      p(d.getUTCSeconds())
+    } +0000]`;
     stampSecond = second;
   }
   return stampText;

@@ -10,7 +10,7 @@
  * and again, with the count, when the log can be written again.
  */
 import { closeSync, openSync, writeSync } from "node:fs";
-import { TsgwError, describeError } from "../errors.ts";
+import { describeError, TsgwError } from "../errors.ts";
 
 export interface LogTarget {
   readonly path: string;
@@ -98,10 +98,10 @@ export function openLogTarget(path: string, fd: 1 | 2, buffered = false): LogTar
     path,
     write: buffered
       ? (text) => {
-          pending.push(text);
-          size += text.length;
-          if (size >= FLUSH_BYTES) flush();
-        }
+        pending.push(text);
+        size += text.length;
+        if (size >= FLUSH_BYTES) flush();
+      }
       : put,
     flush,
     reopen() {

@@ -5,7 +5,7 @@
  * Plain text, no colours or boxes: the same line on a terminal, in a log file
  * or under an init system.
  */
-import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
+import { type ConsolaInstance, createConsola, type LogObject } from "consola/core";
 import { onLogTrouble, openLogTarget } from "./files.ts";
 
 export type LogLevelName = "debug" | "info" | "warning" | "error" | "critical";

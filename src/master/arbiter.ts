@@ -17,16 +17,16 @@
 import { readFileSync } from "node:fs";
 import { createServer as createTcpServer } from "node:net";
 import type { Server } from "node:net";
-import { formatListener, type Address, type Listener } from "../config/address.ts";
+import { type Address, formatListener, type Listener } from "../config/address.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/load.ts";
-import { TsgwError, describeError, EXIT } from "../errors.ts";
+import { describeError, EXIT, TsgwError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { bindError, prepareUnixPath, removeSocket } from "../runtime/listen.ts";
 import type { Runtime, WorkerProcess } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
-import { WORKER_ENV, isWorkerMessage, type WorkerMessage } from "../protocol/worker.ts";
+import { isWorkerMessage, WORKER_ENV, type WorkerMessage } from "../protocol/worker.ts";
 import { reportToLauncher } from "./daemon.ts";
-import { closeControl, removeStaleControls, serveControl, type MasterStatus } from "./control.ts";
+import { closeControl, type MasterStatus, removeStaleControls, serveControl } from "./control.ts";
 import { serveStats, type StatsServer } from "./stats.ts";
 import { reopenLogFiles } from "../log/files.ts";
 import { runHook, type ServerInfo, type WorkerInfo } from "../hooks.ts";
@@ -160,10 +160,12 @@ export class Arbiter {
     }
     this.checkMigrateReq();
     this.handLogs();
-    if (this.input.installSignals !== false) for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
+    if (this.input.installSignals !== false) { for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig)); }
     if (config.stats) this.stats = await serveStats(config.stats, this.input.cwd, () => this.status());
     await this.hook("onStarting", this.serverInfo());
-    this.log.info(`Starting tsgw ${VERSION} on ${this.runtime.name} ${this.runtime.version}: master, ${this.workerCount} worker${this.workerCount === 1 ? "" : "s"}`);
+    this.log.info(
+      `Starting tsgw ${VERSION} on ${this.runtime.name} ${this.runtime.version}: master, ${this.workerCount} worker${this.workerCount === 1 ? "" : "s"}`,
+    );
     this.generation = 1;
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref();
@@ -289,8 +291,23 @@ export class Arbiter {
     const exited = new Promise<void>((resolve) => (markExited = resolve));
     const now = Date.now();
     const w: Worker = {
-      id, generation, slot, state: "booting", startedAt: now, lastBeat: now, stoppingSince: 0, requests: 0, inFlight: 0, rss: 0,
-      abandoned: false, urls: [], booted, settle, exited, markExited, proc: undefined!,
+      id,
+      generation,
+      slot,
+      state: "booting",
+      startedAt: now,
+      lastBeat: now,
+      stoppingSince: 0,
+      requests: 0,
+      inFlight: 0,
+      rss: 0,
+      abandoned: false,
+      urls: [],
+      booted,
+      settle,
+      exited,
+      markExited,
+      proc: undefined!,
     };
     w.proc = this.runtime.spawnWorker(
       {
@@ -375,7 +392,9 @@ export class Arbiter {
   // ------------------------------------------------------------- signals
 
   private enqueue(what: Signal | (() => Promise<void>)): void {
-    this.queue = this.queue.then(() => (typeof what === "function" ? what() : this.handle(what))).catch((err) => this.log.error(`master: ${describeError(err)}`));
+    this.queue = this.queue.then(() => (typeof what === "function" ? what() : this.handle(what))).catch((err) =>
+      this.log.error(`master: ${describeError(err)}`)
+    );
   }
 
   private async handle(sig: Signal): Promise<void> {
@@ -423,7 +442,9 @@ export class Arbiter {
     if (JSON.stringify(next.listeners) !== JSON.stringify(this.resolved.listeners)) {
       this.log.warn("listening addresses (bind, socket) cannot change on reload (restart tsgw for that); keeping the current ones");
     }
-    if (!this.canOverlap) this.log.warn(`${this.runtime.name} cannot share a unix socket between generations: stopping the old worker before starting the new one`);
+    if (!this.canOverlap) {
+      this.log.warn(`${this.runtime.name} cannot share a unix socket between generations: stopping the old worker before starting the new one`);
+    }
     const previous = { generation: this.generation, workerCount: this.workerCount };
     const old = [...this.workers.values()].filter((w) => w.state !== "stopping");
     this.generation++;
@@ -460,7 +481,9 @@ export class Arbiter {
     const limit = graceful ? this.config.gracefulTimeout * 1000 + 500 : 2000;
     const deadline = new Promise<void>((r) => setTimeout(r, limit).unref());
     await Promise.race([Promise.all(all.map((w) => w.exited)), deadline]);
-    for (const w of this.workers.values()) if (graceful) this.log.warn(`Worker (pid:${w.proc.pid}) still busy after graceful-timeout ${this.config.gracefulTimeout}s; killing it`);
+    for (const w of this.workers.values()) {
+      if (graceful) this.log.warn(`Worker (pid:${w.proc.pid}) still busy after graceful-timeout ${this.config.gracefulTimeout}s; killing it`);
+    }
     await this.killAll();
     this.cleanup();
     await this.hook("onExit", this.serverInfo());
@@ -489,7 +512,9 @@ export class Arbiter {
   /** Workers that run as another user must be able to reopen their log files after a rotation: create and give them. */
   private handLogs(): void {
     const { user, group, errorLog, accessLog } = this.config;
-    for (const problem of handLogFiles([errorLog, accessLog], workerOwner(user, group))) this.log.warn(`cannot hand a log file to the workers' user: ${problem}`);
+    for (const problem of handLogFiles([errorLog, accessLog], workerOwner(user, group))) {
+      this.log.warn(`cannot hand a log file to the workers' user: ${problem}`);
+    }
   }
 
   // --------------------------------------------------------------- hooks

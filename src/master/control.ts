@@ -4,7 +4,7 @@
  * use it to tell a live tsgw master from a foreign process and to learn when
  * a reload has finished.
  */
-import { createServer, connect, type Server } from "node:net";
+import { connect, createServer, type Server } from "node:net";
 import { readdirSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

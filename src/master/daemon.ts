@@ -55,9 +55,7 @@ export function launchDaemon(argv: string[], logfile: string | null): Promise<st
 /** In the daemon: tell the launching command how the start went, then let it go. */
 export function reportToLauncher(result: { ok: true } | { ok: false; code: number; message: string }): Promise<void> {
   if (!isDaemonChild() || !process.send) return Promise.resolve();
-  const message: DaemonMessage = result.ok
-    ? { tsgw: "daemon-ready", pid: process.pid }
-    : { tsgw: "daemon-error", code: result.code, message: result.message };
+  const message: DaemonMessage = result.ok ? { tsgw: "daemon-ready", pid: process.pid } : { tsgw: "daemon-error", code: result.code, message: result.message };
   return new Promise((resolve) => {
     process.send!(message, undefined, {}, () => {
       if (result.ok) process.disconnect?.();

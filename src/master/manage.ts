@@ -38,18 +38,35 @@ export async function stopMaster(pidfile: string): Promise<string> {
 export async function statusOf(pidfile: string, json: boolean): Promise<string> {
   const s = await masterFromPidfile(pidfile);
   if (json) return JSON.stringify(s, null, 2);
-  const ago = (sec: number) => (sec < 60 ? `${Math.round(sec)}s` : sec < 3600 ? `${Math.floor(sec / 60)}m${Math.round(sec % 60)}s` : `${Math.floor(sec / 3600)}h${Math.floor((sec % 3600) / 60)}m`);
+  const ago = (
+    sec: number,
+  ) => (sec < 60
+    ? `${Math.round(sec)}s`
+    : sec < 3600
+    ? `${Math.floor(sec / 60)}m${Math.round(sec % 60)}s`
+    : `${Math.floor(sec / 3600)}h${Math.floor((sec % 3600) / 60)}m`);
   const last = s.lastReload ? (s.lastReload.ok ? ", last ok" : `, last failed: ${s.lastReload.error}`) : "";
   const rows = [
     ["slot", "pid", "gen", "state", "status", "requests", "in-flight", "rss", "last beat", "respawns", "up"],
     ...s.workers.map((w) => [
-      String(w.slot), String(w.pid), String(w.generation), w.state, w.status, String(w.requests), String(w.inFlight),
-      w.rss ? `${(w.rss / 1048576).toFixed(1)} MB` : "-", `${w.lastBeat.toFixed(1)}s`, String(w.respawns), ago(w.uptime),
+      String(w.slot),
+      String(w.pid),
+      String(w.generation),
+      w.state,
+      w.status,
+      String(w.requests),
+      String(w.inFlight),
+      w.rss ? `${(w.rss / 1048576).toFixed(1)} MB` : "-",
+      `${w.lastBeat.toFixed(1)}s`,
+      String(w.respawns),
+      ago(w.uptime),
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return [
-    `tsgw ${s.version} on ${s.runtime}: master pid ${s.pid}, up ${ago(s.uptime)}, generation ${s.generation} (${s.reloads} reload${s.reloads === 1 ? "" : "s"}${last})`,
+    `tsgw ${s.version} on ${s.runtime}: master pid ${s.pid}, up ${ago(s.uptime)}, generation ${s.generation} (${s.reloads} reload${
+      s.reloads === 1 ? "" : "s"
+    }${last})`,
     `listening: ${s.listeners.join(", ")}`,
     "",
     ...rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()),

@@ -65,7 +65,7 @@ export async function takePidfile(path: string, pid: number): Promise<void> {
     throw new TsgwError(`cannot write pidfile ${path}: ${(err as Error).message}`);
   }
   try {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0;; attempt++) {
       try {
         linkSync(tmp, path);
         return;

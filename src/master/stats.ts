@@ -6,7 +6,7 @@
  * response. A bare port means loopback: these numbers are for the operator.
  */
 import { createServer } from "node:net";
-import { parseAddress, formatAddress, type Address } from "../config/address.ts";
+import { type Address, formatAddress, parseAddress } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
 import { prepareUnixPath, removeSocket } from "../runtime/listen.ts";
 import type { MasterStatus } from "./control.ts";

@@ -130,7 +130,20 @@ export interface RequestParts {
 
 /** The headers nginx sends for nearly every request, named once rather than per request. */
 const COMMON_NAMES = new Map(
-  ["HOST", "USER_AGENT", "ACCEPT", "ACCEPT_ENCODING", "ACCEPT_LANGUAGE", "CONNECTION", "COOKIE", "REFERER", "X_FORWARDED_FOR", "X_REAL_IP", "CONTENT_TYPE", "CONTENT_LENGTH"].map(
+  [
+    "HOST",
+    "USER_AGENT",
+    "ACCEPT",
+    "ACCEPT_ENCODING",
+    "ACCEPT_LANGUAGE",
+    "CONNECTION",
+    "COOKIE",
+    "REFERER",
+    "X_FORWARDED_FOR",
+    "X_REAL_IP",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+  ].map(
     (n) => [`HTTP_${n}`, n.toLowerCase().replaceAll("_", "-")],
   ),
 );

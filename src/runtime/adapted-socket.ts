@@ -137,7 +137,7 @@ export class OpenConnections<S extends StreamSocket> {
   }
   /** graceful: resolves when the last one closed; otherwise closes them all now */
   stop(graceful: boolean): Promise<void> {
-    if (!graceful) for (const socket of this.#open) socket.destroy();
+    if (!graceful) { for (const socket of this.#open) socket.destroy(); }
     if (this.#open.size === 0) return Promise.resolve();
     return new Promise((resolve) => (this.#idle = resolve));
   }

@@ -2,7 +2,7 @@
 import { bytesOnly } from "../app/body-stream.ts";
 import { installRequestCompat } from "../app/node-light.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
-import { LazyRequestInfo, type FetchHandler, type RemoteAddr } from "../app/contract.ts";
+import { type FetchHandler, LazyRequestInfo, type RemoteAddr } from "../app/contract.ts";
 import { listenNative, listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./listen.ts";
 import { importFile } from "./modules.ts";
 import type { Address } from "../config/address.ts";
@@ -21,7 +21,10 @@ interface DenoServer {
 }
 declare const Deno: {
   version: { deno: string };
-  dlopen(path: string, symbols: Record<string, { parameters: string[]; result: string }>): { symbols: Record<string, (...args: unknown[]) => number>; close(): void };
+  dlopen(
+    path: string,
+    symbols: Record<string, { parameters: string[]; result: string }>,
+  ): { symbols: Record<string, (...args: unknown[]) => number>; close(): void };
   listenDatagram?: unknown;
   serve(options: Record<string, unknown>, handler: (req: Request, info: { remoteAddr: DenoAddr }) => Response | Promise<Response>): DenoServer;
 };
@@ -64,10 +67,9 @@ function setGroupsLibc(user: string | number | null, gid: number): void {
     setgroups: { parameters: ["usize", "buffer"], result: "i32" },
   });
   try {
-    const ok =
-      typeof user === "string"
-        ? libc.symbols.initgroups!(new TextEncoder().encode(`${user}\0`), gid) === 0
-        : libc.symbols.setgroups!(1, new Uint32Array([gid])) === 0; // a numeric user: its name is not at hand, so the one group
+    const ok = typeof user === "string"
+      ? libc.symbols.initgroups!(new TextEncoder().encode(`${user}\0`), gid) === 0
+      : libc.symbols.setgroups!(1, new Uint32Array([gid])) === 0; // a numeric user: its name is not at hand, so the one group
     if (!ok) throw new Error(`${typeof user === "string" ? "initgroups" : "setgroups"} failed`);
   } finally {
     libc.close();
@@ -107,22 +109,20 @@ export const runtime: Runtime = {
 };
 
 function serveNative(address: Address, handler: FetchHandler, options: ServeOptions) {
-    const { workerId } = options;
-    return listenNative(address, options, options.observe.fetch(handler), (serving) => {
-      const server = Deno.serve(
-        {
-          ...(address.kind === "unix"
-            ? { path: address.path, transport: "unix" }
-            : { hostname: address.host, port: address.port, reusePort: options.shared }), // reusePort needs --unstable-net
-          onListen() {},
-          onError(err: unknown) {
-            options.onError(`request failed: ${String(err)}`);
-            return new Response("Internal Server Error", { status: 500 });
-          },
+  const { workerId } = options;
+  return listenNative(address, options, options.observe.fetch(handler), (serving) => {
+    const server = Deno.serve(
+      {
+        ...(address.kind === "unix" ? { path: address.path, transport: "unix" } : { hostname: address.host, port: address.port, reusePort: options.shared }), // reusePort needs --unstable-net
+        onListen() {},
+        onError(err: unknown) {
+          options.onError(`request failed: ${String(err)}`);
+          return new Response("Internal Server Error", { status: 500 });
         },
-        (req, info) => serving(req, new LazyRequestInfo(info.remoteAddr, remote, workerId)),
-      );
-      // a fast stop needs no wait: the process exits right after
-      return { port: server.addr.port, finished: server.finished, stop: (graceful) => (graceful ? server.shutdown() : undefined) };
-    });
+      },
+      (req, info) => serving(req, new LazyRequestInfo(info.remoteAddr, remote, workerId)),
+    );
+    // a fast stop needs no wait: the process exits right after
+    return { port: server.addr.port, finished: server.finished, stop: (graceful) => (graceful ? server.shutdown() : undefined) };
+  });
 }

@@ -7,11 +7,10 @@ let current: Promise<Runtime> | undefined;
 
 export function currentRuntime(): Promise<Runtime> {
   const g = globalThis as { Bun?: unknown; Deno?: unknown };
-  current ??=
-    g.Bun !== undefined
-      ? import("./bun.ts").then((m) => m.runtime)
-      : g.Deno !== undefined
-        ? import("./deno.ts").then((m) => m.runtime)
-        : import("./node.ts").then((m) => m.runtime);
+  current ??= g.Bun !== undefined
+    ? import("./bun.ts").then((m) => m.runtime)
+    : g.Deno !== undefined
+    ? import("./deno.ts").then((m) => m.runtime)
+    : import("./node.ts").then((m) => m.runtime);
   return current;
 }

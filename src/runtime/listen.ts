@@ -6,7 +6,7 @@
 import type { RequestListener, Server as HttpServer } from "node:http";
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import type { Server as NetServer } from "node:net";
-import { formatAddress, type Address } from "../config/address.ts";
+import { type Address, formatAddress } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
 import { rateLimited } from "../log/rate.ts";
 import type { FetchHandler } from "../app/contract.ts";
@@ -87,19 +87,24 @@ export async function listenNodeServer(server: NetServer, address: Address, opti
   chmodSocket(address, options.socketMode);
   // an accept that fails (EMFILE: out of file descriptors) sheds that connection; the server accepts on
   const acceptFailed = rateLimited(options.onError, 10_000);
-  server.on("error", (err: NodeJS.ErrnoException) => acceptFailed(`cannot accept a connection on ${formatAddress(address, scheme)}: ${err.code ?? err.message}`));
+  server.on(
+    "error",
+    (err: NodeJS.ErrnoException) => acceptFailed(`cannot accept a connection on ${formatAddress(address, scheme)}: ${err.code ?? err.message}`),
+  );
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     // A malformed request gets a 400 and a closed connection; the worker keeps serving.
     if (err.code === "ECONNRESET" || !socket.writable) return socket.destroy();
-    const status =
-      err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+    const status = err.code === "HPE_HEADER_OVERFLOW"
+      ? "431 Request Header Fields Too Large"
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? "408 Request Timeout"
+      : "400 Bad Request";
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
   const bound = server.address();
-  const url =
-    address.kind === "tcp" && bound && typeof bound === "object"
-      ? formatAddress({ ...address, port: bound.port }, scheme)
-      : formatAddress(address, scheme);
+  const url = address.kind === "tcp" && bound && typeof bound === "object"
+    ? formatAddress({ ...address, port: bound.port }, scheme)
+    : formatAddress(address, scheme);
   return {
     url,
     stop: async (graceful) => {
@@ -184,7 +189,12 @@ export async function listenBound(address: Address, options: ServeOptions, start
  * way over one (load testers, proxies with upstream keep-alive) would see it
  * reset; told to close, it reconnects to a sibling.
  */
-export function listenNative(address: Address, options: ServeOptions, handler: FetchHandler, start: (handler: FetchHandler) => NativeServer): Promise<RunningServer> {
+export function listenNative(
+  address: Address,
+  options: ServeOptions,
+  handler: FetchHandler,
+  start: (handler: FetchHandler) => NativeServer,
+): Promise<RunningServer> {
   let draining = false;
   const serving: FetchHandler = (req, info) => {
     if (!draining) return handler(req, info);
@@ -242,7 +252,10 @@ export async function serveNetConnections(
 export async function nodeHttpServer(listener: RequestListener, options: ServeOptions): Promise<HttpServer> {
   const { createServer } = await import("node:http");
   const headersTimeout = Math.max(1, Math.round(options.headerTimeout * 1000));
-  const server = createServer({ headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout) }, watchBodies(listener, options));
+  const server = createServer(
+    { headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout) },
+    watchBodies(listener, options),
+  );
   server.keepAliveTimeout = Math.round(options.keepAlive * 1000);
   return server;
 }
@@ -258,7 +271,10 @@ function watchBodies(listener: RequestListener, options: ServeOptions): RequestL
   const stalled = rateLimited(options.onError, 10_000);
   return (req, res) => {
     const socket = req.socket;
-    if (!req.complete && socket?.setTimeout && (req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined)) {
+    if (
+      !req.complete && socket?.setTimeout &&
+      (req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined)
+    ) {
       const done = () => socket.setTimeout(0);
       socket.setTimeout(ms, () => {
         if (req.complete) return;

@@ -21,7 +21,14 @@ ${call(body, "workerData", "(m) => parentPort.postMessage(m)", "() => process.pp
 }
 
 /** A web Worker from source text; `ppid` and `die` are expressions in the thread's runtime. */
-export async function webThread(body: ThreadBody, data: unknown, onMessage: (m: unknown) => void, ppid: string, die: string, options: object = {}): Promise<void> {
+export async function webThread(
+  body: ThreadBody,
+  data: unknown,
+  onMessage: (m: unknown) => void,
+  ppid: string,
+  die: string,
+  options: object = {},
+): Promise<void> {
   const code = `self.onmessage = (e) => { self.onmessage = null; ${call(body, "e.data", "(m) => postMessage(m)", ppid, die)} };`;
   const thread = new Worker(`data:application/javascript,${encodeURIComponent(code)}`, { type: "module", ...options });
   thread.onmessage = (e: MessageEvent) => onMessage(e.data);

@@ -44,7 +44,11 @@ export interface Lifeline {
 export async function holdLifeline(runtime: Runtime, options: { stuckMs: number; graceMs: number; onOrphaned: () => void }): Promise<Lifeline> {
   const beats = new Int32Array(new SharedArrayBuffer(4));
   try {
-    await runtime.startThread(watch, { beats: beats.buffer, master: process.ppid, ...options, onOrphaned: undefined }, (m) => m === "orphaned" && options.onOrphaned());
+    await runtime.startThread(
+      watch,
+      { beats: beats.buffer, master: process.ppid, ...options, onOrphaned: undefined },
+      (m) => m === "orphaned" && options.onOrphaned(),
+    );
   } catch {
     return { beat() {} }; // no threads here: the master's IPC channel closing is the only notice
   }

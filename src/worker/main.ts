@@ -7,7 +7,7 @@
 import { closeSync, openSync } from "node:fs";
 import type { Listener } from "../config/address.ts";
 import { resolveConfig } from "../config/load.ts";
-import { TsgwError, describeError, EXIT } from "../errors.ts";
+import { describeError, EXIT, TsgwError } from "../errors.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { runHook } from "../hooks.ts";
@@ -101,7 +101,9 @@ function fdWatch(log: Logger): () => void {
       closeSync(openSync("/dev/null", "r"));
     } catch (err) {
       const code = (err as { code?: string }).code;
-      if (code === "EMFILE" || code === "ENFILE") tell(`out of file descriptors (${code}): new connections are shed until some close; raise the limit (ulimit -n, systemd's LimitNOFILE=)`);
+      if (code === "EMFILE" || code === "ENFILE") {
+        tell(`out of file descriptors (${code}): new connections are shed until some close; raise the limit (ulimit -n, systemd's LimitNOFILE=)`);
+      }
     }
   };
 }

@@ -63,7 +63,18 @@ export function requestCounter(resolved: ResolvedConfig, onStart: (started: numb
 export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app: LoadedApp, log: Logger, setup: ServeSetup): Promise<RunningServer[]> {
   const onError = (m: string) => log.error(m);
   const { config } = resolved;
-  const options = { workerId: setup.workerId, socketMode: config.chmodSocket, onError, onWarning: (m: string) => log.warn(m), onListenerDied: setup.onListenerDied, shared: setup.shared, headerTimeout: config.headerTimeout, keepAlive: config.keepAlive, bodyTimeout: config.bodyTimeout, observe: setup.counter };
+  const options = {
+    workerId: setup.workerId,
+    socketMode: config.chmodSocket,
+    onError,
+    onWarning: (m: string) => log.warn(m),
+    onListenerDied: setup.onListenerDied,
+    shared: setup.shared,
+    headerTimeout: config.headerTimeout,
+    keepAlive: config.keepAlive,
+    bodyTimeout: config.bodyTimeout,
+    observe: setup.counter,
+  };
   // the shims apply the observer (see ServeOptions.observe); the uwsgi server applies it here
   const handler = app.kind === "fetch" ? guardFetch(app.handler, onError) : undefined;
   const listener = app.kind === "node" ? guardNode(app.listener, onError) : undefined;
@@ -71,7 +82,14 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
   try {
     for (const { protocol, address } of resolved.listeners) {
       if (protocol === "uwsgi") {
-        const uwsgi = { workerId: setup.workerId, bufferSize: config.bufferSize, socketTimeout: config.socketTimeout, bodyTimeout: config.bodyTimeout, allowFrom: config.socketAllowFrom, onError };
+        const uwsgi = {
+          workerId: setup.workerId,
+          bufferSize: config.bufferSize,
+          socketTimeout: config.socketTimeout,
+          bodyTimeout: config.bodyTimeout,
+          allowFrom: config.socketAllowFrom,
+          onError,
+        };
         const observed = handler ? { fetch: setup.counter.fetch(handler) } : { node: setup.counter.node(listener!) };
         // loaded only where a uwsgi listener is configured (each module loaded is memory per worker)
         const { uwsgiConnections } = await import("./uwsgi.ts");

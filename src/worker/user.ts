@@ -5,7 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { chownSync, closeSync, openSync } from "node:fs";
-import { TsgwError, describeError } from "../errors.ts";
+import { describeError, TsgwError } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
 
 const id = (v: string) => (/^\d+$/.test(v) ? Number(v) : v);

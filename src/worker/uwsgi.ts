@@ -18,7 +18,7 @@ import type { Socket } from "node:net";
 import { Duplex, Readable } from "node:stream";
 import { fetchToNodeListener } from "../app/node-adapter.ts";
 import { installRequestCompat } from "../app/node-light.ts";
-import { parseRequest, requestFromPairs, responseHead, unsafeParts, type RequestParts } from "../protocol/uwsgi.ts";
+import { parseRequest, requestFromPairs, type RequestParts, responseHead, unsafeParts } from "../protocol/uwsgi.ts";
 import type { FetchHandler, NodeListener } from "../app/contract.ts";
 import type { StreamSocket } from "../runtime/types.ts";
 
@@ -102,7 +102,10 @@ class Connection {
     if (unsafe) return this.fail(`unusable request: ${unsafe}`);
     const rest = buf.subarray(parsed.packet.consumed);
     const { served, socket } = this;
-    const stall: BodyStall = { ms: this.options.bodyTimeout * 1000, onStall: () => this.fail(`request body stalled for ${this.options.bodyTimeout}s (body-timeout)`) };
+    const stall: BodyStall = {
+      ms: this.options.bodyTimeout * 1000,
+      onStall: () => this.fail(`request body stalled for ${this.options.bodyTimeout}s (body-timeout)`),
+    };
     if (served.http) serveNodeRequest(socket, parts, rest, served.listener, served.http, stall);
     else {
       const request = new UwsgiRequest(socket, parts, rest, stall);
@@ -322,7 +325,7 @@ class UwsgiResponse {
     const list: [string, string][] = [];
     for (const key in headers) {
       const value = headers[key];
-      if (Array.isArray(value)) for (const one of value) list.push([key, one]);
+      if (Array.isArray(value)) { for (const one of value) list.push([key, one]); }
       else if (value !== undefined) list.push([key, String(value)]);
     }
     // header values are bytes (ByteString): latin1, as node:http writes them
@@ -373,7 +376,26 @@ class UwsgiResponse {
 }
 
 /** Request headers whose repeats node:http drops (the first one counts), as its parser does. */
-const SINGLE_HEADERS = new Set(["age", "authorization", "content-length", "content-type", "etag", "expires", "from", "host", "if-modified-since", "if-unmodified-since", "last-modified", "location", "max-forwards", "proxy-authorization", "referer", "retry-after", "server", "user-agent"]);
+const SINGLE_HEADERS = new Set([
+  "age",
+  "authorization",
+  "content-length",
+  "content-type",
+  "etag",
+  "expires",
+  "from",
+  "host",
+  "if-modified-since",
+  "if-unmodified-since",
+  "last-modified",
+  "location",
+  "max-forwards",
+  "proxy-authorization",
+  "referer",
+  "retry-after",
+  "server",
+  "user-agent",
+]);
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding"]);
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { FIXTURES, ROOT, RUNTIMES, ask, engineOf, runTsgw, startTsgw, tempDir } from "../helpers/tsgw.ts";
+import { ask, engineOf, FIXTURES, ROOT, RUNTIMES, runTsgw, startTsgw, tempDir } from "../helpers/tsgw.ts";
 
 function iniFile(body: string): string {
   const dir = tempDir();
@@ -19,7 +19,17 @@ for (const rt of RUNTIMES) {
       writeFileSync(join(dir, "app.ts"), `export default (req: Request) => new Response(process.env.A + "," + process.env.B + "," + process.cwd());\n`);
       writeFileSync(
         join(dir, "app.ini"),
-        ["; an operator's file", "[tsgw]", "chdir = %d", "module = app", "# listen anywhere on loopback", "http = 127.0.0.1:0", "env = A=one", "env = B=two", ""].join("\n"),
+        [
+          "; an operator's file",
+          "[tsgw]",
+          "chdir = %d",
+          "module = app",
+          "# listen anywhere on loopback",
+          "http = 127.0.0.1:0",
+          "env = A=one",
+          "env = B=two",
+          "",
+        ].join("\n"),
       );
       const server = await startTsgw(rt, ["--ini", join(dir, "app.ini")]);
       try {
@@ -51,7 +61,9 @@ for (const rt of RUNTIMES) {
     });
 
     test("INI: app.ini:section picks another section", async () => {
-      const file = iniFile(["[tsgw]", "workers = lots", "", "[staging]", `module = ${FIXTURES}/fetch`, "http = 127.0.0.1:0", "env = GREETING=staging"].join("\n"));
+      const file = iniFile(
+        ["[tsgw]", "workers = lots", "", "[staging]", `module = ${FIXTURES}/fetch`, "http = 127.0.0.1:0", "env = GREETING=staging"].join("\n"),
+      );
       const server = await startTsgw(rt, ["--ini", `${file}:staging`]);
       try {
         assert.equal((await ask(server)).text, "hello staging");
@@ -93,7 +105,9 @@ for (const rt of RUNTIMES) {
     });
 
     test("precedence: default < WEB_CONCURRENCY < INI < TSGW_CMD_ARGS < command line", async () => {
-      const file = iniFile(["[tsgw]", "module = test/fixtures/fetch", "env = GREETING=ini", "graceful-timeout = 7", "log-level = warning", "interface = node"].join("\n"));
+      const file = iniFile(
+        ["[tsgw]", "module = test/fixtures/fetch", "env = GREETING=ini", "graceful-timeout = 7", "log-level = warning", "interface = node"].join("\n"),
+      );
       const r = await runTsgw(rt, ["--ini", file, "--print-config", "--env", "GREETING=cli", "--interface", "fetch"], {
         env: { TSGW_CMD_ARGS: "--env GREETING=cmdargs --log-level error --interface auto", WEB_CONCURRENCY: "1" },
       });
@@ -146,7 +160,9 @@ for (const rt of RUNTIMES) {
       assert.match(v.stdout, new RegExp(`^tsgw \\d+\\.\\d+\\.\\d+ \\(${engineOf(rt)} `));
       const h = await runTsgw(rt, ["--help"]);
       assert.equal(h.code, 0);
-      for (const section of ["Server socket:", "Worker processes:", "Logging:", "Process management:", "Config:"]) assert.ok(h.stdout.includes(section), section);
+      for (const section of ["Server socket:", "Worker processes:", "Logging:", "Process management:", "Config:"]) {
+        assert.ok(h.stdout.includes(section), section);
+      }
     });
   });
 }

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { BINARY, FIXTURES, NODE_BINARY, ROOT, ask, runTsgw, startTsgw, tempDir, type Target } from "../helpers/tsgw.ts";
+import { ask, BINARY, FIXTURES, NODE_BINARY, ROOT, runTsgw, startTsgw, type Target, tempDir } from "../helpers/tsgw.ts";
 
 const BIN = join(ROOT, "node_modules", ".bin");
 const PATH = `${BIN}:${process.env.PATH}`;
@@ -20,13 +20,23 @@ test("npx tsgw runs the package's bin on Node", () => {
 });
 
 test("deno task serve runs src/cli.ts on Deno", () => {
-  const r = spawnSync("deno", ["task", "-q", "serve", "--version"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PATH, NO_COLOR: "1" }, timeout: 30000 });
+  const r = spawnSync("deno", ["task", "-q", "serve", "--version"], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, PATH, NO_COLOR: "1" },
+    timeout: 30000,
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^tsgw \d+\.\d+\.\d+ \(deno /);
 });
 
 test("the JSR package @tsgw/cli passes deno publish --dry-run", () => {
-  const r = spawnSync("deno", ["publish", "--dry-run", "--allow-dirty", "--allow-slow-types"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PATH, NO_COLOR: "1" }, timeout: 60000 });
+  const r = spawnSync("deno", ["publish", "--dry-run", "--allow-dirty", "--allow-slow-types"], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, PATH, NO_COLOR: "1" },
+    timeout: 60000,
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr + r.stdout, /Success Dry run complete/);
 });
@@ -35,7 +45,10 @@ test("the JSR package @tsgw/cli passes deno publish --dry-run", () => {
 function appsWithOwnDependency(): string {
   const dir = tempDir();
   cpSync(join(ROOT, "node_modules", "hono"), join(dir, "node_modules", "hono"), { recursive: true });
-  writeFileSync(join(dir, "ts-app.ts"), `import { Hono } from "hono";\nconst app: Hono = new Hono();\napp.get("/", (c) => c.text("ts"));\nexport default app;\n`);
+  writeFileSync(
+    join(dir, "ts-app.ts"),
+    `import { Hono } from "hono";\nconst app: Hono = new Hono();\napp.get("/", (c) => c.text("ts"));\nexport default app;\n`,
+  );
   writeFileSync(join(dir, "esm-app.mjs"), `import { Hono } from "hono";\nexport default new Hono().get("/", (c) => c.text("esm"));\n`);
   writeFileSync(join(dir, "cjs-app.cjs"), `const { Hono } = require("hono");\nmodule.exports = new Hono().get("/", (c) => c.text("cjs"));\n`);
   return dir;
@@ -97,7 +110,11 @@ describe("npm package", () => {
     }
     symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"));
     const out = tempDir();
-    const r = spawnSync("npm", ["pack", "--json", "--pack-destination", out, ...(dryRun ? ["--dry-run"] : [])], { cwd: copy, encoding: "utf8", timeout: 60000 });
+    const r = spawnSync("npm", ["pack", "--json", "--pack-destination", out, ...(dryRun ? ["--dry-run"] : [])], {
+      cwd: copy,
+      encoding: "utf8",
+      timeout: 60000,
+    });
     assert.equal(r.status, 0, r.stderr);
     const [info] = JSON.parse(r.stdout) as { filename: string; files: { path: string }[] }[];
     return { tarball: join(out, info!.filename), files: info!.files.map((f) => f.path) };

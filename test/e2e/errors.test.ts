@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { RUNTIMES, oneLine, runTsgw, tempDir } from "../helpers/tsgw.ts";
+import { oneLine, RUNTIMES, runTsgw, tempDir } from "../helpers/tsgw.ts";
 
 function file(name: string, body: string): string {
   const path = join(tempDir(), name);
@@ -24,7 +24,12 @@ const CASES: Case[] = [
   { name: "unknown flag", args: () => ["demo:app", "--wrkers", "2"], code: 1, message: /^command line: unknown option --wrkers \(did you mean --workers\?\)/ },
   { name: "flag without its value", args: () => ["demo:app", "--bind"], code: 1, message: /option --bind needs a value/ },
   { name: "two APPs", args: () => ["demo:app", "other:app"], code: 1, message: /unexpected argument "other:app"/ },
-  { name: "wrong type on the command line", args: () => ["demo:app", "-w", "lots"], code: 1, message: /^command line: workers: expected a whole number or "auto", got "lots"$/ },
+  {
+    name: "wrong type on the command line",
+    args: () => ["demo:app", "-w", "lots"],
+    code: 1,
+    message: /^command line: workers: expected a whole number or "auto", got "lots"$/,
+  },
   { name: "bad enum value", args: () => ["demo:app", "--interface", "wsgi"], code: 1, message: /interface: expected one of auto, fetch, node, got "wsgi"/ },
   {
     name: "unknown INI key, with a suggestion",
@@ -44,8 +49,18 @@ const CASES: Case[] = [
     code: 1,
     message: /app\.ini: no section \[production\]; it has \[tsgw\]$/,
   },
-  { name: "INI file with neither [tsgw] nor [uwsgi]", args: () => ["--ini", file("app.ini", "[other]\nx = 1\n")], code: 1, message: /no section \[tsgw\] or \[uwsgi\]; it has \[other\]/ },
-  { name: "unreadable INI file", args: () => ["--ini", "/nonexistent/app.ini"], code: 1, message: /^\/nonexistent\/app\.ini: cannot read INI file: no such file$/ },
+  {
+    name: "INI file with neither [tsgw] nor [uwsgi]",
+    args: () => ["--ini", file("app.ini", "[other]\nx = 1\n")],
+    code: 1,
+    message: /no section \[tsgw\] or \[uwsgi\]; it has \[other\]/,
+  },
+  {
+    name: "unreadable INI file",
+    args: () => ["--ini", "/nonexistent/app.ini"],
+    code: 1,
+    message: /^\/nonexistent\/app\.ini: cannot read INI file: no such file$/,
+  },
   { name: "unreadable TS config", args: () => ["-c", "/nonexistent/tsgw.config.ts"], code: 1, message: /cannot read config module: no such file/ },
   {
     name: "unknown TS config key, with a suggestion",
@@ -59,17 +74,37 @@ const CASES: Case[] = [
     code: 1,
     message: /tsgw\.config\.ts:3: workers: expected a whole number or "auto", got "lots"$/,
   },
-  { name: "TS config that throws", args: () => ["-c", file("tsgw.config.ts", "throw new Error('no secrets');\nexport default {};\n")], code: 1, message: /config module failed to load: .*no secrets/ },
+  {
+    name: "TS config that throws",
+    args: () => ["-c", file("tsgw.config.ts", "throw new Error('no secrets');\nexport default {};\n")],
+    code: 1,
+    message: /config module failed to load: .*no secrets/,
+  },
   { name: "both -c and --ini", args: () => ["-c", "a.ts", "--ini", "b.ini"], code: 1, message: /either -c .* or --ini, not both/ },
   { name: "bad TSGW_CMD_ARGS", args: () => ["demo:app"], env: { TSGW_CMD_ARGS: "--wrokers 3" }, code: 1, message: /^TSGW_CMD_ARGS: unknown option --wrokers/ },
   { name: "no app at all", args: () => [], code: 1, message: /no app given/ },
   { name: "APP module not found", args: () => ["nosuchmodule:app"], code: 4, message: /app module "nosuchmodule" not found in / },
-  { name: "export NAME missing lists the exports", args: () => ["test/fixtures/factory:nope"], code: 4, message: /has no export "nope"; its exports: create, createAsync$/ },
-  { name: "no default/app/application export", args: () => ["test/fixtures/shapes"], code: 4, message: /has no default export, "app" or "application"; its exports: helper, notAnApp$/ },
+  {
+    name: "export NAME missing lists the exports",
+    args: () => ["test/fixtures/factory:nope"],
+    code: 4,
+    message: /has no export "nope"; its exports: create, createAsync$/,
+  },
+  {
+    name: "no default/app/application export",
+    args: () => ["test/fixtures/shapes"],
+    code: 4,
+    message: /has no default export, "app" or "application"; its exports: helper, notAnApp$/,
+  },
   { name: "export of an unusable shape", args: () => ["test/fixtures/shapes:notAnApp"], code: 4, message: /a number \(42\) is not an app/ },
   { name: "object without fetch or callback", args: () => ["test/fixtures/shapes:helper"], code: 4, message: /an object with keys name is not an app/ },
   { name: "factory that is not a function", args: () => ["test/fixtures/shapes:notAnApp()"], code: 4, message: /not a factory function/ },
-  { name: "app module that throws at import", args: () => ["test/fixtures/throws"], code: 4, message: /app module .*test\/fixtures\/throws\.ts failed to load: database unreachable at import$/ },
+  {
+    name: "app module that throws at import",
+    args: () => ["test/fixtures/throws"],
+    code: 4,
+    message: /app module .*test\/fixtures\/throws\.ts failed to load: database unreachable at import$/,
+  },
   {
     name: "app module with a syntax error",
     args: () => [file("broken.ts", 'export default (req: Request) => { return new Response("x" ; }\n')],
@@ -77,10 +112,25 @@ const CASES: Case[] = [
     message: /app module .*broken\.ts failed to load: .+/,
   },
   { name: "bad app spec", args: () => ["demo:not-a-name"], code: 4, message: /bad app spec: "demo:not-a-name": the part after ":" must be an export name/ },
-  { name: "bad bind address", args: () => ["demo:app", "-b", "127.0.0.1:99999"], code: 1, message: /bad bind address "127\.0\.0\.1:99999" has an invalid port/ },
+  {
+    name: "bad bind address",
+    args: () => ["demo:app", "-b", "127.0.0.1:99999"],
+    code: 1,
+    message: /bad bind address "127\.0\.0\.1:99999" has an invalid port/,
+  },
   { name: "bare number as bind address", args: () => ["demo:app", "-b", "8000"], code: 1, message: /is only a number: write :8000/ },
-  { name: "unknown user", args: () => ["demo:app", "-b", "127.0.0.1:0", "--user", "no-such-user-here"], code: 1, message: /cannot switch to user no-such-user-here: / },
-  { name: "a master-only setting with --no-master", args: () => ["demo:app", "--no-master", "--max-requests", "10"], code: 1, message: /^command line: max-requests needs the master process, but master is off \(command line\)$/ },
+  {
+    name: "unknown user",
+    args: () => ["demo:app", "-b", "127.0.0.1:0", "--user", "no-such-user-here"],
+    code: 1,
+    message: /cannot switch to user no-such-user-here: /,
+  },
+  {
+    name: "a master-only setting with --no-master",
+    args: () => ["demo:app", "--no-master", "--max-requests", "10"],
+    code: 1,
+    message: /^command line: max-requests needs the master process, but master is off \(command line\)$/,
+  },
   { name: "several workers with --no-master", args: () => ["demo:app", "--no-master", "-w", "3"], code: 1, message: /several workers need the master process/ },
   { name: "bad socket address", args: () => ["demo:app", "--socket", "host:http"], code: 1, message: /bad socket address "host:http" has an invalid port/ },
   { name: "zero workers", args: () => ["demo:app", "-w", "0"], code: 1, message: /^command line: workers: must be at least 1$/ },

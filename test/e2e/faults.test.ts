@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { encodeRequest } from "../../src/protocol/uwsgi.ts";
-import { RUNTIMES, ask, commandFor, engineOf, oneLine, rawSend, runTsgw, startTsgw, tempDir, waitForLog, type Server } from "../helpers/tsgw.ts";
+import { ask, commandFor, engineOf, oneLine, rawSend, RUNTIMES, runTsgw, type Server, startTsgw, tempDir, waitForLog } from "../helpers/tsgw.ts";
 
 const FAULTS = "test/fixtures/faults.ts";
 const ROOTED = process.getuid?.() === 0;
@@ -260,7 +260,8 @@ for (const rt of RUNTIMES) {
     test("two starts at once with one pidfile: exactly one runs, the other exits 1 with one line", async () => {
       const dir = tempDir();
       const pidfile = join(dir, "app.pid");
-      const start = () => runTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "--pid", pidfile], { timeoutMs: 8000 }).catch((e) => ({ code: -1, stderr: String(e), stdout: "" }));
+      const start = () =>
+        runTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "--pid", pidfile], { timeoutMs: 8000 }).catch((e) => ({ code: -1, stderr: String(e), stdout: "" }));
       const a = start();
       const b = start();
       // the winner serves until killed (its runTsgw times out); the loser exits 1
@@ -308,7 +309,19 @@ for (const rt of RUNTIMES) {
       const nodeHttp = engine === "node"; // fetch apps on Bun and Deno are served by Bun.serve / Deno.serve
       const dir = tempDir();
       const uwsgiSock = join(dir, "uwsgi.sock");
-      const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "--socket", uwsgiSock, "--body-timeout", "1", "--keep-alive", "1", "--header-timeout", "1"], { listeners: 2 });
+      const server = await startTsgw(rt, [
+        FAULTS,
+        "-b",
+        "127.0.0.1:0",
+        "--socket",
+        uwsgiSock,
+        "--body-timeout",
+        "1",
+        "--keep-alive",
+        "1",
+        "--header-timeout",
+        "1",
+      ], { listeners: 2 });
       try {
         // uwsgi, every runtime: vars for a POST of 100 bytes, then 10 of them and silence
         const sock = connect(uwsgiSock);
@@ -344,7 +357,11 @@ for (const rt of RUNTIMES) {
           assert.match(head, /^HTTP\/1\.1 408 Request Timeout\r\n/);
           assert.ok(idleGone, "HTTP: an idle keep-alive connection is closed");
         } else {
-          t.todo(`${engine === "bun" ? "Bun.serve applies its own fixed 10 s idle limit" : "Deno.serve has no body, header or idle timeout"}: see README, runtime limits`);
+          t.todo(
+            `${
+              engine === "bun" ? "Bun.serve applies its own fixed 10 s idle limit" : "Deno.serve has no body, header or idle timeout"
+            }: see README, runtime limits`,
+          );
         }
         assert.equal((await ask(server, { path: "/" })).text, "ok");
       } finally {
@@ -352,35 +369,41 @@ for (const rt of RUNTIMES) {
       }
     });
 
-    test("--user: supplementary groups are the user's, never root's, and a root-only-group file cannot be read", { skip: ROOTED ? undefined : "needs root" }, async () => {
-      const dir = tempDir();
-      chmodSync(dir, 0o755);
-      const secret = join(dir, "secret");
-      writeFileSync(secret, "root only");
-      chownSync(secret, 0, 0);
-      chmodSync(secret, 0o640);
-      for (const args of [["--user", "nobody"], ["--user", "nobody", "--group", "nogroup"]]) {
-        const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", ...args]);
-        try {
-          const info = JSON.parse((await ask(server, { path: "/groups" })).text);
-          assert.equal(info.uid, 65534);
-          assert.equal(info.gid, 65534);
-          assert.ok(!info.groups.includes(0), `root's group dropped: ${JSON.stringify(info.groups)}`);
-          const r = await ask(server, { path: `/read?path=${encodeURIComponent(secret)}` });
-          assert.equal(r.status, 403);
-          assert.equal(r.text, "EACCES");
-        } finally {
-          await server.stop();
+    test(
+      "--user: supplementary groups are the user's, never root's, and a root-only-group file cannot be read",
+      { skip: ROOTED ? undefined : "needs root" },
+      async () => {
+        const dir = tempDir();
+        chmodSync(dir, 0o755);
+        const secret = join(dir, "secret");
+        writeFileSync(secret, "root only");
+        chownSync(secret, 0, 0);
+        chmodSync(secret, 0o640);
+        for (const args of [["--user", "nobody"], ["--user", "nobody", "--group", "nogroup"]]) {
+          const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", ...args]);
+          try {
+            const info = JSON.parse((await ask(server, { path: "/groups" })).text);
+            assert.equal(info.uid, 65534);
+            assert.equal(info.gid, 65534);
+            assert.ok(!info.groups.includes(0), `root's group dropped: ${JSON.stringify(info.groups)}`);
+            const r = await ask(server, { path: `/read?path=${encodeURIComponent(secret)}` });
+            assert.equal(r.status, 403);
+            assert.equal(r.text, "EACCES");
+          } finally {
+            await server.stop();
+          }
         }
-      }
-    });
+      },
+    );
 
     test("USR1 under --user: rotated log files are reopened by the workers", { skip: ROOTED ? undefined : "needs root" }, async () => {
       const dir = tempDir();
       chmodSync(dir, 0o755);
       const accessLog = join(dir, "access.log");
       const errorLog = join(dir, "error.log");
-      const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "--user", "nobody", "--access-log", accessLog, "--error-log", errorLog], { logFile: errorLog });
+      const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "--user", "nobody", "--access-log", accessLog, "--error-log", errorLog], {
+        logFile: errorLog,
+      });
       try {
         await ask(server, { path: "/before" });
         renameSync(accessLog, `${accessLog}.1`);
@@ -446,7 +469,11 @@ const MALFORMED: [name: string, text: string, expect: Record<"node:http" | "Bun.
   ["unknown HTTP version", "GET / HTTP/9.9\r\nHost: x\r\n\r\n", { "node:http": "400", "Bun.serve": "505", "Deno.serve": "400" }],
   ["header name with a space", "GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", { "node:http": "400", "Bun.serve": "400", "Deno.serve": "400" }],
   ["non-numeric Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", { "node:http": "400", "Bun.serve": "400", "Deno.serve": "400" }],
-  ["Content-Length with Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", { "node:http": "400", "Bun.serve": "400", "Deno.serve": "400" }],
+  ["Content-Length with Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", {
+    "node:http": "400",
+    "Bun.serve": "400",
+    "Deno.serve": "400",
+  }],
   ["headers over 80 KB", `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(81920)}\r\n\r\n`, { "node:http": "431", "Bun.serve": "431", "Deno.serve": "400" }],
   ["bare LF line endings", "GET / HTTP/1.1\nHost: x\n\n", { "node:http": "400", "Bun.serve": "505", "Deno.serve": "200" }],
 ];

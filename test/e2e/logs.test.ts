@@ -10,7 +10,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { encodeRequest } from "../../src/protocol/uwsgi.ts";
-import { RUNTIMES, ask, oneLine, rawSend, runTsgw, startTsgw, tempDir } from "../helpers/tsgw.ts";
+import { ask, oneLine, rawSend, RUNTIMES, runTsgw, startTsgw, tempDir } from "../helpers/tsgw.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -57,14 +57,27 @@ for (const rt of RUNTIMES) {
       const dir = tempDir();
       const file = join(dir, "access.log");
       const format = '%(h)s %(m)s %(U)s %(q)s %(H)s %(s)s %(B)s "%({x-test}i)s" "%({x-late}o)s" %(p)s %(D)s';
-      const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--socket", "127.0.0.1:0", "--access-log", file, "--access-log-format", format], {
+      const server = await startTsgw(rt, [
+        "test/fixtures/fetch",
+        "-b",
+        "127.0.0.1:0",
+        "--socket",
+        "127.0.0.1:0",
+        "--access-log",
+        file,
+        "--access-log-format",
+        format,
+      ], {
         listeners: 2,
       });
       try {
         assert.equal((await ask(server, { path: "/?a=1", headers: { "x-test": "yes" } })).status, 200);
         assert.equal((await ask(server, { path: "/headers-after" })).status, 200);
         const uwsgiPort = Number(/Listening at: uwsgi:\/\/127\.0\.0\.1:(\d+)/.exec(server.logs())![1]);
-        const reply = await rawSend(uwsgiPort, encodeRequest({ REQUEST_METHOD: "GET", REQUEST_URI: "/nowhere?b=2", HTTP_X_TEST: "via-uwsgi", REMOTE_ADDR: "10.1.2.3" })).reply;
+        const reply = await rawSend(
+          uwsgiPort,
+          encodeRequest({ REQUEST_METHOD: "GET", REQUEST_URI: "/nowhere?b=2", HTTP_X_TEST: "via-uwsgi", REMOTE_ADDR: "10.1.2.3" }),
+        ).reply;
         assert.match(reply, /^HTTP\/1\.1 404/);
         const got = await waitForLines(file, 3);
         assert.equal(got.length, 3, got.join("\n"));

@@ -4,14 +4,14 @@
  * requests through both. Skips only when nginx is not installed, saying so.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { request as httpRequest } from "node:http";
-import { RUNTIMES, ask, engineOf, startTsgw, tempDir, type RuntimeName, type Server } from "../helpers/tsgw.ts";
+import { ask, engineOf, type RuntimeName, RUNTIMES, type Server, startTsgw, tempDir } from "../helpers/tsgw.ts";
 
 /** GET a streamed response: resolves `first` once `marker` has arrived, `all` at the end. */
 function streamed(port: number, path: string, marker: string): { first: Promise<void>; all: Promise<string> } {
@@ -194,7 +194,6 @@ for (const rt of RUNTIMES) {
     });
   });
 }
-
 
 for (const rt of RUNTIMES) {
   describe(`nginx in front of a Node listener, on ${rt}`, { skip: SKIP }, () => {

@@ -5,7 +5,20 @@ import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { askMaster, type MasterStatus } from "../../src/master/control.ts";
-import { FIXTURES, RUNTIMES, ask, commandFor, engineOf, oneLine, runTsgw, startTsgw, tempDir, waitForLog, type RuntimeName, type Server } from "../helpers/tsgw.ts";
+import {
+  ask,
+  commandFor,
+  engineOf,
+  FIXTURES,
+  oneLine,
+  type RuntimeName,
+  RUNTIMES,
+  runTsgw,
+  type Server,
+  startTsgw,
+  tempDir,
+  waitForLog,
+} from "../helpers/tsgw.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -308,18 +321,20 @@ for (const rt of RUNTIMES) {
     await until(server, (st) => st.reloads === 1, "the reload");
     assert.equal(await server.stop(), 0);
     const lines = readFileSync(trail, "utf8").trim().split("\n");
-    for (const expected of [
-      "onStarting master=true",
-      "postFork worker=1",
-      "postWorkerInit worker=1 inWorker=true",
-      "whenReady gen=1",
-      "onReload gen=1",
-      "postFork worker=2",
-      "postWorkerInit worker=2 inWorker=true",
-      "workerExit worker=1",
-      "workerExit worker=2",
-      "onExit",
-    ]) {
+    for (
+      const expected of [
+        "onStarting master=true",
+        "postFork worker=1",
+        "postWorkerInit worker=1 inWorker=true",
+        "whenReady gen=1",
+        "onReload gen=1",
+        "postFork worker=2",
+        "postWorkerInit worker=2 inWorker=true",
+        "workerExit worker=1",
+        "workerExit worker=2",
+        "onExit",
+      ]
+    ) {
       assert.ok(lines.includes(expected), `${expected} in:\n${lines.join("\n")}`);
     }
     assert.ok(lines.indexOf("onStarting master=true") < lines.indexOf("whenReady gen=1"));
@@ -342,13 +357,28 @@ for (const rt of RUNTIMES) {
       writeFileSync(join(dir, "app.ts"), `export default () => new Response("from the daemon " + process.pid);\n`);
       writeFileSync(
         join(dir, "app.ini"),
-        ["[uwsgi]", "chdir = %d", "module = app", "http = 127.0.0.1:0", "pidfile = %dapp.pid", "daemonize = %dapp.log", "processes = 2", "master = true"].join("\n"),
+        ["[uwsgi]", "chdir = %d", "module = app", "http = 127.0.0.1:0", "pidfile = %dapp.pid", "daemonize = %dapp.log", "processes = 2", "master = true"].join(
+          "\n",
+        ),
       );
       writeFileSync(
         join(dir, "ctl.sh"),
-        ["set -e", `cd ${JSON.stringify(dir)}`, "tsgw --ini app.ini", "test -s app.pid", "tsgw --reload app.pid", "tsgw --stop app.pid", "test ! -e app.pid", "echo all-done"].join("\n"),
+        [
+          "set -e",
+          `cd ${JSON.stringify(dir)}`,
+          "tsgw --ini app.ini",
+          "test -s app.pid",
+          "tsgw --reload app.pid",
+          "tsgw --stop app.pid",
+          "test ! -e app.pid",
+          "echo all-done",
+        ].join("\n"),
       );
-      const r = spawnSync("sh", [join(dir, "ctl.sh")], { encoding: "utf8", env: { ...process.env, PATH: `${binDir()}:${process.env.PATH}`, TSGW_CMD_ARGS: "" }, timeout: 60000 });
+      const r = spawnSync("sh", [join(dir, "ctl.sh")], {
+        encoding: "utf8",
+        env: { ...process.env, PATH: `${binDir()}:${process.env.PATH}`, TSGW_CMD_ARGS: "" },
+        timeout: 60000,
+      });
       // a script that failed half-way must not leave its daemon behind
       if (existsSync(join(dir, "app.pid"))) process.kill(Number(readFileSync(join(dir, "app.pid"), "utf8")), "SIGINT");
       assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}\n${existsSync(join(dir, "app.log")) ? readFileSync(join(dir, "app.log"), "utf8") : ""}`);
@@ -362,7 +392,20 @@ for (const rt of RUNTIMES) {
     test("tsgw --stop past the graceful timeout: in-flight work is cut and the master is gone, exit 0", async () => {
       const dir = tempDir();
       const pidfile = join(dir, "app.pid");
-      const started = await runTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "-w", "2", "--graceful-timeout", "1", "--pid", pidfile, "-D", "--error-log", join(dir, "e.log")], { timeoutMs: 30000 });
+      const started = await runTsgw(rt, [
+        "test/fixtures/fetch",
+        "-b",
+        "127.0.0.1:0",
+        "-w",
+        "2",
+        "--graceful-timeout",
+        "1",
+        "--pid",
+        pidfile,
+        "-D",
+        "--error-log",
+        join(dir, "e.log"),
+      ], { timeoutMs: 30000 });
       assert.equal(started.code, 0, started.stderr);
       const port = Number(/Listening at: http:\/\/127\.0\.0\.1:(\d+)/.exec(readFileSync(join(dir, "e.log"), "utf8"))![1]);
       const pid = Number(readFileSync(pidfile, "utf8"));

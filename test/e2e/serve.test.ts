@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { RUNTIMES, ask, engineOf, rawSend, startTsgw, tempDir, waitForLog, type Server } from "../helpers/tsgw.ts";
+import { ask, engineOf, rawSend, RUNTIMES, type Server, startTsgw, tempDir, waitForLog } from "../helpers/tsgw.ts";
 
 const LOCAL = ["-b", "127.0.0.1:0"];
 

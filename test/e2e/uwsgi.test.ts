@@ -4,7 +4,7 @@ import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { encodeRequest } from "../../src/protocol/uwsgi.ts";
 import { join } from "node:path";
-import { RUNTIMES, rawSend, startTsgw, tempDir, waitForLog, type Server } from "../helpers/tsgw.ts";
+import { rawSend, RUNTIMES, type Server, startTsgw, tempDir, waitForLog } from "../helpers/tsgw.ts";
 
 const GET = (uri: string, extra: Record<string, string> = {}) =>
   encodeRequest({ REQUEST_METHOD: "GET", REQUEST_URI: uri, HTTP_HOST: "t.test", REMOTE_ADDR: "10.9.8.7", REMOTE_PORT: "4242", ...extra });
@@ -90,11 +90,12 @@ for (const rt of RUNTIMES) {
     test("hostile: 1000 idle connections while normal requests are served", async () => {
       const idle: Socket[] = [];
       await Promise.all(
-        Array.from({ length: 1000 }, () => new Promise<void>((resolve) => {
-          const s = connect(port, "127.0.0.1", () => resolve());
-          s.on("error", () => resolve());
-          idle.push(s);
-        })),
+        Array.from({ length: 1000 }, () =>
+          new Promise<void>((resolve) => {
+            const s = connect(port, "127.0.0.1", () => resolve());
+            s.on("error", () => resolve());
+            idle.push(s);
+          })),
       );
       try {
         for (let i = 0; i < 5; i++) await healthy();
@@ -141,20 +142,41 @@ for (const rt of RUNTIMES) {
     test("express.json() reads the body; req.ip, req.protocol and repeated headers are as over HTTP", async () => {
       const payload = JSON.stringify({ a: [1, 2, 3], s: "é" });
       const length = String(Buffer.byteLength(payload));
-      const head = encodeRequest({ REQUEST_METHOD: "POST", REQUEST_URI: "/json", CONTENT_LENGTH: length, CONTENT_TYPE: "application/json", HTTP_HOST: "t.test" });
+      const head = encodeRequest({
+        REQUEST_METHOD: "POST",
+        REQUEST_URI: "/json",
+        CONTENT_LENGTH: length,
+        CONTENT_TYPE: "application/json",
+        HTTP_HOST: "t.test",
+      });
       const posted = await rawSend(port, head, Buffer.from(payload)).reply;
       assert.match(posted, /^HTTP\/1\.1 200 OK\r\n/);
       assert.deepEqual(json(posted), { got: { a: [1, 2, 3], s: "é" } });
 
       // nginx passes a header the client repeated as one var each: node:http's rules join or drop them
       const vars: [string, string][] = [
-        ["REQUEST_METHOD", "GET"], ["REQUEST_URI", "/who?x=1"], ["HTTP_HOST", "t.test"], ["REMOTE_ADDR", "10.9.8.7"], ["HTTPS", "on"],
-        ["HTTP_COOKIE", "a=1"], ["HTTP_COOKIE", "b=2"], ["HTTP_ACCEPT", "text/html"], ["HTTP_ACCEPT", "application/json"],
+        ["REQUEST_METHOD", "GET"],
+        ["REQUEST_URI", "/who?x=1"],
+        ["HTTP_HOST", "t.test"],
+        ["REMOTE_ADDR", "10.9.8.7"],
+        ["HTTPS", "on"],
+        ["HTTP_COOKIE", "a=1"],
+        ["HTTP_COOKIE", "b=2"],
+        ["HTTP_ACCEPT", "text/html"],
+        ["HTTP_ACCEPT", "application/json"],
       ];
       const blocks = vars.map(([k, v]) => encodeRequest({ [k]: v }).subarray(4));
       const size = blocks.reduce((n, b) => n + b.length, 0);
       const who = await rawSend(port, Buffer.concat([Buffer.from([0, size & 0xff, size >> 8, 0]), ...blocks])).reply;
-      assert.deepEqual(json(who), { ip: "10.9.8.7", protocol: "https", secure: true, hostname: "t.test", cookie: "a=1; b=2", accept: "text/html, application/json", query: { x: "1" } });
+      assert.deepEqual(json(who), {
+        ip: "10.9.8.7",
+        protocol: "https",
+        secure: true,
+        hostname: "t.test",
+        cookie: "a=1; b=2",
+        accept: "text/html, application/json",
+        query: { x: "1" },
+      });
     });
   });
 }

@@ -1,6 +1,6 @@
 /** Starting the real tsgw CLI as a subprocess on each runtime, and talking to it over real sockets. */
-import { spawn, type ChildProcess } from "node:child_process";
-import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { type ChildProcess, spawn } from "node:child_process";
+import { type IncomingHttpHeaders, request as httpRequest } from "node:http";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";

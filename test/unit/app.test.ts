@@ -35,12 +35,26 @@ describe("interface detection (auto)", () => {
     assert.equal(kind(() => new Response("x")), "fetch");
     assert.equal(kind((_req: Request, info: unknown) => new Response(String(info))), "fetch");
     assert.equal(kind({ fetch: () => new Response("x") }), "fetch");
-    assert.equal(kind(new (class { fetch() { return new Response("x"); } })()), "fetch");
+    assert.equal(
+      kind(
+        new (class {
+          fetch() {
+            return new Response("x");
+          }
+        })(),
+      ),
+      "fetch",
+    );
   });
 
   test("node shapes", () => {
     assert.equal(kind((req: unknown, res: unknown) => [req, res]), "node");
-    assert.equal(kind(function (request: unknown, response: unknown) { return [request, response]; }), "node");
+    assert.equal(
+      kind(function (request: unknown, response: unknown) {
+        return [request, response];
+      }),
+      "node",
+    );
     assert.equal(kind((a: unknown, b: unknown, next: unknown) => [a, b, next]), "node");
     const express = Object.assign((req: unknown, res: unknown, next?: unknown) => [req, res, next], { use() {}, handle() {}, listen() {} });
     assert.equal(kind(express), "node");

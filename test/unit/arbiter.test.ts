@@ -115,7 +115,15 @@ async function rig(args: string[], opts: { autoBoot?: boolean; unixOnly?: boolea
   };
 }
 
-const status = (r: Rig) => (r.arbiter as unknown as { status(): { workers: { pid: number; generation: number; state: string; slot: number }[]; reloads: number; lastReload: { ok: boolean; error?: string } | null; generation: number } }).status();
+const status = (r: Rig) =>
+  (r.arbiter as unknown as {
+    status(): {
+      workers: { pid: number; generation: number; state: string; slot: number }[];
+      reloads: number;
+      lastReload: { ok: boolean; error?: string } | null;
+      generation: number;
+    };
+  }).status();
 
 describe("arbiter (fake workers)", () => {
   test("starts the configured workers and resolves once all serve", async () => {

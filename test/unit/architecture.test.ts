@@ -5,7 +5,7 @@
  * src/runtime/* asks which runtime it is on).
  */
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, test } from "node:test";
 import { ROOT } from "../helpers/tsgw.ts";
@@ -36,7 +36,9 @@ interface Edge {
 function importsOf(file: string): Edge[] {
   const text = readFileSync(file, "utf8");
   const edges: Edge[] = [];
-  for (const m of text.matchAll(/^import (type )?[^;]*?from "(\.[^"]+)"/gms)) edges.push({ from: file, to: resolve(dirname(file), m[2]!), dynamic: false, typeOnly: Boolean(m[1]) });
+  for (const m of text.matchAll(/^import (type )?[^;]*?from "(\.[^"]+)"/gms)) {
+    edges.push({ from: file, to: resolve(dirname(file), m[2]!), dynamic: false, typeOnly: Boolean(m[1]) });
+  }
   for (const m of text.matchAll(/import\("(\.[^"]+)"\)/g)) edges.push({ from: file, to: resolve(dirname(file), m[1]!), dynamic: true, typeOnly: false });
   return edges;
 }
@@ -93,7 +95,9 @@ describe("architecture (docs/architecture.md)", () => {
     for (const e of edges) {
       const from = partOf(e.from);
       if (from === "master") assert.ok(!allowedBy("app", e.to) || e.typeOnly, `${relative(ROOT, e.from)} imports ${relative(ROOT, e.to)}`);
-      if (from === "cli" && (allowedBy("worker", e.to) || allowedBy("app", e.to))) assert.ok(e.dynamic, `${relative(ROOT, e.from)} imports ${relative(ROOT, e.to)} statically`);
+      if (from === "cli" && (allowedBy("worker", e.to) || allowedBy("app", e.to))) {
+        assert.ok(e.dynamic, `${relative(ROOT, e.from)} imports ${relative(ROOT, e.to)} statically`);
+      }
     }
   });
 
@@ -113,6 +117,10 @@ describe("architecture (docs/architecture.md)", () => {
   });
 
   test("config runs nothing: no server, process or app module is imported by it", () => {
-    for (const e of edges) if (partOf(e.from) === "config") assert.ok(!["runtime", "worker", "master"].includes(partOf(e.to)), `${relative(ROOT, e.from)} -> ${relative(ROOT, e.to)}`);
+    for (const e of edges) {
+      if (partOf(e.from) === "config") {
+        assert.ok(!["runtime", "worker", "master"].includes(partOf(e.to)), `${relative(ROOT, e.from)} -> ${relative(ROOT, e.to)}`);
+      }
+    }
   });
 });

@@ -9,7 +9,7 @@ import { splitWords } from "../../src/config/env.ts";
 import { loadIni, splitIniSpec } from "../../src/config/ini.ts";
 import { resolveConfig } from "../../src/config/load.ts";
 import { renderHelp, renderSettingsDoc } from "../../src/config/render.ts";
-import { SETTINGS, cliFlags, iniKeys, type SettingDef } from "../../src/config/settings.ts";
+import { cliFlags, iniKeys, type SettingDef, SETTINGS } from "../../src/config/settings.ts";
 import { VERSION } from "../../src/version.ts";
 import { ROOT, tempDir } from "../helpers/tsgw.ts";
 
@@ -31,7 +31,34 @@ describe("settings table", () => {
 
   test("every setting Gunicorn and uWSGI operators expect is in the table", () => {
     const names = new Set(ALL.map((s) => s.name));
-    for (const n of ["workers", "timeout", "graceful-timeout", "max-requests", "max-requests-jitter", "reload-on-rss", "pidfile", "daemonize", "socket", "http-socket", "chmod-socket", "buffer-size", "access-log", "error-log", "log-level", "env", "chdir", "bind", "master", "vacuum", "die-on-term", "home", "user", "group"]) {
+    for (
+      const n of [
+        "workers",
+        "timeout",
+        "graceful-timeout",
+        "max-requests",
+        "max-requests-jitter",
+        "reload-on-rss",
+        "pidfile",
+        "daemonize",
+        "socket",
+        "http-socket",
+        "chmod-socket",
+        "buffer-size",
+        "access-log",
+        "error-log",
+        "log-level",
+        "env",
+        "chdir",
+        "bind",
+        "master",
+        "vacuum",
+        "die-on-term",
+        "home",
+        "user",
+        "group",
+      ]
+    ) {
       assert.ok(names.has(n), n);
     }
   });
@@ -99,7 +126,12 @@ describe("INI files", () => {
   const byName = (layer: ReturnType<typeof loadIni>) => Object.fromEntries(layer.entries.map((e) => [e.setting.name, e]));
 
   test("booleans in every spelling", () => {
-    for (const [word, expected] of [["true", true], ["True", true], ["1", true], ["yes", true], ["on", true], ["false", false], ["0", false], ["no", false], ["off", false]] as const) {
+    for (
+      const [word, expected] of [["true", true], ["True", true], ["1", true], ["yes", true], ["on", true], ["false", false], ["0", false], ["no", false], [
+        "off",
+        false,
+      ]] as const
+    ) {
       assert.equal(byName(ini(`[tsgw]\nmaster = ${word}\n`)).master!.value, expected, word);
     }
   });

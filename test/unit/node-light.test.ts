@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { ServerResponse } from "node:http";
-import { LightResponse, installLightGlobals, streamedParts, writeKnownBody } from "../../src/app/node-light.ts";
+import { installLightGlobals, LightResponse, streamedParts, writeKnownBody } from "../../src/app/node-light.ts";
 
 /** What writeKnownBody hands to node:http, captured. */
 function written(response: Response): { status: number; headers: Record<string, unknown>; body: unknown } | undefined {
@@ -86,7 +86,6 @@ describe("LightResponse as the global Response", () => {
     cloned.clone();
     assert.equal(written(cloned)?.body, "c", "materialized but unread: still written directly");
   });
-
 
   test("a stream body is handed to the server as given, or read through the real Response once the app touched it", async () => {
     const chunks = (...parts: string[]) =>

@@ -122,12 +122,22 @@ describe("vars to request", () => {
   });
 
   test("a response head", () => {
-    assert.equal(responseHead(404, "", [["content-length", "0"], ["set-cookie", "a=1"], ["set-cookie", "b=2"]]), "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nset-cookie: a=1\r\nset-cookie: b=2\r\n\r\n");
+    assert.equal(
+      responseHead(404, "", [["content-length", "0"], ["set-cookie", "a=1"], ["set-cookie", "b=2"]]),
+      "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nset-cookie: a=1\r\nset-cookie: b=2\r\n\r\n",
+    );
   });
 });
 
 test("nginx's HTTP_CONTENT_LENGTH/TYPE do not double the CGI ones", () => {
-  const parts = requestFromVars({ REQUEST_METHOD: "POST", CONTENT_LENGTH: "5", HTTP_CONTENT_LENGTH: "5", CONTENT_TYPE: "text/plain", HTTP_CONTENT_TYPE: "text/plain", HTTP_HOST: "h" });
+  const parts = requestFromVars({
+    REQUEST_METHOD: "POST",
+    CONTENT_LENGTH: "5",
+    HTTP_CONTENT_LENGTH: "5",
+    CONTENT_TYPE: "text/plain",
+    HTTP_CONTENT_TYPE: "text/plain",
+    HTTP_HOST: "h",
+  });
   assert.deepEqual(parts.headers.filter(([k]) => k.startsWith("content-")), [["content-length", "5"], ["content-type", "text/plain"]].sort());
   assert.equal(unsafeParts(parts), undefined);
   assert.match(unsafeParts({ ...parts, headers: [["x", "a\r\nb: c"]] }) ?? "", /invalid header "x"/);
