@@ -1,10 +1,20 @@
 /**
  * Workers are started with node:cluster on every runtime: Node, Bun and Deno
- * all implement it, it re-executes this same program (a source entry or,
- * later, a compiled binary) with the runtime's own flags, gives an IPC
- * channel, and on Node and Deno shares node:net listeners, unix sockets
- * included, between workers. Bun.serve and Deno.serve share TCP ports with
- * reusePort instead (see the shims).
+ * all implement it, it re-executes this same program (a source entry or a
+ * compiled binary) with the runtime's own flags, gives an IPC channel, and
+ * on Node and Deno shares node:net listeners, unix sockets included, between
+ * workers. Bun.serve and Deno.serve share TCP ports with reusePort instead
+ * (see the shims).
+ *
+ * Why not each runtime's own spawner (decided by measurement):
+ * - Bun: `Bun.spawn({ ipc })` children are lighter (a worker 1.6 MB, the
+ *   master 5 MB), but Bun's node:http, which serves Node listeners on Bun,
+ *   shares a TCP port between processes only as node:cluster workers: outside
+ *   cluster, `listen({ reusePort: true })` fails with EADDRINUSE in a second
+ *   process (Bun 1.4.5, tested), and the master cannot choose per app, since
+ *   it never loads the app.
+ * - Deno: node:cluster shares unix sockets between workers through
+ *   node:http, which `Deno.Command` children could not.
  */
 import type { Cluster } from "node:cluster";
 import { createRequire } from "node:module";
