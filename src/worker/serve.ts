@@ -92,7 +92,7 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
         };
         const observed = handler ? { fetch: setup.counter.fetch(handler) } : { node: setup.counter.node(listener!) };
         // loaded only where a uwsgi listener is configured (each module loaded is memory per worker)
-        const { uwsgiConnections } = await import("./uwsgi.ts");
+        const { uwsgiConnections } = await import("./uwsgi/connections.ts");
         servers.push(await runtime.serveConnections(address, "uwsgi", await uwsgiConnections(observed, uwsgi), options));
       } else {
         servers.push(handler ? await runtime.serveFetch(address, handler, options) : await runtime.serveNode(address, listener!, options));
