@@ -21,7 +21,7 @@ import { type Address, formatListener, type Listener } from "../config/address.t
 import { resolveConfig, type ResolvedConfig } from "../config/load.ts";
 import { describeError, EXIT, TsgwError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { bindError, prepareUnixPath, removeSocket } from "../runtime/listen.ts";
+import { bindError, prepareUnixPath, removeSocket } from "../runtime/socket-files.ts";
 import type { Runtime, WorkerProcess } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
 import { isWorkerMessage, WORKER_ENV, type WorkerMessage } from "../protocol/worker.ts";

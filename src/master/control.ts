@@ -6,6 +6,7 @@
  */
 import { connect, createServer, type Server } from "node:net";
 import { readdirSync, unlinkSync } from "node:fs";
+import { listenOn } from "../runtime/socket-files.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -82,10 +83,7 @@ export function serveControl(pid: number, status: () => MasterStatus): Promise<S
     sock.on("error", () => {});
     sock.once("data", () => sock.end(JSON.stringify(status()) + "\n"));
   });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(path, () => resolve(server));
-  });
+  return listenOn(server, { kind: "unix", path }).then(() => server);
 }
 
 export function closeControl(server: Server | undefined, pid: number): void {

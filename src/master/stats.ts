@@ -6,9 +6,9 @@
  * response. A bare port means loopback: these numbers are for the operator.
  */
 import { createServer } from "node:net";
-import { type Address, formatAddress, parseAddress } from "../config/address.ts";
+import { type Address, parseAddress } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
-import { prepareUnixPath, removeSocket } from "../runtime/listen.ts";
+import { listenOn, prepareUnixPath, removeSocket } from "../runtime/socket-files.ts";
 import type { MasterStatus } from "./control.ts";
 
 /** how long a silent client is given to start an HTTP request before it gets the plain document */
@@ -44,10 +44,8 @@ export async function serveStats(text: string, cwd: string, status: () => Master
     const timer = setTimeout(() => answer(false), HTTP_WAIT_MS);
     sock.once("data", (d: Buffer) => answer(/^[A-Z]+ \S+ HTTP\/1\.[01]\r?\n/.test(d.toString("latin1", 0, 256).split("\n")[0] + "\n")));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (err) => reject(new TsgwError(`stats: cannot listen on ${formatAddress(address)}: ${err.message}`)));
-    if (address.kind === "unix") server.listen(address.path, resolve);
-    else server.listen(address.port, address.host, resolve);
+  await listenOn(server, address).catch((err: Error) => {
+    throw new TsgwError(`stats: ${err.message}`);
   });
   return {
     close() {

@@ -6,7 +6,7 @@
  */
 import type { Address } from "../config/address.ts";
 import { AdaptedSocket, OpenConnections } from "./adapted-socket.ts";
-import type { NativeServer } from "./listen.ts";
+import type { NativeServer } from "./native-server.ts";
 import type { StreamSocket } from "./types.ts";
 
 /** The part of Bun's socket used here. */

@@ -3,7 +3,7 @@ import { pathToFileURL } from "node:url";
 import { installLightGlobals } from "../app/node-light.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
-import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./listen.ts";
+import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
 import { importFile, isTypeScript } from "./modules.ts";
 import { takeOverAccepts } from "./node-socket.ts";
 import { nodeThread } from "./threads.ts";

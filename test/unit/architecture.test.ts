@@ -54,7 +54,7 @@ const ALLOWED: Record<string, string[]> = {
   hooks: ["config", "errors", "log"],
   runtime: ["app", "config/address", "errors", "log"],
   worker: ["app", "config", "errors", "hooks", "log", "protocol", "runtime"],
-  master: ["config", "errors", "hooks", "log", "protocol", "runtime/listen", "runtime/types", "version", "worker/user"],
+  master: ["config", "errors", "hooks", "log", "protocol", "runtime/socket-files", "runtime/types", "version", "worker/user"],
   cli: ["config", "errors", "log", "master", "protocol", "runtime", "version", "worker"],
   index: ["app/contract", "config", "version"],
 };

@@ -1,0 +1,153 @@
+/**
+ * node:http and node:net servers as tsgw runs them (every app on Node, Node
+ * listeners on Bun and Deno, raw uwsgi connections on Node and Deno):
+ * tsgw's timeouts, answers to malformed requests, accept errors logged, and
+ * a graceful stop.
+ */
+import type { RequestListener, Server as HttpServer } from "node:http";
+import type { Server as NetServer } from "node:net";
+import { type Address, formatAddress } from "../config/address.ts";
+import { rateLimited } from "../log/rate.ts";
+import type { FetchHandler } from "../app/contract.ts";
+import { DRAIN_MS } from "./native-server.ts";
+import { chmodSocket, listenOn, prepareUnixPath, removeSocket } from "./socket-files.ts";
+import type { RunningServer, ServeOptions, StreamSocket } from "./types.ts";
+
+/** A node:http server (not a plain node:net one): it parses requests, keeps connections alive. */
+function isHttp(server: NetServer): server is HttpServer {
+  return typeof (server as Partial<HttpServer>).closeIdleConnections === "function";
+}
+
+/** A malformed request gets an error status and a closed connection; the worker keeps serving. */
+function answerMalformed(err: NodeJS.ErrnoException, socket: import("node:stream").Duplex): void {
+  if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
+  const status = err.code === "HPE_HEADER_OVERFLOW"
+    ? "431 Request Header Fields Too Large"
+    : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+    ? "408 Request Timeout"
+    : "400 Bad Request";
+  socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+}
+
+/** Listen with a node:http or node:net server and describe it as a RunningServer. */
+export async function listenNodeServer(server: NetServer, address: Address, options: ServeOptions, scheme = "http"): Promise<RunningServer> {
+  if (address.kind === "unix" && !options.shared) await prepareUnixPath(address.path);
+  await listenOn(server, address);
+  chmodSocket(address, options.socketMode);
+  // an accept that fails (EMFILE: out of file descriptors) sheds that connection; the server accepts on
+  const acceptFailed = rateLimited(options.onError, 10_000);
+  server.on(
+    "error",
+    (err: NodeJS.ErrnoException) => acceptFailed(`cannot accept a connection on ${formatAddress(address, scheme)}: ${err.code ?? err.message}`),
+  );
+  if (isHttp(server)) server.on("clientError", answerMalformed);
+  const bound = server.address();
+  const url = address.kind === "tcp" && bound && typeof bound === "object"
+    ? formatAddress({ ...address, port: bound.port }, scheme)
+    : formatAddress(address, scheme);
+  return {
+    url,
+    stop: async (graceful) => {
+      const http: Partial<HttpServer> = isHttp(server) ? server : {};
+      if (graceful && http.closeIdleConnections) {
+        // as for native servers (listenNative): answer a moment with connection: close before
+        // closing idle keep-alive connections, so no client's next request meets a closed one
+        http.prependListener!("request", (_req, res) => void (res.shouldKeepAlive = false));
+        await new Promise((r) => setTimeout(r, DRAIN_MS));
+      }
+      await new Promise<void>((resolve) => {
+        const closed = () => {
+          // a shared socket belongs to the master, which removes it when it exits
+          if (!options.shared) removeSocket(address);
+          resolve();
+        };
+        try {
+          server.close(closed);
+        } catch {
+          closed(); // Deno's cluster throws when the master's channel is gone already
+        }
+        http.closeIdleConnections?.();
+        if (!graceful) http.closeAllConnections?.();
+      });
+    },
+  };
+}
+
+/**
+ * Raw connections through node:net (Node, Deno). `takeOver`, given the
+ * listening server, may take its accepts over and hand back its own open
+ * connections; by default each connection is a net.Socket.
+ */
+export async function serveNetConnections(
+  address: Address,
+  scheme: string,
+  onConnection: (socket: StreamSocket) => void,
+  options: ServeOptions,
+  takeOver?: (server: NetServer, onConnection: (socket: StreamSocket) => void) => { stop(graceful: boolean): Promise<void> } | undefined,
+): Promise<RunningServer> {
+  const { createServer } = await import("node:net");
+  const server = createServer(onConnection);
+  const running = await listenNodeServer(server, address, options, scheme);
+  const taken = takeOver?.(server, onConnection);
+  if (!taken) return running;
+  return {
+    url: running.url,
+    stop: async (graceful) => void (await Promise.all([running.stop(graceful), taken.stop(graceful)])),
+  };
+}
+
+/**
+ * A node:http server with tsgw's limits: a request head must arrive within
+ * header-timeout (checked every second, not Node's default 30), an idle
+ * keep-alive connection is closed after keep-alive, and a request body that
+ * stops arriving for body-timeout closes its connection; a request as a
+ * whole has no limit (a long upload that keeps moving is the app's business).
+ * node:http is imported here, when a server is made, since each module a
+ * worker loads costs it memory.
+ */
+export async function nodeHttpServer(listener: RequestListener, options: ServeOptions): Promise<HttpServer> {
+  const { createServer } = await import("node:http");
+  const headersTimeout = Math.max(1, Math.round(options.headerTimeout * 1000));
+  const server = createServer(
+    { headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout) },
+    watchBodies(listener, options),
+  );
+  server.keepAliveTimeout = Math.round(options.keepAlive * 1000);
+  return server;
+}
+
+/**
+ * While a request's body is unfinished, its connection may be silent for at
+ * most body-timeout: past that node:http closes it (its socket "timeout",
+ * unless the app listens for the request's own "timeout" event to decide).
+ */
+function watchBodies(listener: RequestListener, options: ServeOptions): RequestListener {
+  const ms = Math.round(options.bodyTimeout * 1000);
+  if (ms <= 0) return listener;
+  const stalled = rateLimited(options.onError, 10_000);
+  return (req, res) => {
+    const socket = req.socket;
+    if (
+      !req.complete && socket?.setTimeout &&
+      (req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined)
+    ) {
+      const done = () => socket.setTimeout(0);
+      socket.setTimeout(ms, () => {
+        if (req.complete) return;
+        stalled(`a request body stalled for ${options.bodyTimeout}s (body-timeout; peer ${socket.remoteAddress ?? "unix socket"}); connection closed`);
+        socket.destroy();
+      });
+      req.once("end", done);
+      req.once("close", done);
+    }
+    listener(req, res);
+  };
+}
+
+/** A fetch app served from node:http (Node always; Deno where Deno.serve cannot share the address), observed once. */
+export async function serveFetchOverNodeHttp(address: Address, handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
+  // loaded here, not at the top: Bun workers import this file and never need the adapter
+  const { fetchToNodeListener } = await import("../app/node-adapter.ts");
+  const listener = options.observe.node(fetchToNodeListener(handler, options.workerId, options.onError));
+  return listenNodeServer(await nodeHttpServer(listener, options), address, options);
+}
