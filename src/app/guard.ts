@@ -50,8 +50,8 @@ export function guardNode(listener: NodeListener, log: (m: string) => void): Nod
 /** A 500 if nothing was sent yet; otherwise the only honest end is a cut connection. */
 export function fail500(res: ServerResponse): void {
   if (res.headersSent) return void res.destroy();
-  // headers a failed writeHead left behind are not this answer's
-  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  // headers a failed writeHead left behind are not this answer's (the uwsgi server's response keeps none)
+  for (const name of res.getHeaderNames?.() ?? []) res.removeHeader(name);
   // the reason phrase is given: a writeHead that failed may have left the app's statusMessage set
   res.writeHead(500, "Internal Server Error", { "content-type": "text/plain", "content-length": "21" }).end("Internal Server Error");
 }

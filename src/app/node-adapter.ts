@@ -10,7 +10,8 @@ import { type FetchHandler, LazyRequestInfo, type NodeListener, type RemoteAddr 
 import { chunkBytes } from "./body-stream.ts";
 import { fail500 } from "./guard.ts";
 import { hasHeader } from "./node-headers.ts";
-import { LightRequest, streamedParts, writeKnownBody } from "./node-light.ts";
+import { LightRequest } from "./light/request.ts";
+import { streamedParts, writeKnownBody } from "./light/response.ts";
 
 const remote = (socket: Socket): RemoteAddr => ({ hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 });
 

@@ -1,6 +1,6 @@
 /** Deno shim: Deno.serve for fetch apps, Deno's node:http for Node listeners. */
 import { bytesOnly } from "../app/body-stream.ts";
-import { installRequestCompat } from "../app/node-light.ts";
+import { installRequestCompat } from "../app/light/globals.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { type FetchHandler, LazyRequestInfo, type RemoteAddr } from "../app/contract.ts";
 import { listenNative } from "./native-server.ts";

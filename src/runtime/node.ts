@@ -1,6 +1,6 @@
 /** Node shim: node:http for both interfaces, libuv handles for raw connections, jiti for TypeScript modules. */
 import { pathToFileURL } from "node:url";
-import { installLightGlobals } from "../app/node-light.ts";
+import { installLightGlobals } from "../app/light/globals.ts";
 import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";

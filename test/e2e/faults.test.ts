@@ -62,6 +62,18 @@ async function rawGet(port: number, path: string): Promise<string> {
   return reply;
 }
 
+/** One request over a uwsgi unix socket: all the server sent before closing. */
+function uwsgiGet(path: string, uri: string): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = connect(path, () => sock.write(encodeRequest({ REQUEST_METHOD: "GET", REQUEST_URI: uri, HTTP_HOST: "x" })));
+    let got = "";
+    sock.on("data", (d) => (got += d));
+    sock.on("error", () => {});
+    sock.on("close", () => resolve(got));
+    sock.setTimeout(5000, () => sock.destroy());
+  });
+}
+
 let bigFile = "";
 before(() => {
   bigFile = join(tempDir(), "big.bin");
@@ -99,8 +111,12 @@ for (const rt of RUNTIMES) {
     });
 
     test("stream bodies: string chunks go out as UTF-8; a chunk that is not bytes gets a well-formed failure and a log line", async () => {
-      const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0"]);
+      const sock = join(tempDir(), "uwsgi.sock");
+      const server = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "--socket", sock], { listeners: 2 });
       try {
+        // over uwsgi too (every runtime serves it through tsgw's own writer)
+        assert.match(await uwsgiGet(sock, "/strings"), /^HTTP\/1\.1 200 [^]*\r\n\r\n(hello world|[0-9a-f]+\r\nhello [^]*world)/);
+        assert.match(await uwsgiGet(sock, "/bad-chunk"), /^(HTTP\/1\.1 500 Internal Server Error\r\n|$)/);
         const r = await ask(server, { path: "/strings" });
         assert.equal(r.status, 200);
         assert.equal(r.text, "hello world");

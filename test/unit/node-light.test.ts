@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { ServerResponse } from "node:http";
-import { installLightGlobals, LightResponse, streamedParts, writeKnownBody } from "../../src/app/node-light.ts";
+import { installLightGlobals } from "../../src/app/light/globals.ts";
+import { LightResponse, streamedParts, writeKnownBody } from "../../src/app/light/response.ts";
 
 /** What writeKnownBody hands to node:http, captured. */
 function written(response: Response): { status: number; headers: Record<string, unknown>; body: unknown } | undefined {
@@ -128,7 +129,7 @@ describe("LightResponse as the global Response", () => {
 describe("LightRequest bodies read whole", () => {
   test("json(), text(), arrayBuffer() read the IncomingMessage directly; a second read rejects as on a real Request", async () => {
     const { createServer, request } = await import("node:http");
-    const { LightRequest } = await import("../../src/app/node-light.ts");
+    const { LightRequest } = await import("../../src/app/light/request.ts");
     const seen: unknown[] = [];
     const server = createServer(async (req, res) => {
       const light = new LightRequest(req, res) as unknown as Request;

@@ -16,7 +16,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FetchHandler, NodeListener } from "../../app/contract.ts";
 import { fetchToNodeListener } from "../../app/node-adapter.ts";
-import { installRequestCompat } from "../../app/node-light.ts";
+import { installRequestCompat } from "../../app/light/globals.ts";
 import { parseRequest, requestFromPairs, unsafeParts } from "../../protocol/uwsgi.ts";
 import type { StreamSocket } from "../../runtime/types.ts";
 import type { BodyStall } from "./body.ts";
