@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ask, engineOf, FIXTURES, ROOT, RUNTIMES, runTsgw, startTsgw, tempDir } from "../helpers/tsgw.ts";
+import { ask, engineOf, FIXTURES, ROOT, RUNTIMES, runTsgw, startTsgw, tempDir, withTsgw } from "../helpers/tsgw.ts";
 
 function iniFile(body: string): string {
   const dir = tempDir();
@@ -31,12 +31,9 @@ for (const rt of RUNTIMES) {
           "",
         ].join("\n"),
       );
-      const server = await startTsgw(rt, ["--ini", join(dir, "app.ini")]);
-      try {
+      await withTsgw(rt, ["--ini", join(dir, "app.ini")], async (server) => {
         assert.equal((await ask(server)).text, `one,two,${dir}`);
-      } finally {
-        await server.stop();
-      }
+      });
     });
 
     test("INI: [uwsgi] section is read, uWSGI-only options warn, %(key) expands", async () => {
@@ -96,12 +93,9 @@ for (const rt of RUNTIMES) {
     });
 
     test("TSGW_CMD_ARGS supplies settings", async () => {
-      const server = await startTsgw(rt, [], { env: { TSGW_CMD_ARGS: `test/fixtures/fetch -b 127.0.0.1:0 --env "GREETING=from env"` } });
-      try {
+      await withTsgw(rt, [], async (server) => {
         assert.equal((await ask(server)).text, "hello from env");
-      } finally {
-        await server.stop();
-      }
+      }, { env: { TSGW_CMD_ARGS: `test/fixtures/fetch -b 127.0.0.1:0 --env "GREETING=from env"` } });
     });
 
     test("precedence: default < WEB_CONCURRENCY < INI < TSGW_CMD_ARGS < command line", async () => {
@@ -145,13 +139,10 @@ for (const rt of RUNTIMES) {
 
     test("demo:app falls back to the bundled demo outside the checkout", async () => {
       const dir = tempDir();
-      const server = await startTsgw(rt, ["demo:app", "-b", "127.0.0.1:0"], { cwd: dir });
-      try {
+      await withTsgw(rt, ["demo:app", "-b", "127.0.0.1:0"], async (server) => {
         assert.equal((await ask(server)).text, "Hello from tsgw\n");
         assert.match(server.logs(), /serving the demo bundled with tsgw/);
-      } finally {
-        await server.stop();
-      }
+      }, { cwd: dir });
     });
 
     test("--version and --help", async () => {

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ask, BINARY, FIXTURES, NODE_BINARY, ROOT, runTsgw, startTsgw, type Target, tempDir } from "../helpers/tsgw.ts";
+import { ask, BINARY, FIXTURES, NODE_BINARY, ROOT, runTsgw, startTsgw, type Target, tempDir, withTsgw } from "../helpers/tsgw.ts";
 
 const BIN = join(ROOT, "node_modules", ".bin");
 const PATH = `${BIN}:${process.env.PATH}`;
@@ -80,12 +80,9 @@ for (const [name, binary, version] of BINARIES) {
     });
 
     test("serves the bundled demo from any folder", async () => {
-      const server = await startTsgw([binary], ["demo:app", "-b", "127.0.0.1:0", "--no-master"], { cwd: tempDir(), env: { PATH: "/nonexistent" } });
-      try {
+      await withTsgw([binary], ["demo:app", "-b", "127.0.0.1:0", "--no-master"], async (server) => {
         assert.equal((await ask(server)).text, "Hello from tsgw\n");
-      } finally {
-        await server.stop();
-      }
+      }, { cwd: tempDir(), env: { PATH: "/nonexistent" } });
     });
   });
 }

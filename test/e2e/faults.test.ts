@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { encodeRequest } from "../../src/protocol/uwsgi.ts";
-import { ask, commandFor, engineOf, oneLine, rawSend, RUNTIMES, runTsgw, type Server, startTsgw, tempDir, waitForLog } from "../helpers/tsgw.ts";
+import { ask, commandFor, engineOf, oneLine, rawSend, RUNTIMES, runTsgw, type Server, startTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
 
 const FAULTS = "test/fixtures/faults.ts";
 const ROOTED = process.getuid?.() === 0;
@@ -209,8 +209,7 @@ for (const rt of RUNTIMES) {
       const dir = tempDir();
       const sock = join(dir, "app.sock");
       const marker = join(dir, "fail-now");
-      const server = await startTsgw(rt, [FAULTS, "-b", `unix:${sock}`], { env: { FAULTS_FAIL_IF: marker } });
-      try {
+      await withTsgw(rt, [FAULTS, "-b", `unix:${sock}`], async (server) => {
         const first = Number((await ask({ port: 0, socketPath: sock }, { path: "/pid" })).text);
         process.kill(first, "SIGKILL");
         let second = "";
@@ -223,9 +222,7 @@ for (const rt of RUNTIMES) {
         writeFileSync(marker, "");
         process.kill(Number(second), "SIGKILL");
         await waitForLog(server, /exited unexpectedly with code \d+: .*the database is gone \(fault injected at import\)/, 8000);
-      } finally {
-        await server.stop();
-      }
+      }, { env: { FAULTS_FAIL_IF: marker } });
     });
 
     test("kill -9 of the master: a worker stuck in a loop exits, and tsgw restarts cleanly on the same port, unix socket and pidfile", async () => {
@@ -240,13 +237,10 @@ for (const rt of RUNTIMES) {
       probe.child.kill("SIGKILL");
       assert.ok(await waitGone(worker!, 8000), "the stuck worker exited");
       await hang;
-      const again = await startTsgw(rt, [FAULTS, "-b", `127.0.0.1:${port}`, "--socket", sock, "--pid", pidfile], { listeners: 2 });
-      try {
+      await withTsgw(rt, [FAULTS, "-b", `127.0.0.1:${port}`, "--socket", sock, "--pid", pidfile], async (again) => {
         assert.equal((await ask(again, { path: "/" })).text, "ok");
         assert.equal(readFileSync(pidfile, "utf8").trim(), String(again.child.pid));
-      } finally {
-        await again.stop();
-      }
+      }, { listeners: 2 });
     });
 
     test("kill -9 of the master: a request in flight is finished, then the worker exits", async () => {
@@ -262,15 +256,12 @@ for (const rt of RUNTIMES) {
     });
 
     test("a port that something else serves is refused with one line, even where workers share ports with SO_REUSEPORT", async () => {
-      const first = await startTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "-w", "2"]);
-      try {
+      await withTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "-w", "2"], async (first) => {
         const second = await runTsgw(rt, [FAULTS, "-b", `127.0.0.1:${first.port}`]);
         assert.equal(second.code, 1);
         assert.match(oneLine(second.stderr), /^cannot listen on http:\/\/127\.0\.0\.1:\d+: address already in use$/);
         assert.doesNotMatch(second.stderr, /Booting worker/, "refused before any worker started");
-      } finally {
-        await first.stop();
-      }
+      });
     });
 
     test("two starts at once with one pidfile: exactly one runs, the other exits 1 with one line", async () => {
@@ -499,16 +490,13 @@ for (const rt of RUNTIMES) {
   for (const [kind, app] of [["fetch app", FAULTS], ["Node listener", "test/fixtures/faults-node.mjs"]] as const) {
     test(`malformed requests get what the README says (${kind}, ${rt})`, async () => {
       const parser = kind === "Node listener" || engine === "node" ? "node:http" : engine === "bun" ? "Bun.serve" : "Deno.serve";
-      const server = await startTsgw(rt, [app, "-b", "127.0.0.1:0"]);
-      try {
+      await withTsgw(rt, [app, "-b", "127.0.0.1:0"], async (server) => {
         for (const [name, text, expect] of MALFORMED) {
           const got = await statusLine(server.port, text);
           assert.match(got, new RegExp(`^HTTP/1\\.1 ${expect[parser]} `), `${name} on ${parser}: got ${JSON.stringify(got.split("\r\n")[0])}`);
         }
         assert.equal((await ask(server, { path: "/" })).text, "ok");
-      } finally {
-        await server.stop();
-      }
+      });
     });
   }
 }

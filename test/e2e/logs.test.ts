@@ -10,7 +10,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { encodeRequest } from "../../src/protocol/uwsgi.ts";
-import { ask, oneLine, rawSend, RUNTIMES, runTsgw, startTsgw, tempDir } from "../helpers/tsgw.ts";
+import { ask, oneLine, rawSend, RUNTIMES, runTsgw, startTsgw, tempDir, withTsgw } from "../helpers/tsgw.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -91,14 +91,11 @@ for (const rt of RUNTIMES) {
 
     test("access log for a Node listener app, default format", async () => {
       const file = join(tempDir(), "access.log");
-      const server = await startTsgw(rt, ["test/fixtures/express.cjs", "-b", "127.0.0.1:0", "--access-log", file]);
-      try {
+      await withTsgw(rt, ["test/fixtures/express.cjs", "-b", "127.0.0.1:0", "--access-log", file], async (server) => {
         await ask(server, { path: "/?x=1", headers: { "user-agent": "probe/1", referer: "http://r.test/" } });
         const [line] = await waitForLines(file, 1);
         assert.match(line!, /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/\?x=1 HTTP\/1\.1" 200 \S+ "http:\/\/r\.test\/" "probe\/1"$/);
-      } finally {
-        await server.stop();
-      }
+      });
     });
 
     test("N requests -> N access lines across max-requests recycling, a reload and a graceful stop", async () => {

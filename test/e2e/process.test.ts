@@ -18,6 +18,7 @@ import {
   startTsgw,
   tempDir,
   waitForLog,
+  withTsgw,
 } from "../helpers/tsgw.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -233,25 +234,19 @@ for (const rt of RUNTIMES) {
     test("pidfile: a second start is refused while the first runs; a stale one is replaced", async () => {
       const dir = tempDir();
       const pidfile = join(dir, "app.pid");
-      const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--pid", pidfile]);
-      try {
+      await withTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--pid", pidfile], async (server) => {
         const second = await runTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--pid", pidfile]);
         assert.equal(second.code, 1);
         assert.match(oneLine(second.stderr), new RegExp(`tsgw is already running with pid ${server.child.pid} \\(pidfile .*app\\.pid\\)`));
-      } finally {
-        await server.stop();
-      }
+      });
       writeFileSync(pidfile, "999999\n"); // a pid nobody has
-      const again = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--pid", pidfile]);
-      try {
+      await withTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--pid", pidfile], async (again) => {
         assert.equal(readFileSync(pidfile, "utf8").trim(), String(again.child.pid));
         const stopped = await runTsgw(rt, ["--stop", pidfile]);
         assert.equal(stopped.code, 0, stopped.stderr);
         assert.match(stopped.stdout, /^tsgw \d+ stopped$/m);
         assert.equal(again.child.exitCode ?? (await again.stop()), 0);
-      } finally {
-        await again.stop();
-      }
+      });
     });
 
     test("bad pidfiles for --reload/--stop: one line, non-zero, and a foreign process is never signalled", async () => {

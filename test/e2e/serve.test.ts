@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ask, engineOf, rawSend, RUNTIMES, type Server, startTsgw, tempDir, waitForLog } from "../helpers/tsgw.ts";
+import { ask, engineOf, rawSend, RUNTIMES, type Server, startTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
 
 const LOCAL = ["-b", "127.0.0.1:0"];
 
@@ -222,12 +222,9 @@ for (const rt of RUNTIMES) {
     });
 
     test("plain Node listener (req, res), streaming with res.write", async () => {
-      const server = await startTsgw(rt, ["test/fixtures/node-plain", ...LOCAL]);
-      try {
+      await withTsgw(rt, ["test/fixtures/node-plain", ...LOCAL], async (server) => {
         assert.equal((await ask(server, { path: "/p" })).text, "node listener /p");
-      } finally {
-        await server.stop();
-      }
+      });
     });
 
     test("factory create() and async factory createAsync()", async () => {
@@ -263,12 +260,9 @@ for (const rt of RUNTIMES) {
         assert.equal(await server.stop(), 0);
       }
       assert.throws(() => statSync(path), "the socket file is removed on a clean stop");
-      const strict = await startTsgw(rt, ["test/fixtures/fetch", "-b", `unix:${path}`, "--chmod-socket", "600"]);
-      try {
+      await withTsgw(rt, ["test/fixtures/fetch", "-b", `unix:${path}`, "--chmod-socket", "600"], async () => {
         assert.equal(statSync(path).mode & 0o777, 0o600);
-      } finally {
-        await strict.stop();
-      }
+      });
     });
 
     test("a stale socket file is replaced; a live one is not stolen", async () => {
@@ -279,12 +273,9 @@ for (const rt of RUNTIMES) {
       const { spawnSync } = await import("node:child_process");
       spawnSync(process.execPath, ["-e", `require("net").createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, "SIGKILL"))`]);
       assert.ok(statSync(path).isSocket());
-      const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", `unix:${path}`]);
-      try {
+      await withTsgw(rt, ["test/fixtures/fetch", "-b", `unix:${path}`], async (server) => {
         assert.equal((await ask(server)).text, "hello world");
-      } finally {
-        await server.stop();
-      }
+      });
       const holder = createServer().listen(path);
       await new Promise((r) => holder.once("listening", r));
       try {
@@ -319,8 +310,7 @@ for (const rt of RUNTIMES) {
     const todo = rt === "deno" && kind === "fetch app" ? "Deno.serve has no header timeout" : undefined;
     const bunServe = engineOf(rt) === "bun" && kind === "fetch app";
     test(`a client that never finishes its request head is cut off after header-timeout (${kind}, ${rt})`, { todo }, async () => {
-      const server = await startTsgw(rt, [app, "-b", "127.0.0.1:0", "--header-timeout", "1"]);
-      try {
+      await withTsgw(rt, [app, "-b", "127.0.0.1:0", "--header-timeout", "1"], async (server) => {
         const start = Date.now();
         const slow = rawSend(server.port, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
         const limit = bunServe ? 16000 : 6000;
@@ -329,9 +319,7 @@ for (const rt of RUNTIMES) {
         assert.equal(closed, true, `the connection was still open after ${limit / 1000} s`);
         assert.ok(Date.now() - start >= 900, "closed before the timeout");
         assert.equal((await ask(server)).status, 200);
-      } finally {
-        await server.stop();
-      }
+      });
     });
   }
 }

@@ -1,7 +1,7 @@
 /** Starting the real tsgw CLI as a subprocess on each runtime, and talking to it over real sockets. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { type IncomingHttpHeaders, request as httpRequest } from "node:http";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -163,6 +163,25 @@ export function startTsgw(rt: Target, args: string[], opts: RunOptions = {}): Pr
   });
 }
 
+/**
+ * Start a server, run `fn` with it, and stop it whatever happens (SIGTERM;
+ * `opts.stopWith` for another signal): the start/try/finally/stop every
+ * serving test needs, in one place.
+ */
+export async function withTsgw<T>(
+  rt: Target,
+  args: string[],
+  fn: (server: Server) => Promise<T>,
+  opts: RunOptions & { stopWith?: NodeJS.Signals } = {},
+): Promise<T> {
+  const server = await startTsgw(rt, args, opts);
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop(opts.stopWith);
+  }
+}
+
 /** Log lines travel through a pipe and may land after the response that caused them: wait a little. */
 export async function waitForLog(server: Pick<Server, "logs">, pattern: RegExp, ms = 5000): Promise<string> {
   for (const start = Date.now(); Date.now() - start < ms; await new Promise((r) => setTimeout(r, 20))) {
@@ -234,8 +253,16 @@ export function rawSend(port: number, ...chunks: (Uint8Array | string)[]): { rep
   return { reply, sock };
 }
 
+const made: string[] = [];
+// every temporary folder a test made goes when its test file ends
+process.on("exit", () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "tsgw-test-"));
+  const dir = mkdtempSync(join(tmpdir(), "tsgw-test-"));
+  made.push(dir);
+  return dir;
 }
 
 /** The error contract: one "tsgw: error:" line on stderr (log lines aside), no stack trace. */
