@@ -61,7 +61,7 @@ async function start(runtime: Runtime, resolved: ResolvedConfig, argv: string[],
   }
   const { daemon, daemonize } = resolved.config;
   const { isDaemonChild, launchDaemon } = await import("./master/daemon.ts");
-  if ((daemon || daemonize) && !isDaemonChild()) return void process.stdout.write(`${await launchDaemon(argv, daemonize)}\n`);
+  if ((daemon || daemonize) && !isDaemonChild()) return void process.stdout.write(`${await launchDaemon(runtime, argv, daemonize)}\n`);
   const { Arbiter } = await import("./master/arbiter.ts");
   const arbiter = new Arbiter({ runtime, resolved, argv, env: process.env, cwd, log });
   await arbiter.run();

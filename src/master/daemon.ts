@@ -4,10 +4,10 @@
  * file, the same working folder) and exits 0 only once that copy serves, or
  * non-zero with its error, so a shell script can trust it.
  */
-import { fork } from "node:child_process";
 import { openSync } from "node:fs";
 import { TsgwError } from "../errors.ts";
 import { WORKER_ENV } from "../protocol/worker.ts";
+import type { Runtime } from "../runtime/types.ts";
 
 const CHILD = "TSGW_DAEMON_CHILD";
 
@@ -18,18 +18,14 @@ export function isDaemonChild(): boolean {
 }
 
 /** In the launching command: start the daemon, wait for its word, and return what to print. */
-export function launchDaemon(argv: string[], logfile: string | null): Promise<string> {
+export function launchDaemon(runtime: Runtime, argv: string[], logfile: string | null): Promise<string> {
   let out: number;
   try {
     out = openSync(logfile ?? "/dev/null", "a");
   } catch (err) {
     throw new TsgwError(`cannot open daemon log file ${logfile}: ${(err as Error).message}`);
   }
-  const child = fork(process.argv[1]!, process.argv.slice(2), {
-    detached: true,
-    stdio: ["ignore", out, out, "ipc"],
-    env: { ...process.env, [CHILD]: "1", [WORKER_ENV.argv]: JSON.stringify(argv) },
-  });
+  const child = runtime.spawnDaemon({ [CHILD]: "1", [WORKER_ENV.argv]: JSON.stringify(argv) }, out);
   return new Promise((resolve, reject) => {
     child.once("message", (m: DaemonMessage) => {
       child.removeAllListeners("exit");

@@ -1,6 +1,6 @@
 /** Bun shim: Bun.serve for fetch apps, Bun's node:http for Node listeners, Bun.listen for raw connections. */
 import { formatAddress } from "../config/address.ts";
-import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
+import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
 import { LazyRequestInfo, type RemoteAddr } from "../app/contract.ts";
 import { listenBunSockets } from "./bun-socket.ts";
@@ -37,6 +37,7 @@ export const runtime: Runtime = {
   unixSharing: "none",
   tcpSharing: "reusePort",
   spawnWorker: spawnClusterWorker,
+  spawnDaemon: forkDetached,
   toMaster: sendToMaster,
   setGroups: setGroupsProcess,
   installGlobals() {},

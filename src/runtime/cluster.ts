@@ -16,6 +16,7 @@
  * - Deno: node:cluster shares unix sockets between workers through
  *   node:http, which `Deno.Command` children could not.
  */
+import type { ChildProcess } from "node:child_process";
 import type { Cluster } from "node:cluster";
 import { createRequire } from "node:module";
 import type { WorkerEvents, WorkerProcess } from "./types.ts";
@@ -63,4 +64,13 @@ export function sendToMaster(message: object): void {
   } catch {
     // the master is gone; the worker will be told by its signals or orphaned exit
   }
+}
+
+/**
+ * The daemon (-D): this same program again, detached in a session of its
+ * own, its output on `out`, with an IPC channel to report how its start went.
+ */
+export function forkDetached(env: Record<string, string>, out: number): ChildProcess {
+  const { fork } = createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
+  return fork(process.argv[1]!, process.argv.slice(2), { detached: true, stdio: ["ignore", out, out, "ipc"], env: { ...process.env, ...env } });
 }

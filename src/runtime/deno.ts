@@ -1,7 +1,7 @@
 /** Deno shim: Deno.serve for fetch apps, Deno's node:http for Node listeners. */
 import { bytesOnly } from "../app/body-stream.ts";
 import { installRequestCompat } from "../app/light/globals.ts";
-import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
+import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { type FetchHandler, LazyRequestInfo, type RemoteAddr } from "../app/contract.ts";
 import { listenNative } from "./native-server.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
@@ -83,6 +83,7 @@ export const runtime: Runtime = {
   unixSharing: "cluster",
   tcpSharing: "reusePort",
   spawnWorker: spawnClusterWorker,
+  spawnDaemon: forkDetached,
   toMaster: sendToMaster,
   installGlobals: installBytesOnlyResponse,
   setGroups: setGroupsLibc,

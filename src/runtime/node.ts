@@ -1,7 +1,7 @@
 /** Node shim: node:http for both interfaces, libuv handles for raw connections, jiti for TypeScript modules. */
 import { pathToFileURL } from "node:url";
 import { installLightGlobals } from "../app/light/globals.ts";
-import { sendToMaster, spawnClusterWorker } from "./cluster.ts";
+import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
 import { importFile, isTypeScript } from "./modules.ts";
@@ -32,6 +32,7 @@ export const runtime: Runtime = {
   unixSharing: "cluster",
   tcpSharing: "cluster",
   spawnWorker: spawnClusterWorker,
+  spawnDaemon: forkDetached,
   toMaster: sendToMaster,
   async importModule(file) {
     if (isTypeScript(file)) {

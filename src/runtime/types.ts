@@ -115,6 +115,8 @@ export interface Runtime {
   readonly tcpSharing: "cluster" | "reusePort";
   /** start a worker: this same program again, told by `env` that it is one */
   spawnWorker(env: Record<string, string>, events: WorkerEvents): WorkerProcess;
+  /** start the daemon (-D): this same program, detached, its output on the file descriptor `out`, with an IPC channel */
+  spawnDaemon(env: Record<string, string>, out: number): import("node:child_process").ChildProcess;
   /** in a worker: a message for the master */
   toMaster(message: object): void;
   /** put the serving globals in place (Node: the light Request/Response; Deno: a Response that encodes string chunks), before the app is imported */

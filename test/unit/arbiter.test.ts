@@ -83,6 +83,9 @@ async function rig(args: string[], opts: { autoBoot?: boolean; unixOnly?: boolea
       if (opts.autoBoot !== false) setImmediate(() => w.ready());
       return w;
     },
+    spawnDaemon: () => {
+      throw new Error("not in these tests");
+    },
     toMaster() {},
     installGlobals() {},
     setGroups() {},
