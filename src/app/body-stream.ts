@@ -2,14 +2,14 @@
  * Body streams between a node stream and the web: a request body pulled from
  * node, and a response body's chunks made bytes.
  */
-import type { Readable } from "node:stream";
+import type { BodySource } from "./bridge.ts";
 
 /**
  * A request body as a web ReadableStream, pulled from a node stream (an
  * IncomingMessage, or a uwsgi request's body) with backpressure: the source
  * pauses while the app is not reading.
  */
-export function bodyStream(source: Readable): ReadableStream<Uint8Array> {
+export function bodyStream(source: BodySource): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {

@@ -3,7 +3,7 @@
  * a 500 for that request and a log line; the worker keeps serving.
  */
 import { describeError } from "../errors.ts";
-import type { ServerResponse } from "node:http";
+import type { BridgeResponse } from "./bridge.ts";
 import type { FetchHandler, NodeListener } from "./contract.ts";
 
 const HINT = "; if this app is a Node listener (req, res), start tsgw with --interface node";
@@ -48,10 +48,10 @@ export function guardNode(listener: NodeListener, log: (m: string) => void): Nod
 }
 
 /** A 500 if nothing was sent yet; otherwise the only honest end is a cut connection. */
-export function fail500(res: ServerResponse): void {
+export function fail500(res: BridgeResponse): void {
   if (res.headersSent) return void res.destroy();
   // headers a failed writeHead left behind are not this answer's (the uwsgi server's response keeps none)
-  for (const name of res.getHeaderNames?.() ?? []) res.removeHeader(name);
+  for (const name of res.getHeaderNames?.() ?? []) res.removeHeader?.(name);
   // the reason phrase is given: a writeHead that failed may have left the app's statusMessage set
   res.writeHead(500, "Internal Server Error", { "content-type": "text/plain", "content-length": "21" }).end("Internal Server Error");
 }

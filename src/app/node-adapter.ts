@@ -1,28 +1,27 @@
 /**
  * Serving a fetch handler from node:http (Node has no fetch server of its
- * own). Requests are light objects (see node-light.ts); responses of known
+ * own). Requests are light objects (see light/); responses of known
  * length go out in one write with content-length; stream bodies go out chunk
  * by chunk with backpressure, never buffered whole.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Socket } from "node:net";
-import { type FetchHandler, LazyRequestInfo, type NodeListener, type RemoteAddr } from "./contract.ts";
+import type { BridgeListener, BridgeRequest, BridgeResponse } from "./bridge.ts";
+import { type FetchHandler, LazyRequestInfo, type RemoteAddr } from "./contract.ts";
 import { chunkBytes } from "./body-stream.ts";
 import { fail500 } from "./guard.ts";
 import { hasHeader } from "./node-headers.ts";
 import { LightRequest } from "./light/request.ts";
 import { streamedParts, writeKnownBody } from "./light/response.ts";
 
-const remote = (socket: Socket): RemoteAddr => ({ hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 });
+const remote = (socket: BridgeRequest["socket"]): RemoteAddr => ({ hostname: socket?.remoteAddress ?? "", port: socket?.remotePort ?? 0 });
 
 /** `handler` must not throw (wrap it with guardFetch); write failures are reported to onError. */
-export function fetchToNodeListener(handler: FetchHandler, workerId: number, onError: (m: string) => void): NodeListener {
-  const failed = (res: ServerResponse, err: unknown) => {
+export function fetchToNodeListener(handler: FetchHandler, workerId: number, onError: (m: string) => void): BridgeListener {
+  const failed = (res: BridgeResponse, err: unknown) => {
     onError(`writing the response failed: ${String(err)}`);
     fail500(res);
   };
   // The common case (a known body, returned synchronously) allocates no promise at all.
-  const send = (req: IncomingMessage, res: ServerResponse, response: Response) => {
+  const send = (req: BridgeRequest, res: BridgeResponse, response: Response) => {
     if (!writeKnownBody(response, res)) writeStream(req, res, response).catch((err) => failed(res, err));
   };
   return (req, res) => {
@@ -35,7 +34,7 @@ export function fetchToNodeListener(handler: FetchHandler, workerId: number, onE
 /** bytes a streamed body may have waiting in the socket's buffer before the stream waits for the client */
 const STREAM_AHEAD = 64 * 1024;
 
-async function writeStream(req: IncomingMessage, res: ServerResponse, response: Response): Promise<void> {
+async function writeStream(req: BridgeRequest, res: BridgeResponse, response: Response): Promise<void> {
   const { headers, body } = streamedParts(response);
   const head = () => res.writeHead(response.status, response.statusText || undefined, headers);
   if (!body || req.method === "HEAD") {
@@ -109,7 +108,7 @@ type Watched = { [SENDING]?: () => void; [WATCHED]?: true; once(event: "close", 
  * "close" listener per response cost about a tenth of Node's streaming
  * throughput); a response without a socket of its own (uwsgi) is watched itself.
  */
-function whenGone(res: ServerResponse, gone: () => void): () => void {
+function whenGone(res: BridgeResponse, gone: () => void): () => void {
   const socket = res.socket as unknown as Watched | null;
   if (!socket) {
     res.once("close", gone);
@@ -123,7 +122,7 @@ function whenGone(res: ServerResponse, gone: () => void): () => void {
   return () => void (socket[SENDING] === gone && (socket[SENDING] = undefined));
 }
 
-function drained(res: ServerResponse): Promise<void> {
+function drained(res: BridgeResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       res.off("drain", done);

@@ -4,7 +4,7 @@
  * json(), arrayBuffer() and bytes(), and anything else builds the real
  * Request on first use.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { BridgeRequest, BridgeResponse } from "../bridge.ts";
 import { bodyStream } from "../body-stream.ts";
 import { delegateMembers, delegateTo, natives, REAL, REQUEST_MEMBERS, whenNativesLoaded } from "./natives.ts";
 
@@ -12,14 +12,14 @@ const DECODER = new TextDecoder();
 const ABSOLUTE = /^https?:\/\//i;
 
 export class LightRequest {
-  #req: IncomingMessage;
-  #res: ServerResponse;
+  #req: BridgeRequest;
+  #res: BridgeResponse;
   #signal?: AbortSignal;
   #url?: string;
   #headers?: Headers;
   #real?: Request;
 
-  constructor(req: IncomingMessage, res: ServerResponse) {
+  constructor(req: BridgeRequest, res: BridgeResponse) {
     this.#req = req;
     this.#res = res;
   }

@@ -4,7 +4,8 @@
  * for the server to read straight from; anything else (Blobs, FormData) is
  * a native Response inside.
  */
-import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
+import type { BridgeResponse } from "../bridge.ts";
 import { hasHeader, isHeadersObject, toNodeHeaders } from "../node-headers.ts";
 import { delegateMembers, delegateTo, natives, REAL, RESPONSE_MEMBERS, whenNativesLoaded } from "./natives.ts";
 
@@ -101,7 +102,7 @@ export class LightResponse {
    * string or bytes not yet read through the stream): content-length set,
    * one write. Returns false when the body must be streamed instead.
    */
-  [WRITE](res: ServerResponse): boolean {
+  [WRITE](res: BridgeResponse): boolean {
     if (this.#stream) return false;
     const real = this.#real;
     if (real && (real.bodyUsed || (this.#body === null && real.body !== null))) return false;
@@ -145,7 +146,7 @@ export function streamedParts(response: Response): { headers: OutgoingHttpHeader
 }
 
 /** Write a light response with a known body in one go; false for anything that must be streamed. */
-export function writeKnownBody(response: Response, res: ServerResponse): boolean {
+export function writeKnownBody(response: Response, res: BridgeResponse): boolean {
   return (response as unknown as LightResponse)[WRITE]?.(res) ?? false;
 }
 

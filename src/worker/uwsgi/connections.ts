@@ -13,7 +13,7 @@
  * Node listeners get a real IncomingMessage/ServerResponse made from the
  * vars, with no HTTP parser in between (see node.ts).
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { BridgeListener } from "../../app/bridge.ts";
 import type { FetchHandler, NodeListener } from "../../app/contract.ts";
 import { fetchToNodeListener } from "../../app/node-adapter.ts";
 import { installRequestCompat } from "../../app/light/globals.ts";
@@ -38,8 +38,8 @@ export interface UwsgiOptions {
 export type UwsgiApp = { fetch: FetchHandler } | { node: NodeListener };
 
 type NodeHttp = typeof import("node:http");
-/** `http`: a Node listener, served through node:http's own request and response classes */
-type Served = { listener: NodeListener; http?: NodeHttp };
+/** a fetch app on the bridge, or a Node listener on node:http's own request and response classes */
+type Served = { fetch: BridgeListener } | { node: NodeListener; http: NodeHttp };
 
 /** What to do with each new connection: check the peer, then read one request. */
 export async function uwsgiConnections(app: UwsgiApp, options: UwsgiOptions): Promise<(socket: StreamSocket) => void> {
@@ -48,8 +48,8 @@ export async function uwsgiConnections(app: UwsgiApp, options: UwsgiOptions): Pr
   let served: Served;
   if ("fetch" in app) {
     installRequestCompat(); // apps may pass the light request to new Request() or fetch()
-    served = { listener: fetchToNodeListener(app.fetch, options.workerId, options.onError) };
-  } else served = { listener: app.node, http: await import("node:http") };
+    served = { fetch: fetchToNodeListener(app.fetch, options.workerId, options.onError) };
+  } else served = { node: app.node, http: await import("node:http") };
   return (socket) => {
     const peer = socket.remoteAddress;
     if (peer && !allowed.has(normalizeIp(peer))) {
@@ -107,12 +107,12 @@ class Connection {
       ms: this.options.bodyTimeout * 1000,
       onStall: () => this.fail(`request body stalled for ${this.options.bodyTimeout}s (body-timeout)`),
     };
-    if (served.http) serveNodeRequest(socket, parts, rest, served.listener, served.http, stall);
+    if ("node" in served) serveNodeRequest(socket, parts, rest, served.node, served.http, stall);
     else {
       const request = new UwsgiRequest(socket, parts, rest, stall);
       // the rest of the body waits in the socket until the app reads it (see bodyOf)
       if (!request.allRead) socket.pause();
-      served.listener(request as unknown as IncomingMessage, new UwsgiResponse(socket, request) as unknown as ServerResponse);
+      served.fetch(request, new UwsgiResponse(socket, request));
     }
   };
 }

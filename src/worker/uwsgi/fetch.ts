@@ -88,14 +88,14 @@ export class UwsgiResponse {
   private readonly isHead: boolean;
 
   constructor(
-    private readonly socket: StreamSocket,
+    private readonly connection: StreamSocket,
     private readonly request: UwsgiRequest,
   ) {
     this.isHead = request.method === "HEAD";
   }
 
   get destroyed(): boolean {
-    return this.socket.destroyed;
+    return this.connection.destroyed;
   }
 
   writeHead(status: number, reason?: string | OutgoingHttpHeaders, headers?: OutgoingHttpHeaders): this {
@@ -114,12 +114,12 @@ export class UwsgiResponse {
 
   write(chunk: string | Uint8Array): boolean {
     if (this.isHead) return true;
-    return this.socket.write(this.withHead(chunk));
+    return this.connection.write(this.withHead(chunk));
   }
 
   end(chunk?: string | Uint8Array): this {
     const bytes = this.withHead(this.isHead ? undefined : chunk);
-    const { socket } = this;
+    const { connection: socket } = this;
     if (bytes.length) socket.write(bytes);
     closeAfterResponse(socket, this.request.allRead);
     this.writableFinished = true;
@@ -136,19 +136,19 @@ export class UwsgiResponse {
   }
 
   destroy(): void {
-    this.socket.destroy();
+    this.connection.destroy();
   }
 
   on(event: string, listener: () => void): this {
-    this.socket.on(event, listener);
+    this.connection.on(event, listener);
     return this;
   }
   once(event: string, listener: () => void): this {
-    this.socket.once(event, listener);
+    this.connection.once(event, listener);
     return this;
   }
   off(event: string, listener: () => void): this {
-    this.socket.off(event, listener);
+    this.connection.off(event, listener);
     return this;
   }
 }
