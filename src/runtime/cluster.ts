@@ -9,10 +9,11 @@
  * Why not each runtime's own spawner (decided by measurement):
  * - Bun: `Bun.spawn({ ipc })` children are lighter (a worker 1.6 MB, the
  *   master 5 MB), but Bun's node:http, which serves Node listeners on Bun,
- *   shares a TCP port between processes only as node:cluster workers: outside
- *   cluster, `listen({ reusePort: true })` fails with EADDRINUSE in a second
- *   process (Bun 1.4.5, tested), and the master cannot choose per app, since
- *   it never loads the app.
+ *   shares a TCP port between processes only as node:cluster workers: its
+ *   listen() binds with reusePort only when not the primary (Bun 1.4.5's
+ *   node:http source), so `listen({ reusePort: true })` in a second plain
+ *   process fails with EADDRINUSE (tested), and the master cannot choose per
+ *   app, since it never loads the app.
  * - Deno: node:cluster shares unix sockets between workers through
  *   node:http, which `Deno.Command` children could not.
  */
