@@ -97,10 +97,9 @@ async function writeStream(req: BridgeRequest, res: BridgeResponse, response: Re
   }
 }
 
-/** The stream a connection is sending now: told when the connection closes. */
+/** The stream a connection is sending now, told when the connection closes (the key exists once the connection is watched). */
 const SENDING = Symbol("tsgw.sending");
-const WATCHED = Symbol("tsgw.watched");
-type Watched = { [SENDING]?: () => void; [WATCHED]?: true; once(event: "close", listener: () => void): unknown };
+type Watched = { [SENDING]?: () => void; once(event: "close", listener: () => void): unknown };
 
 /**
  * Call `gone` if the client leaves before the response is over; returns the
@@ -109,16 +108,13 @@ type Watched = { [SENDING]?: () => void; [WATCHED]?: true; once(event: "close", 
  * throughput); a response without a socket of its own (uwsgi) is watched itself.
  */
 function whenGone(res: BridgeResponse, gone: () => void): () => void {
-  const socket = res.socket as unknown as Watched | null;
+  const socket = res.socket as Watched | null | undefined;
   if (!socket) {
     res.once("close", gone);
     return () => void res.off("close", gone);
   }
+  if (!(SENDING in socket)) socket.once("close", () => socket[SENDING]?.());
   socket[SENDING] = gone;
-  if (!socket[WATCHED]) {
-    socket[WATCHED] = true;
-    socket.once("close", () => socket[SENDING]?.());
-  }
   return () => void (socket[SENDING] === gone && (socket[SENDING] = undefined));
 }
 

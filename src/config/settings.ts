@@ -83,7 +83,7 @@ const CLI_ONLY: readonly Source[] = ["cli"];
 const TS_ONLY: readonly Source[] = ["ts"];
 
 /** The server hooks (TS config only), in Gunicorn's camelCase names; their settings are these names in kebab-case. */
-export const HOOK_HELP = [
+const HOOK_HELP = [
   ["onStarting", "onStarting(server): in the master, before the first workers start."],
   ["onReload", "onReload(server): in the master, when a reload (HUP) begins."],
   ["whenReady", "whenReady(server): in the master, once the first workers serve."],

@@ -1,4 +1,3 @@
-/** Log lines for faults that repeat with every connection. */
 /** `report`, at most once per `ms`: a fault that repeats with every connection (EMFILE) gets one line and a count. */
 export function rateLimited(report: (message: string) => void, ms: number): (message: string) => void {
   let last = 0;

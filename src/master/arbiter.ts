@@ -254,11 +254,7 @@ export class Arbiter {
     const grace = this.config.gracefulTimeout * 1000 + 500;
     for (const w of this.workers.values()) {
       if (w.state === "stopping") {
-        if (now - w.stoppingSince > grace && !w.abandoned) {
-          this.log.warn(`Worker (pid:${w.proc.pid}) still busy after graceful-timeout ${this.config.gracefulTimeout}s; killing it`);
-          w.abandoned = true;
-          w.proc.kill("SIGKILL");
-        }
+        if (now - w.stoppingSince > grace && !w.abandoned) this.killBusy(w);
       } else if (!w.abandoned && now - w.lastBeat > timeout) {
         this.log.error(`WORKER TIMEOUT (pid:${w.proc.pid}): no heartbeat for ${this.config.timeout}s; killing it`);
         w.proc.kill("SIGKILL");
@@ -373,11 +369,17 @@ export class Arbiter {
       this.log.warn(`Worker (pid:${w.proc.pid}) exited unexpectedly with ${how}${w.bootError ? `: ${w.bootError.message}` : ""}`);
       if (w.generation === this.generation && this.established.has(w.generation)) {
         // a worker that dies young counts as a crash; back off so a crash at boot does not spin
-        this.crashes = Date.now() - w.startedAt < 5000 ? this.crashes + 1 : 0;
-        this.spawnAfter = this.crashes ? Date.now() + Math.min(10_000, 100 * 2 ** (this.crashes - 1)) : 0;
+        if (Date.now() - w.startedAt < 5000) this.backOff();
+        else this.crashes = this.spawnAfter = 0;
       }
     }
     this.manage();
+  }
+
+  /** One crash more: no spawn for 100 ms, doubling with each crash in a row, at most 10 s. */
+  private backOff(): void {
+    this.crashes++;
+    this.spawnAfter = Date.now() + Math.min(10_000, 100 * 2 ** (this.crashes - 1));
   }
 
   /** Resolves to the first boot failure among `ws`, or null once all serve. */
@@ -461,7 +463,7 @@ export class Arbiter {
       this.generation = previous.generation;
       this.workerCount = previous.workerCount;
       // where the old generation had to go first, nothing serves now: its successors start with backoff
-      if (!this.canOverlap) this.crashes++, (this.spawnAfter = Date.now() + Math.min(10_000, 100 * 2 ** (this.crashes - 1)));
+      if (!this.canOverlap) this.backOff();
       this.manage();
       return finish(false, failure.message);
     }
@@ -481,9 +483,7 @@ export class Arbiter {
     const limit = graceful ? this.config.gracefulTimeout * 1000 + 500 : 2000;
     const deadline = new Promise<void>((r) => setTimeout(r, limit).unref());
     await Promise.race([Promise.all(all.map((w) => w.exited)), deadline]);
-    for (const w of this.workers.values()) {
-      if (graceful) this.log.warn(`Worker (pid:${w.proc.pid}) still busy after graceful-timeout ${this.config.gracefulTimeout}s; killing it`);
-    }
+    if (graceful) { for (const w of this.workers.values()) if (!w.abandoned) this.killBusy(w); }
     await this.killAll();
     this.cleanup();
     await this.hook("onExit", this.serverInfo());
@@ -491,11 +491,20 @@ export class Arbiter {
     this.done(EXIT.ok);
   }
 
+  /** A worker still draining past graceful-timeout: it goes now. */
+  private killBusy(w: Worker): void {
+    this.log.warn(`Worker (pid:${w.proc.pid}) still busy after graceful-timeout ${this.config.gracefulTimeout}s; killing it`);
+    w.abandoned = true;
+    w.proc.kill("SIGKILL");
+  }
+
   private async killAll(): Promise<void> {
     clearInterval(this.ticker);
     clearTimeout(this.backoffTimer);
     const all = [...this.workers.values()];
+    // (an abandoned worker was sent its SIGKILL already)
     for (const w of all) {
+      if (w.abandoned) continue;
       w.abandoned = true;
       w.proc.kill("SIGKILL");
     }

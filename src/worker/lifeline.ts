@@ -11,7 +11,7 @@
  *   draining after `graceMs`: the thread kills the process, so no orphan
  *   keeps the port, the unix socket or a share of the traffic.
  *
- * What it costs is in the README (Failure modes): a few MB a worker.
+ * What it costs is in the README (Failure modes): 2.5 to 11 MB a worker.
  */
 import type { Runtime, ThreadBody } from "../runtime/types.ts";
 
@@ -41,14 +41,14 @@ export interface Lifeline {
   beat(): void;
 }
 
-export async function holdLifeline(runtime: Runtime, options: { stuckMs: number; graceMs: number; onOrphaned: () => void }): Promise<Lifeline> {
+export async function holdLifeline(
+  runtime: Runtime,
+  options: { master: number; stuckMs: number; graceMs: number; onOrphaned: () => void },
+): Promise<Lifeline> {
   const beats = new Int32Array(new SharedArrayBuffer(4));
+  const { master, stuckMs, graceMs, onOrphaned } = options;
   try {
-    await runtime.startThread(
-      watch,
-      { beats: beats.buffer, master: process.ppid, ...options, onOrphaned: undefined },
-      (m) => m === "orphaned" && options.onOrphaned(),
-    );
+    await runtime.startThread(watch, { beats: beats.buffer, master, stuckMs, graceMs }, (m) => m === "orphaned" && onOrphaned());
   } catch {
     return { beat() {} }; // no threads here: the master's IPC channel closing is the only notice
   }

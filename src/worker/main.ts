@@ -59,7 +59,12 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
       void stop(true, "master gone");
     };
     const beatMs = Math.min(1000, (config.timeout * 1000) / 4);
-    const lifeline = await holdLifeline(runtime, { stuckMs: beatMs * 2 + 1000, graceMs: config.gracefulTimeout * 1000 + 1000, onOrphaned: orphan });
+    const lifeline = await holdLifeline(runtime, {
+      master: masterPid,
+      stuckMs: beatMs * 2 + 1000,
+      graceMs: config.gracefulTimeout * 1000 + 1000,
+      onOrphaned: orphan,
+    });
     let rss = 0;
     const checkFds = fdWatch(log);
     const beat = () => {

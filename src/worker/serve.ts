@@ -112,7 +112,7 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
  * nothing but what they already broke, where dying would cut every request
  * in flight.
  */
-export function containAppErrors(log: Logger): void {
+function containAppErrors(log: Logger): void {
   const stack = (err: unknown) => (err instanceof Error && err.stack ? err.stack : describeError(err));
   process.on("unhandledRejection", (reason) => log.error(`unhandled rejection in the app: ${stack(reason)}`));
   process.on("uncaughtException", (err) => log.error(`uncaught exception in the app (the worker serves on): ${stack(err)}`));

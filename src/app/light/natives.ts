@@ -76,7 +76,7 @@ export const REQUEST_MEMBERS = {
 };
 export const RESPONSE_MEMBERS = { get: [...BODY_MEMBERS.get, "type", "url", "redirected", "status", "ok", "statusText"], call: BODY_MEMBERS.call };
 
-export type Members = { get: string[]; call: string[] };
+type Members = { get: string[]; call: string[] };
 
 /** Asks a light object for its real counterpart. */
 export const REAL = Symbol("tsgw.real");

@@ -14,7 +14,7 @@ export function bodyLength({ method, contentLength }: RequestParts): number {
  * closes before all of it came.
  */
 export function bodyOf(source: StreamSocket, first: Uint8Array, length: number, whole: () => void, stall: BodyStall): Readable {
-  return feedBody(new Readable({ read: () => void source.resume() }), source, first, length, whole, stall);
+  return feedBody(new Readable(), source, first, length, whole, stall);
 }
 
 /** How long a body may stall, and what to do when it does. */
@@ -24,19 +24,25 @@ export interface BodyStall {
 }
 
 /**
- * Push the body into `body`, a Readable whose reads resume `source`; `whole`
- * runs before its end. While the app waits for body bytes (the source
- * flowing), the peer may be silent for at most `stall.ms`; while the app is
- * not reading (the source paused for backpressure) no clock runs.
+ * Push the body into `body`, a Readable whose reads resume `source` (what
+ * node:http's parser does for its sockets); `whole` runs before its end.
+ * While the app waits for body bytes (the source flowing), the peer may be
+ * silent for at most `stall.ms`; while the app is not reading (the source
+ * paused for backpressure) no clock runs.
  */
 export function feedBody<R extends Readable>(body: R, source: StreamSocket, first: Uint8Array, length: number, whole: () => void, stall: BodyStall): R {
   let left = length;
+  const watch = (on: boolean) => stall.ms > 0 && source.setTimeout(on ? stall.ms : 0);
+  // reading resumes the source, and the stall clock with it
+  body._read = () => {
+    if (left > 0) watch(true);
+    source.resume();
+  };
   if (left === 0) {
     whole();
     body.push(null);
     return body;
   }
-  const watch = (on: boolean) => stall.ms > 0 && source.setTimeout(on ? stall.ms : 0);
   const cut = () => left > 0 && body.destroy(new Error(`the peer closed with ${left} body bytes unsent`));
   const take = (bytes: Uint8Array): void => {
     const piece = bytes.length > left ? bytes.subarray(0, left) : bytes;
@@ -59,12 +65,6 @@ export function feedBody<R extends Readable>(body: R, source: StreamSocket, firs
     source.once("close", cut);
     if (stall.ms > 0) {
       source.on("timeout", () => left > 0 && stall.onStall());
-      // reading resumes the source: the clock runs again
-      const read = body._read.bind(body);
-      body._read = (n: number) => {
-        watch(true);
-        read(n);
-      };
       watch(true);
     }
   }

@@ -67,8 +67,6 @@ export function serveNodeRequest(socket: StreamSocket, parts: RequestParts, rest
   req.headers = nodeHeaders(lines);
   req.rawHeaders = lines.flat();
   if (req.headers.host === undefined) req.headers.host = parts.host;
-  // reading the request resumes the connection (what node:http's parser does for its sockets)
-  req._read = () => void socket.resume();
   if (!allRead) socket.pause();
   feedBody(
     req,
