@@ -37,3 +37,49 @@ export class LazyRequestInfo<S> implements RequestInfo {
     return (this.#remote ??= this.#read(this.#source));
   }
 }
+
+/** Where tsgw serves, as an adopted server reports it to the app (`server.address()`, `server.url`, `onListen`). */
+export interface ServingAt {
+  /** http://127.0.0.1:8000, unix:/run/app.sock */
+  url: string;
+  /** TCP: the host and port; a unix socket: its path */
+  tcp?: { host: string; port: number };
+  unix?: string;
+}
+
+/** What an adopted server serves: the app as tsgw calls it. */
+export type AdoptedApp =
+  | {
+    kind: "fetch";
+    handler: FetchHandler;
+    /**
+     * The app's own options for the runtime's server (Bun.serve's routes,
+     * websocket, error...), for the shim that adopted them to serve as given;
+     * other listeners serve `handler`.
+     */
+    native?: unknown;
+  }
+  | { kind: "node"; listener: NodeListener };
+
+/**
+ * A server the app started while tsgw loaded it (`app.listen(3000)`,
+ * `Bun.serve()`, `Deno.serve()`): not bound; tsgw serves what it would have
+ * served on tsgw's own listeners.
+ */
+export interface AdoptedServer {
+  /** what the app asked for, for log lines: ":3000", "unix:/tmp/app.sock" */
+  asked: string;
+  /** what started it: "node:http listen()", "Bun.serve()", "Deno.serve()" */
+  via: string;
+  app: AdoptedApp;
+  /** the same app as `other` (Fastify listens twice for "localhost", with one handler) */
+  sameAs(other: AdoptedServer): boolean;
+  /**
+   * What the worker does when the app closes or stops its server (a SIGTERM
+   * handler's `server.close(cb)`): stop serving gracefully; resolves once done.
+   */
+  onClose?: () => Promise<void>;
+}
+
+/** Installs the traps that adopt servers started while the app loads; returns the function that removes them. */
+export type TrapServers = (at: ServingAt, onServer: (server: AdoptedServer) => void) => () => void;

@@ -6,8 +6,8 @@
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AppLoadError, describeError } from "../errors.ts";
-import type { ImportModule } from "./contract.ts";
-import { type AppInterface, describe, type Detected, detectInterface } from "./detect.ts";
+import type { AdoptedServer, ImportModule, ServingAt, TrapServers } from "./contract.ts";
+import { type AppInterface, describe, type Detected, detectInterface, prepareInstance } from "./detect.ts";
 import { type AppSpec, parseAppSpec } from "./spec.ts";
 
 export const EXTENSIONS = [".ts", ".tsx", ".mts", ".js", ".mjs", ".cjs", ".jsx"];
@@ -20,19 +20,37 @@ const DEFAULT_NAMES = ["default", "app", "application"];
  */
 const BUNDLED_DEMO = { file: "(demo bundled with tsgw)", load: () => import("../../demo/index.ts") as Promise<Record<string, unknown>> };
 
-export type LoadedApp = Detected & { spec: AppSpec; file: string; exportName: string };
-
 export function resolveModule(path: string, cwd: string): string | undefined {
   const base = resolve(cwd, path);
   const candidates = [base, ...EXTENSIONS.map((e) => base + e), ...EXTENSIONS.map((e) => join(base, "index" + e))];
   return candidates.find((c) => existsSync(c) && statSync(c).isFile());
 }
 
-export async function loadApp(
-  importModule: ImportModule,
-  specText: string,
-  opts: { cwd: string; callable?: string | null; interface: "auto" | AppInterface },
-): Promise<LoadedApp & { note?: string }> {
+export interface LoadOptions {
+  cwd: string;
+  callable?: string | null;
+  interface: "auto" | "listen" | AppInterface;
+  /** adopts the servers the app starts while it loads (absent: they bind as they would) */
+  trap?: TrapServers;
+  /** where tsgw serves, for the adopted servers to report */
+  at?: ServingAt;
+  /** how long a module that exports no app may take to start a server (a bootstrap() not awaited) */
+  listenWaitMs?: number;
+}
+
+export type LoadedApp = Detected & {
+  spec: AppSpec;
+  file: string;
+  /** the export served, or undefined for an adopted server */
+  exportName?: string;
+  note?: string;
+  /** the server the app started, served by tsgw */
+  adopted?: AdoptedServer;
+  /** servers the app started that are not served (a second one, or one beside an exported app) */
+  unbound: AdoptedServer[];
+};
+
+export async function loadApp(importModule: ImportModule, specText: string, opts: LoadOptions): Promise<LoadedApp> {
   const spec = parseAppSpec(specText, opts.callable);
   if (typeof spec === "string") throw new AppLoadError(`bad app spec: ${spec}`);
   let note: string | undefined;
@@ -47,23 +65,82 @@ export async function loadApp(
       `app module "${spec.path}" not found in ${opts.cwd} (tried ${spec.path}, ${spec.path}{${EXTENSIONS.join(",")}}, ${spec.path}/index.*)`,
     );
   }
+  const started: AdoptedServer[] = [];
+  let wake = () => {};
+  const release = opts.trap?.(opts.at ?? { url: "" }, (server) => {
+    started.push(server);
+    wake();
+  });
+  try {
+    const picked = await pickExport(load, spec, file);
+    const done = (d: Detected, exportName?: string, adopted?: AdoptedServer): LoadedApp => ({
+      ...d,
+      spec,
+      file: file!,
+      exportName,
+      note,
+      adopted,
+      unbound: started.filter((s) => s !== adopted),
+    });
+    const fromServer = (): LoadedApp | undefined => {
+      const first = started[0];
+      if (!first) return undefined;
+      const reason = `the server it started while loading, with ${first.via}`;
+      return done(first.app.kind === "fetch" ? { ...first.app, reason } : { ...first.app, reason }, undefined, first);
+    };
+    if (opts.interface !== "listen" && picked.value !== undefined && !isEmptyObject(picked.value)) {
+      const detected = await detectValue(picked.value, opts.interface === "auto" ? "auto" : opts.interface, `${picked.label} in ${file}`);
+      // a guess (any function is a fetch handler) yields to a server the module started: it is a script
+      if (typeof detected !== "string" && !(detected.kind === "fetch" && detected.guessed && started.length > 0)) return done(detected, picked.name);
+      if (typeof detected === "string" && started.length === 0) throw new AppLoadError(`app ${picked.label} in ${file}: ${detected}`);
+    }
+    if (started.length === 0 && opts.trap) {
+      // `bootstrap()` without await (NestJS, Fastify's start()): the server comes after the import
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, opts.listenWaitMs ?? 0);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const served = fromServer();
+    if (served) return served;
+    throw new AppLoadError(nothingToServe(file, picked, opts));
+  } catch (err) {
+    if (err instanceof AppLoadError) throw err;
+    throw new AppLoadError(`app module ${file} failed to load: ${firstLine(describeError(err))}`);
+  } finally {
+    release?.();
+  }
+}
+
+interface Picked {
+  /** the export's value, after a factory call or an await; undefined if there is none */
+  value: unknown;
+  name?: string;
+  label: string;
+  exports: string[];
+}
+
+/** Import the module and take the export the spec names (or the first of default, app, application). */
+async function pickExport(load: () => Promise<Record<string, unknown>>, spec: AppSpec, file: string): Promise<Picked> {
   let mod: Record<string, unknown>;
   try {
     mod = await load();
   } catch (err) {
     throw new AppLoadError(`app module ${file} failed to load: ${firstLine(describeError(err))}`);
   }
-  const exportName = spec.name ?? DEFAULT_NAMES.find((n) => mod[n] !== undefined && mod[n] !== null);
+  const name = spec.name ?? DEFAULT_NAMES.find((n) => mod[n] !== undefined && mod[n] !== null);
   const exports = Object.keys(mod).filter((k) => k !== "__esModule" && k !== "module.exports");
-  if (!exportName || !(exportName in mod) || mod[exportName] === undefined) {
-    const what = spec.name ? `has no export "${spec.name}"` : `has no default export, "app" or "application"`;
-    throw new AppLoadError(`app module ${file} ${what}; its exports: ${exports.join(", ") || "(none)"}`);
+  const label = `${spec.path}:${name ?? "default"}${spec.factory ? "()" : ""}`;
+  if (spec.name && !(spec.name in mod)) {
+    throw new AppLoadError(`app module ${file} has no export "${spec.name}"; its exports: ${exports.join(", ") || "(none)"}`);
   }
-  let value: unknown = mod[exportName];
-  const label = `${spec.path}:${exportName}${spec.factory ? "()" : ""}`;
+  let value: unknown = name ? mod[name] : undefined;
   try {
     if (spec.factory) {
-      if (typeof value !== "function") throw new AppLoadError(`${label}: "${exportName}" is ${describe(value)}, not a factory function`);
+      if (typeof value !== "function") throw new AppLoadError(`${label}: "${name}" is ${describe(value)}, not a factory function`);
       value = await (value as () => unknown)();
     } else if (isThenable(value)) {
       value = await value;
@@ -72,9 +149,51 @@ export async function loadApp(
     if (err instanceof AppLoadError) throw err;
     throw new AppLoadError(`app factory ${label} in ${file} failed: ${firstLine(describeError(err))}`);
   }
-  const detected = detectInterface(value, opts.interface);
-  if (typeof detected === "string") throw new AppLoadError(`app ${label} in ${file}: ${detected}`);
-  return { ...detected, spec, file, exportName, note };
+  return { value, name, label, exports };
+}
+
+/** Unwrap a framework instance (prepareInstance), then detect its interface; a string says why it cannot be served. */
+async function detectValue(value: unknown, forced: "auto" | AppInterface, where: string): Promise<Detected | string> {
+  let prepared: Awaited<ReturnType<typeof prepareInstance>>;
+  try {
+    prepared = await prepareInstance(value);
+  } catch (err) {
+    throw new AppLoadError(`app ${where} could not be made ready: ${firstLine(describeError(err))}`);
+  }
+  if (prepared.listener) {
+    if (forced === "fetch") return `a ${prepared.via} serves Node requests, not fetch ones (drop --interface fetch)`;
+    return { kind: "node", listener: prepared.listener, reason: prepared.via! };
+  }
+  const detected = detectInterface(prepared.value, forced);
+  if (typeof detected === "string" || !prepared.via) return detected;
+  return { ...detected, reason: `${prepared.via}, ${detected.reason}` };
+}
+
+/** The error for a module that gives tsgw nothing to serve, with what to do instead. */
+function nothingToServe(file: string, picked: Picked, opts: LoadOptions): string {
+  const waited = opts.listenWaitMs ? ` and started no server within ${Math.round(opts.listenWaitMs / 1000)}s` : "";
+  const what = picked.value === undefined
+    ? `has no default export, "app" or "application"${waited}; its exports: ${picked.exports.join(", ") || "(none)"}`
+    : opts.interface === "listen"
+    ? `started no server while loading${waited.replace(" and started no server", "")} (--interface listen)`
+    : `exports ${describe(picked.value)}${waited}`;
+  return `app module ${file} ${what}${frameworkHint(file)}`;
+}
+
+/** For the frameworks whose build outputs are known: what to load instead. */
+function frameworkHint(file: string): string {
+  if (/[\\/]\.output[\\/]server[\\/]/.test(file)) {
+    return "; a Nitro/Nuxt build: build with NITRO_PRESET=node-listener and serve .output/server/index.mjs:listener, or use a preset that listens (node-server, bun, deno-server), which tsgw adopts";
+  }
+  if (/[\\/]build[\\/]handler\.js$/.test(file)) {
+    return "; a SvelteKit adapter-node build: serve build/handler.js:handler, or build/index.js, which listens (tsgw adopts it)";
+  }
+  return "; export a fetch handler or Node listener, or let the module start its server (app.listen(), Bun.serve(), Deno.serve()): tsgw adopts it";
+}
+
+/** `module.exports = {}` untouched, or a namespace with nothing in it (as a loader may give for a module that exports nothing) */
+function isEmptyObject(v: unknown): boolean {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 0 && !("fetch" in v) && !("callback" in v);
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {

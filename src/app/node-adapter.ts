@@ -14,6 +14,24 @@ import { streamedParts, writeKnownBody } from "./light/response.ts";
 
 const remote = (socket: BridgeRequest["socket"]): RemoteAddr => ({ hostname: socket?.remoteAddress ?? "", port: socket?.remotePort ?? 0 });
 
+/**
+ * The second argument of a fetch handler served from node:http (or uwsgi's
+ * equivalent of it): tsgw's remoteAddr and workerId, and `incoming` and
+ * `outgoing` as @hono/node-server and srvx give them (Hono's getConnInfo
+ * reads `incoming.socket`), and Bun.serve's `requestIP()`, so handlers
+ * written for any runtime's server find what they look for.
+ */
+class NodeRequestInfo extends LazyRequestInfo<BridgeRequest["socket"]> {
+  constructor(readonly incoming: BridgeRequest, readonly outgoing: BridgeResponse, workerId: number) {
+    super(incoming.socket, remote, workerId);
+  }
+  requestIP(): { address: string; port: number; family: string } | null {
+    const socket = this.incoming.socket;
+    if (!socket?.remoteAddress) return null;
+    return { address: socket.remoteAddress, port: socket.remotePort ?? 0, family: socket.remoteAddress.includes(":") ? "IPv6" : "IPv4" };
+  }
+}
+
 /** `handler` must not throw (wrap it with guardFetch); write failures are reported to onError. */
 export function fetchToNodeListener(handler: FetchHandler, workerId: number, onError: (m: string) => void): BridgeListener {
   const failed = (res: BridgeResponse, err: unknown) => {
@@ -25,7 +43,7 @@ export function fetchToNodeListener(handler: FetchHandler, workerId: number, onE
     if (!writeKnownBody(response, res)) writeStream(req, res, response).catch((err) => failed(res, err));
   };
   return (req, res) => {
-    const out = handler(new LightRequest(req, res) as unknown as Request, new LazyRequestInfo(req.socket, remote, workerId));
+    const out = handler(new LightRequest(req, res) as unknown as Request, new NodeRequestInfo(req, res, workerId));
     if (out instanceof Promise) out.then((r) => send(req, res, r)).catch((err) => failed(res, err));
     else send(req, res, out);
   };

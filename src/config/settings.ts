@@ -235,8 +235,9 @@ export const SETTINGS = [
     section: "Application",
     type: "enum",
     default: "auto",
-    choices: ["auto", "fetch", "node"],
-    help: "How to call the app: fetch handler (Request -> Response), Node listener (req, res), or auto-detect.",
+    choices: ["auto", "fetch", "node", "listen"],
+    help:
+      "How to call the app: fetch handler (Request -> Response), Node listener (req, res), listen (serve the server the module starts while it loads: app.listen(), Bun.serve(), Deno.serve()), or auto-detect (the export first, then a server the module starts).",
     reload: true,
   },
   {

@@ -2,7 +2,9 @@
 import { formatAddress } from "../config/address.ts";
 import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
-import { LazyRequestInfo, type RemoteAddr } from "../app/contract.ts";
+import type { FetchHandler, RemoteAddr, RequestInfo } from "../app/contract.ts";
+import { guardFetch } from "../app/guard.ts";
+import { BunAdoption, type BunServer, bunServeTrap } from "./bun-adopt.ts";
 import { listenBunSockets } from "./bun-socket.ts";
 import { listenBound, listenNative } from "./native-server.ts";
 import { listenNodeServer, nodeHttpServer } from "./node-server.ts";
@@ -11,15 +13,45 @@ import { webThread } from "./threads.ts";
 import type { Address } from "../config/address.ts";
 import type { Runtime, ServeOptions } from "./types.ts";
 
-interface BunServer {
-  port: number;
-  requestIP(req: Request): { address: string; port: number } | null;
-  stop(closeActive?: boolean): Promise<void> | void;
-}
 declare const Bun: {
   version: string;
   serve(options: Record<string, unknown>): BunServer;
 };
+
+/**
+ * The second argument of a fetch handler on Bun: tsgw's remoteAddr and
+ * workerId, and every member of the Bun server, as Bun.serve passes it
+ * (requestIP, upgrade, publish, timeout... bound to the real server), so
+ * code written for Bun.serve (Hono's getConnInfo, server.upgrade) works.
+ */
+class BunRequestInfo implements RequestInfo {
+  #remote?: RemoteAddr;
+  constructor(readonly server: BunServer, private readonly request: Request, readonly workerId: number) {}
+  get remoteAddr(): RemoteAddr {
+    if (!this.#remote) {
+      const ip = this.server.requestIP(this.request);
+      this.#remote = { hostname: ip?.address ?? "", port: ip?.port ?? 0 };
+    }
+    return this.#remote;
+  }
+}
+let delegated = false;
+
+/** Give BunRequestInfo the server's members (once: every Bun server has the same prototype). */
+function delegateServerMembers(server: BunServer): void {
+  if (delegated) return;
+  delegated = true;
+  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(server))) {
+    if (name === "constructor" || name in BunRequestInfo.prototype) continue;
+    Object.defineProperty(BunRequestInfo.prototype, name, {
+      configurable: true,
+      get(this: BunRequestInfo) {
+        const value = (this.server as unknown as Record<string, unknown>)[name];
+        return typeof value === "function" ? value.bind(this.server) : value;
+      },
+    });
+  }
+}
 
 /**
  * Bun cannot share a unix socket, so its one worker owns the path: a socket
@@ -44,31 +76,37 @@ export const runtime: Runtime = {
   // smol: the thread holds a few numbers (7 MB a worker with it, 14 MB through node:worker_threads)
   startThread: (body, data, onMessage) => webThread(body, data, onMessage, "() => process.ppid", '() => process.kill(process.pid, "SIGKILL")', { smol: true }),
   importModule: importFile,
+  trapServers: bunServeTrap(Bun),
   serveFetch(address, handler, options) {
     const { workerId } = options;
+    const adoption = options.native instanceof BunAdoption ? options.native : undefined;
     return listenNative(address, own(address, options), options.observe.fetch(handler), (serving) => {
       // deno-lint-ignore prefer-const -- read by the closures below before it is assigned
       let server: BunServer | undefined;
       const origin = () => (address.kind === "tcp" ? formatAddress({ ...address, port: server!.port }) : "http://localhost");
-      const remote = (req: Request): RemoteAddr => {
-        const ip = server!.requestIP(req);
-        return { hostname: ip?.address ?? "", port: ip?.port ?? 0 };
+      const call = (h: FetchHandler) => (req: Request, bun: BunServer) => {
+        // Bun leaves the URL relative ("/path") when a request has no Host header (HTTP/1.0
+        // clients, health checkers); apps rightly expect an absolute one, as on Node and Deno.
+        // The request stays Bun's own (server.upgrade() takes no other): the URL is set on it.
+        if (req.url.charCodeAt(0) === 47) Object.defineProperty(req, "url", { value: origin() + req.url, configurable: true });
+        return h(req, new BunRequestInfo(bun, req, workerId));
       };
-      server = Bun.serve({
+      // the app's own route handlers are watched and guarded as its fetch is
+      const route = (h: FetchHandler) => call(options.observe.fetch(guardFetch(h, options.onError)));
+      const build = () => ({
+        ...adoption?.serveOptions(route, options.onWarning),
         ...(address.kind === "unix" ? { unix: address.path } : { hostname: address.host, port: address.port, reusePort: options.shared }),
         // bodies stream through; the app decides what is too large
-        maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-        fetch: (req: Request) => {
-          const info = new LazyRequestInfo(req, remote, workerId);
-          // Bun leaves the URL relative ("/path") when a request has no Host header (HTTP/1.0
-          // clients, health checkers); apps rightly expect an absolute one, as on Node and Deno
-          return serving(req.url.charCodeAt(0) === 47 ? new Request(origin() + req.url, req) : req, info);
-        },
-        error(err: unknown) {
+        maxRequestBodySize: (adoption?.options.maxRequestBodySize as number | undefined) ?? Number.MAX_SAFE_INTEGER,
+        fetch: call(serving),
+        error: (adoption?.options.error as ((err: unknown) => Response) | undefined) ?? ((err: unknown) => {
           options.onError(`request failed: ${String(err)}`);
           return new Response("Internal Server Error", { status: 500 });
-        },
+        }),
       });
+      server = Bun.serve(build());
+      delegateServerMembers(server);
+      adoption?.servers.push({ server, build });
       return { port: server.port, stop: (graceful) => server!.stop(!graceful) };
     });
   },

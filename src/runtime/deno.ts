@@ -2,7 +2,7 @@
 import { bytesOnly } from "../app/body-stream.ts";
 import { installRequestCompat } from "../app/light/globals.ts";
 import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
-import { type FetchHandler, LazyRequestInfo, type RemoteAddr } from "../app/contract.ts";
+import type { AdoptedServer, FetchHandler, RequestInfo, TrapServers } from "../app/contract.ts";
 import { listenNative } from "./native-server.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
 import { importFile } from "./modules.ts";
@@ -56,7 +56,45 @@ function installBytesOnlyResponse(): void {
   Object.defineProperty(globalThis, "Response", { value: Response, writable: true, configurable: true });
 }
 
-const remote = (addr: DenoAddr): RemoteAddr => ({ hostname: addr.hostname ?? "", port: addr.port ?? 0 });
+type DenoHandler = (req: Request, info: { remoteAddr: DenoAddr }) => Response | Promise<Response>;
+interface DenoServeOptions {
+  handler?: DenoHandler;
+  fetch?: DenoHandler;
+  port?: number;
+  hostname?: string;
+  path?: string;
+  onListen?: (addr: DenoAddr) => void;
+}
+
+/**
+ * Deno.serve() calls an app makes while tsgw loads it, adopted: nothing is
+ * bound, tsgw serves the handler on its own listeners, and the server the
+ * app holds reports tsgw's first address (its onListen is called with it);
+ * shutting it down stops the worker gracefully.
+ */
+const denoServeTrap: TrapServers = (at, onServer) => {
+  const original = Object.getOwnPropertyDescriptor(Deno, "serve")!;
+  const serve = (a: DenoServeOptions | DenoHandler, b?: DenoServeOptions | DenoHandler) => {
+    const options = (typeof a === "function" ? (typeof b === "object" ? b : {}) : a) ?? {};
+    const handler = typeof a === "function" ? a : typeof b === "function" ? b : options.handler ?? options.fetch;
+    if (typeof handler !== "function") throw new TypeError("Deno.serve: no handler given");
+    const addr: DenoAddr = at.unix ? { transport: "unix", path: at.unix } as DenoAddr : { transport: "tcp", hostname: at.tcp?.host, port: at.tcp?.port };
+    let finish = () => {};
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const adopted: AdoptedServer = {
+      asked: options.path ? `unix:${options.path}` : `${options.hostname ?? ""}:${options.port ?? 8000}`,
+      via: "Deno.serve()",
+      app: { kind: "fetch", handler: handler as unknown as FetchHandler },
+      sameAs: (other) => other.app.kind === "fetch" && other.app.handler === (handler as unknown),
+    };
+    onServer(adopted);
+    if (options.onListen) setTimeout(() => options.onListen!(addr), 0);
+    const shutdown = () => (adopted.onClose?.() ?? Promise.resolve()).then(finish);
+    return { addr, finished, shutdown, ref() {}, unref() {}, [Symbol.asyncDispose]: shutdown };
+  };
+  Object.defineProperty(Deno, "serve", { value: serve, configurable: true, writable: true });
+  return () => Object.defineProperty(Deno, "serve", original);
+};
 
 /**
  * Deno's node:process has no initgroups or setgroups: libc's, through FFI.
@@ -89,6 +127,7 @@ export const runtime: Runtime = {
   setGroups: setGroupsLibc,
   startThread: (body, data, onMessage) => webThread(body, data, onMessage, "() => Deno.ppid", '() => Deno.kill(Deno.pid, "SIGKILL")'),
   importModule: importFile,
+  trapServers: denoServeTrap,
   async serveFetch(address, handler, options) {
     reportCut = options.onError;
     const viaNodeHttp = () => {
@@ -122,7 +161,8 @@ function serveNative(address: Address, handler: FetchHandler, options: ServeOpti
           return new Response("Internal Server Error", { status: 500 });
         },
       },
-      (req, info) => serving(req, new LazyRequestInfo(info.remoteAddr, remote, workerId)),
+      // Deno's own info (remoteAddr, completed), with tsgw's workerId: code written for Deno.serve works unchanged
+      (req, info) => serving(req, Object.assign(info, { workerId }) as unknown as RequestInfo),
     );
     // a fast stop needs no wait: the process exits right after
     return { port: server.addr.port, finished: server.finished, stop: (graceful) => (graceful ? server.shutdown() : undefined) };

@@ -1,5 +1,5 @@
 /** The one interface every runtime shim implements. Nothing here asks which runtime it is. */
-import type { FetchHandler, ImportModule, NodeListener } from "../app/contract.ts";
+import type { FetchHandler, ImportModule, NodeListener, TrapServers } from "../app/contract.ts";
 import type { Address } from "../config/address.ts";
 
 export interface ServeOptions {
@@ -30,6 +30,8 @@ export interface ServeOptions {
    * one serves (headers are a plain object there), else on the fetch handler.
    */
   observe: RequestObserver;
+  /** the app's own options for this runtime's server, from an adopted Bun.serve() (see AdoptedApp.native) */
+  native?: unknown;
 }
 
 export interface RequestObserver {
@@ -121,6 +123,8 @@ export interface Runtime {
   toMaster(message: object): void;
   /** put the serving globals in place (Node: the light Request/Response; Deno: a Response that encodes string chunks), before the app is imported */
   installGlobals(): void;
+  /** adopt this runtime's own servers (Bun.serve, Deno.serve) that the app starts while it loads; node:http's are adopted on every runtime (app/adopt.ts) */
+  trapServers?: TrapServers;
   /** import a module from disk, TypeScript included */
   importModule: ImportModule;
   /** supplementary groups: the user's (initgroups) when a user is given, else just `gid` (setgroups) */

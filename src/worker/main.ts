@@ -50,7 +50,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     switchUser(runtime, config.user, config.group);
     send({ tsgw: "ready", id, urls: servers.map((s) => s.url) });
     const rssLimit = config.reloadOnRss * 1024 * 1024;
-    const stop = stopOnSignals(servers, config.gracefulTimeout, log);
+    const stop = stopOnSignals(servers, config.gracefulTimeout, log, undefined, app);
     let orphaned = false;
     const orphan = () => {
       if (orphaned) return;

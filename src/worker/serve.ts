@@ -11,6 +11,9 @@ import type { Logger } from "../log/logger.ts";
 import { AccessLog } from "../log/access.ts";
 import { openLogTarget, reopenLogFiles } from "../log/files.ts";
 import { RequestCounter } from "./observe.ts";
+import { allTraps, nodeServerTrap } from "../app/adopt.ts";
+import type { ServingAt } from "../app/contract.ts";
+import { formatListener } from "../config/address.ts";
 import { switchUser } from "./user.ts";
 import type { RunningServer, Runtime } from "../runtime/types.ts";
 
@@ -31,15 +34,44 @@ export function prepareProcess(resolved: ResolvedConfig, cwd: string): string {
   return process.cwd() || cwd;
 }
 
+/** Where tsgw serves, as an app's adopted server reports it: the first HTTP listener, else the first of any kind. */
+function servingAt(resolved: ResolvedConfig): ServingAt {
+  const first = resolved.listeners.find((l) => l.protocol === "http") ?? resolved.listeners[0];
+  if (!first) return { url: "" };
+  const url = resolved.listeners.map(formatListener).join(", ");
+  return first.address.kind === "unix" ? { url, unix: first.address.path } : { url, tcp: { host: first.address.host, port: first.address.port } };
+}
+
 /** Load the app; `announce` logs how it was loaded (once per generation, not once per worker). */
 export async function loadConfiguredApp(runtime: Runtime, resolved: ResolvedConfig, cwd: string, log: Logger, announce = true): Promise<LoadedApp> {
   const { config } = resolved;
   runtime.installGlobals();
-  const app = await loadApp(runtime.importModule, config.app!, { cwd, callable: config.callable, interface: config.interface });
+  const trap = allTraps([await nodeServerTrap(), runtime.trapServers]);
+  const at = servingAt(resolved);
+  const app = await loadApp(runtime.importModule, config.app!, {
+    cwd,
+    callable: config.callable,
+    interface: config.interface,
+    trap,
+    at,
+    listenWaitMs: config.timeout * 1000,
+  });
   const say = announce ? log.info : log.debug;
   if (app.note) say(app.note);
   const kind = app.kind === "fetch" ? "fetch handler" : "Node listener";
-  say(`app ${app.spec.path}:${app.exportName}${app.spec.factory ? "()" : ""} loaded as ${kind} (${app.reason})`);
+  const served = app.exportName ? `${app.spec.path}:${app.exportName}${app.spec.factory ? "()" : ""}` : app.spec.path;
+  say(`app ${served} loaded as ${kind} (${app.reason})`);
+  if (app.adopted) say(`app asked for ${app.adopted.asked}; serving on ${at.url || "tsgw's listeners"} instead`);
+  for (const other of app.unbound) {
+    if (app.adopted && other.sameAs(app.adopted)) log.debug(`the app listened again with the same handler (${other.asked}); served once`);
+    else {
+      (announce ? log.warn : log.debug)(
+        `the app started another server (${other.via}, asking for ${other.asked}); tsgw serves ${
+          app.adopted ? "only the first" : "the export"
+        }, so this one is not bound`,
+      );
+    }
+  }
   return app;
 }
 
@@ -95,7 +127,11 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
         const { uwsgiConnections } = await import("./uwsgi/connections.ts");
         servers.push(await runtime.serveConnections(address, "uwsgi", await uwsgiConnections(observed, uwsgi), options));
       } else {
-        servers.push(handler ? await runtime.serveFetch(address, handler, options) : await runtime.serveNode(address, listener!, options));
+        servers.push(
+          handler
+            ? await runtime.serveFetch(address, handler, { ...options, native: app.kind === "fetch" ? app.native : undefined })
+            : await runtime.serveNode(address, listener!, options),
+        );
       }
     }
   } catch (err) {
@@ -120,14 +156,25 @@ function containAppErrors(log: Logger): void {
 
 export type Stop = (graceful: boolean, reason: string) => Promise<void>;
 
+/** How long the app's own close callbacks (an adopted server's `close(cb)`) may run before the worker exits, if they do not exit it themselves. */
+const CLOSE_CALLBACKS_MS = 1000;
+
 /**
  * TERM: stop accepting and let in-flight requests finish within the graceful
  * timeout, then exit 0. INT, QUIT: exit now. Returns the same stop for other
- * reasons (the master gone).
+ * reasons (the master gone). An app that closes the server tsgw adopted
+ * (`server.close(cb)` in its own SIGTERM handler) stops the worker the same
+ * graceful way, and its callback runs once the requests in flight are done.
  */
-export function stopOnSignals(servers: RunningServer[], gracefulTimeout: number, log: Logger, before?: () => void): Stop {
+export function stopOnSignals(servers: RunningServer[], gracefulTimeout: number, log: Logger, before?: () => void, app?: LoadedApp): Stop {
   containAppErrors(log);
   let stopping = false;
+  const closers: (() => void)[] = [];
+  const exit = async () => {
+    for (const closed of closers) closed();
+    if (closers.length > 0) await new Promise((r) => setTimeout(r, Math.min(CLOSE_CALLBACKS_MS, gracefulTimeout * 1000)));
+    process.exit(0);
+  };
   const stop: Stop = async (graceful, reason) => {
     if (stopping) {
       if (!graceful) process.exit(0); // a second INT while draining: leave now
@@ -146,8 +193,15 @@ export function stopOnSignals(servers: RunningServer[], gracefulTimeout: number,
     }, gracefulTimeout * 1000);
     await Promise.all(servers.map((s) => s.stop(true)));
     clearTimeout(timer);
-    process.exit(0);
+    await exit();
   };
+  if (app?.adopted) {
+    app.adopted.onClose = () =>
+      new Promise<void>((resolve) => {
+        closers.push(resolve);
+        void stop(true, "the app closed its server");
+      });
+  }
   process.on("SIGTERM", () => stop(true, "Handling signal: term"));
   process.on("SIGINT", () => stop(false, "Handling signal: int"));
   process.on("SIGQUIT", () => stop(false, "Handling signal: quit"));
@@ -168,5 +222,5 @@ export async function serveAlone(runtime: Runtime, resolved: ResolvedConfig, app
   const servers = await listenAll(runtime, resolved, app, log, { workerId: 1, shared: false, counter, onListenerDied: died });
   switchUser(runtime, resolved.config.user, resolved.config.group);
   for (const s of servers) log.info(`Listening at: ${s.url} (${process.pid})`);
-  stopOnSignals(servers, resolved.config.gracefulTimeout, log, () => log.info("Shutting down"));
+  stopOnSignals(servers, resolved.config.gracefulTimeout, log, () => log.info("Shutting down"), app);
 }

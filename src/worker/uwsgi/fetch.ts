@@ -22,7 +22,7 @@ export class UwsgiRequest {
   readonly headers: { host: string };
   readonly rawHeaders: string[] = [];
   /** the peer nginx saw, and whether it came over HTTPS (LightRequest reads `encrypted`) */
-  readonly socket: { remoteAddress: string; remotePort: number; encrypted: boolean };
+  readonly socket: { remoteAddress: string; remotePort: number; remoteFamily: string; encrypted: boolean };
   #body: Readable | undefined;
   /** the whole request came off the socket (nothing unread that closing would reset) */
   allRead: boolean;
@@ -37,7 +37,8 @@ export class UwsgiRequest {
     this.url = parts.path;
     this.headers = { host: parts.host };
     for (const [k, v] of parts.headers) this.rawHeaders.push(k, v);
-    this.socket = { remoteAddress: parts.remote.hostname, remotePort: parts.remote.port, encrypted: parts.https };
+    const ip = parts.remote.hostname;
+    this.socket = { remoteAddress: ip, remotePort: parts.remote.port, remoteFamily: ip.includes(":") ? "IPv6" : "IPv4", encrypted: parts.https };
     this.allRead = bodyLength(parts) <= first.length;
   }
 
