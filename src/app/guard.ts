@@ -8,9 +8,25 @@ import type { FetchHandler, NodeListener } from "./contract.ts";
 
 const HINT = "; if this app is a Node listener (req, res), start tsgw with --interface node";
 
-export function guardFetch(handler: FetchHandler, log: (m: string) => void): FetchHandler {
+/** What a Node listener called as a fetch handler fails with: a ServerResponse member missing from the second argument. */
+const NODE_ONLY =
+  /\b(writeHead|setHeader|getHeader|removeHeader|statusCode|end|write|on|socket|headersSent)\b.*(is not a function|undefined)|(reading|setting) '(writeHead|setHeader|statusCode|end|socket)'/;
+
+/**
+ * `guessed`: the interface was a guess (any function is a fetch handler);
+ * if the app then fails the way a Node listener would, the log says once
+ * how to start it.
+ */
+export function guardFetch(handler: FetchHandler, log: (m: string) => void, guessed = false): FetchHandler {
+  let hinted = false;
   const failed = (err: unknown) => {
     log(`app raised: ${describeError(err)}`);
+    if (guessed && !hinted && err instanceof TypeError && NODE_ONLY.test(err.message)) {
+      hinted = true;
+      log(
+        `the app was taken for a fetch handler, and failed the way a Node listener (req, res) called so does; if it is one, start tsgw with --interface node`,
+      );
+    }
     return internalError();
   };
   const check = (r: unknown): Response => {

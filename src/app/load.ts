@@ -172,7 +172,7 @@ async function detectValue(value: unknown, forced: "auto" | AppInterface, where:
 /** The error for a module that gives tsgw nothing to serve, with what to do instead. */
 function nothingToServe(file: string, picked: Picked, opts: LoadOptions): string {
   const waited = opts.listenWaitMs ? ` and started no server within ${Math.round(opts.listenWaitMs / 1000)}s` : "";
-  const what = picked.value === undefined
+  const what = picked.value === undefined || isEmptyObject(picked.value)
     ? `has no default export, "app" or "application"${waited}; its exports: ${picked.exports.join(", ") || "(none)"}`
     : opts.interface === "listen"
     ? `started no server while loading${waited.replace(" and started no server", "")} (--interface listen)`

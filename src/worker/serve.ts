@@ -108,7 +108,7 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
     observe: setup.counter,
   };
   // the shims apply the observer (see ServeOptions.observe); the uwsgi server applies it here
-  const handler = app.kind === "fetch" ? guardFetch(app.handler, onError) : undefined;
+  const handler = app.kind === "fetch" ? guardFetch(app.handler, onError, app.guessed) : undefined;
   const listener = app.kind === "node" ? guardNode(app.listener, onError) : undefined;
   const servers: RunningServer[] = [];
   try {

@@ -22,18 +22,27 @@ import "./request.ts"; // its prototype chains to the native Request once that i
 
 let compatRequest: typeof Request | undefined;
 
-/** The global Request tsgw installs: unwraps light requests given to it; made (loading the native class) on first use. */
+/**
+ * The global Request tsgw installs: unwraps light requests given to it;
+ * made (loading the native class) on first use. It is indistinguishable
+ * from the native class to prototype inspection: a plain function that
+ * returns the native object, with the native prototype (srvx copies the
+ * body methods from `Object.getOwnPropertyNames(Request.prototype)`: a
+ * subclass's prototype owns none of them, and POST bodies were lost).
+ */
 function compatRequestClass(): typeof Request {
   if (!compatRequest) {
     const { NativeRequest } = natives();
-    compatRequest = class Request extends NativeRequest {
-      constructor(input: RequestInfo | URL, init?: RequestInit) {
-        super(real(input), init);
-      }
-      static [Symbol.hasInstance](value: unknown): boolean {
-        return value instanceof NativeRequest;
-      }
-    };
+    const Request = function Request(this: unknown, input: RequestInfo | URL, init?: RequestInit) {
+      if (new.target === undefined) throw new TypeError("Class constructor Request cannot be invoked without 'new'");
+      // an app's own subclass keeps its prototype
+      return Reflect.construct(NativeRequest, [real(input), init], new.target === Request ? NativeRequest : new.target);
+    } as unknown as typeof globalThis.Request;
+    Object.setPrototypeOf(Request, NativeRequest);
+    Object.defineProperty(Request, "prototype", { value: NativeRequest.prototype });
+    // `request.constructor === Request`, as with the runtime's own global
+    Object.defineProperty(NativeRequest.prototype, "constructor", { value: Request, writable: true, configurable: true });
+    compatRequest = Request;
   }
   return compatRequest;
 }
