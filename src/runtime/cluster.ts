@@ -30,11 +30,13 @@ import type { WorkerEvents, WorkerProcess } from "./types.ts";
  */
 let cluster: Cluster | undefined;
 
-export function spawnClusterWorker(env: Record<string, string>, events: WorkerEvents): WorkerProcess {
+/** `execArgv`: the runtime's flags for the workers, where the runtime's own default drops some (Deno's) */
+export function spawnClusterWorker(env: Record<string, string>, events: WorkerEvents, execArgv?: string[]): WorkerProcess {
   if (!cluster) {
     // loaded by the master only, when it starts its first worker: workers and one-off commands skip it
     cluster = createRequire(import.meta.url)("node:cluster") as Cluster;
     cluster.schedulingPolicy = cluster.SCHED_NONE;
+    if (execArgv) cluster.setupPrimary({ execArgv });
   }
   const worker = cluster.fork(env);
   worker.on("message", (m: unknown) => events.onMessage(m));
@@ -71,7 +73,7 @@ export function sendToMaster(message: object): void {
  * The daemon (-D): this same program again, detached in a session of its
  * own, its output on `out`, with an IPC channel to report how its start went.
  */
-export function forkDetached(env: Record<string, string>, out: number): ChildProcess {
+export function forkDetached(env: Record<string, string>, out: number, execArgv?: string[]): ChildProcess {
   const { fork } = createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
-  return fork(process.argv[1]!, process.argv.slice(2), { detached: true, stdio: ["ignore", out, out, "ipc"], env: { ...process.env, ...env } });
+  return fork(process.argv[1]!, process.argv.slice(2), { detached: true, stdio: ["ignore", out, out, "ipc"], env: { ...process.env, ...env }, execArgv });
 }

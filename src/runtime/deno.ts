@@ -1,4 +1,5 @@
 /** Deno shim: Deno.serve for fetch apps, Deno's node:http for Node listeners. */
+import { resolve } from "node:path";
 import { bytesOnly } from "../app/body-stream.ts";
 import { installRequestCompat } from "../app/light/globals.ts";
 import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
@@ -22,6 +23,7 @@ interface DenoServer {
 }
 declare const Deno: {
   version: { deno: string };
+  readTextFileSync(path: string): string;
   dlopen(
     path: string,
     symbols: Record<string, { parameters: string[]; result: string }>,
@@ -29,6 +31,26 @@ declare const Deno: {
   listenDatagram?: unknown;
   serve(options: Record<string, unknown>, handler: (req: Request, info: { remoteAddr: DenoAddr }) => Response | Promise<Response>): DenoServer;
 };
+
+/**
+ * The flags this Deno was started with (`deno run -A --config deno.json
+ * --v8-flags=... cli.ts`): Deno's node:cluster and child_process.fork give a
+ * child only `-A` and its unstable flags (process.execArgv is empty), so an
+ * app's import map, compiler options, env file and V8 flags were lost in
+ * every worker. Read from /proc/self/cmdline at start (before any chdir);
+ * undefined where there is none (macOS: Deno's default), or for a compiled
+ * binary, which has no `run`.
+ */
+const DENO_FLAGS: string[] | undefined = (() => {
+  try {
+    const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
+    const run = argv.indexOf("run");
+    const script = process.argv[1] ? argv.findIndex((a, i) => i > run && resolve(a) === process.argv[1]) : -1;
+    return run > 0 && script > run ? ["run", ...argv.slice(run + 1, script)] : undefined;
+  } catch {
+    return undefined;
+  }
+})();
 
 /** Deno exposes listenDatagram only under --unstable-net, the flag reusePort needs. */
 const UNSTABLE_NET = typeof Deno.listenDatagram === "function";
@@ -120,8 +142,8 @@ export const runtime: Runtime = {
   version: Deno.version.deno,
   unixSharing: "cluster",
   tcpSharing: "reusePort",
-  spawnWorker: spawnClusterWorker,
-  spawnDaemon: forkDetached,
+  spawnWorker: (env, events) => spawnClusterWorker(env, events, DENO_FLAGS),
+  spawnDaemon: (env, out) => forkDetached(env, out, DENO_FLAGS),
   toMaster: sendToMaster,
   installGlobals: installBytesOnlyResponse,
   setGroups: setGroupsLibc,

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ask, engineOf, oneLine, RUNTIMES, runTsgw, startTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
+import { ask, commandFor, engineOf, FIXTURES, oneLine, RUNTIMES, runTsgw, startTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
 
 const LOCAL = ["-b", "127.0.0.1:0"];
 const APPS = "test/fixtures/listen";
@@ -190,6 +190,16 @@ for (const rt of RUNTIMES) {
           assert.equal((await ask(server, { method: "POST", body: "posted" })).text, "srvx POST posted");
         });
       });
+    });
+
+    test("the runtime's flags reach every worker (--conditions=custom picks a package's conditional export)", async () => {
+      if (rt === "binary") return; // a compiled binary takes no runtime flags: nothing to pass on (README, Distributions)
+      const [exe, ...rest] = commandFor(rt);
+      const at = rt === "deno" ? 2 : 0; // after `deno run -A`
+      const cmd = [exe!, ...rest.slice(0, at), "--conditions=custom", ...rest.slice(at)];
+      await withTsgw(cmd, ["app.mjs", ...LOCAL, "-w", "2"], async (server) => {
+        for (let i = 0; i < 4; i++) assert.equal((await ask(server)).text, "custom condition");
+      }, { cwd: join(FIXTURES, "conditions") });
     });
 
     describe("the runtime's own objects", () => {
