@@ -72,8 +72,9 @@ function bunBuild(args: string[], out: string, binary: string, what: string): st
 }
 
 function buildBun(target: string | undefined): string {
-  // --compile-autoload-package-json lets the binary resolve an app's own packages from the app's node_modules
-  const args = ["--compile", "--compile-autoload-package-json", "--minify-syntax", ...(target ? ["--target", target] : [])];
+  // --compile-autoload-package-json lets the binary resolve an app's own packages from the app's node_modules;
+  // --compile-autoload-tsconfig lets it compile the app as its tsconfig.json says (JSX runtime, paths)
+  const args = ["--compile", "--compile-autoload-package-json", "--compile-autoload-tsconfig", "--minify-syntax", ...(target ? ["--target", target] : [])];
   return bunBuild(args, join(DIST, target ? `tsgw-${target}` : "tsgw"), "bun build --compile", "bun build --compile");
 }
 

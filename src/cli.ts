@@ -5,6 +5,7 @@
  * because settings need repeatable flags, INI/TS/env layering and
  * file:line errors that a generic parser cannot give.
  */
+import { dirname, resolve as resolvePath } from "node:path";
 import { resolveConfig, type ResolvedConfig } from "./config/load.ts";
 import { actionsOf } from "./config/settings.ts";
 import { describeError, EXIT, TsgwError } from "./errors.ts";
@@ -62,6 +63,11 @@ async function start(runtime: Runtime, resolved: ResolvedConfig, argv: string[],
   const { daemon, daemonize } = resolved.config;
   const { isDaemonChild, launchDaemon } = await import("./master/daemon.ts");
   if ((daemon || daemonize) && !isDaemonChild()) return void process.stdout.write(`${await launchDaemon(runtime, argv, daemonize)}\n`);
+  if (runtime.configureWorkers) {
+    const { parseAppSpec } = await import("./app/spec.ts");
+    const spec = parseAppSpec(resolved.config.app!, resolved.config.callable);
+    if (typeof spec !== "string") runtime.configureWorkers(dirname(resolvePath(resolved.config.chdir ?? cwd, spec.path)));
+  }
   const { Arbiter } = await import("./master/arbiter.ts");
   const arbiter = new Arbiter({ runtime, resolved, argv, env: process.env, cwd, log });
   await arbiter.run();

@@ -5,6 +5,7 @@ import { installRequestCompat } from "../app/light/globals.ts";
 import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import type { AdoptedServer, FetchHandler, RequestInfo, TrapServers } from "../app/contract.ts";
 import { listenNative } from "./native-server.ts";
+import { workerConfig } from "./deno-config.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
 import { importFile } from "./modules.ts";
 import type { Address } from "../config/address.ts";
@@ -41,7 +42,7 @@ declare const Deno: {
  * undefined where there is none (macOS: Deno's default), or for a compiled
  * binary, which has no `run`.
  */
-const DENO_FLAGS: string[] | undefined = (() => {
+let DENO_FLAGS: string[] | undefined = (() => {
   try {
     const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
     const run = argv.indexOf("run");
@@ -142,6 +143,12 @@ export const runtime: Runtime = {
   version: Deno.version.deno,
   unixSharing: "cluster",
   tcpSharing: "reusePort",
+  configureWorkers(appDir) {
+    // a --config of the user's own wins; a compiled binary (no flags) has its config inside
+    if (!DENO_FLAGS || DENO_FLAGS.some((f) => /^(-c|--config|--no-config)(=|$)/.test(f))) return;
+    const config = workerConfig(appDir, process.argv[1]!);
+    if (config) DENO_FLAGS = [...DENO_FLAGS, "--config", config];
+  },
   spawnWorker: (env, events) => spawnClusterWorker(env, events, DENO_FLAGS),
   spawnDaemon: (env, out) => forkDetached(env, out, DENO_FLAGS),
   toMaster: sendToMaster,

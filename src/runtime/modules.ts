@@ -1,8 +1,9 @@
 /** Module loading shared by the shims. */
 import { pathToFileURL } from "node:url";
 
-export function isTypeScript(file: string): boolean {
-  return /\.(c|m)?tsx?$/.test(file);
+/** TypeScript or JSX: what Node cannot import by itself */
+export function needsTransform(file: string): boolean {
+  return /\.(c|m)?tsx?$|\.jsx$/.test(file);
 }
 
 /** import() from a file path, for runtimes that load TypeScript natively. */

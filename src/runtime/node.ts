@@ -4,7 +4,9 @@ import { installLightGlobals } from "../app/light/globals.ts";
 import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
-import { importFile, isTypeScript } from "./modules.ts";
+import { dirname } from "node:path";
+import { importFile, needsTransform } from "./modules.ts";
+import { type ProjectTs, readProjectTs } from "./tsconfig.ts";
 import { takeOverAccepts } from "./node-socket.ts";
 import { nodeThread } from "./threads.ts";
 import type { Runtime } from "./types.ts";
@@ -21,9 +23,26 @@ declare const TSGW_EMBED_TRANSFORM: boolean | undefined;
  * when its file cache already holds the module: about 170 ms saved); a
  * single executable needs jiti/static, which carries the transform inside.
  */
-async function loadJiti(): Promise<Jiti> {
+async function loadJiti(file: string): Promise<Jiti> {
   const { createJiti } = typeof TSGW_EMBED_TRANSFORM === "boolean" && TSGW_EMBED_TRANSFORM ? await import("jiti/static") : await import("jiti");
-  return createJiti(pathToFileURL(`${process.cwd()}/`).href, { interopDefault: false });
+  const ts = readProjectTs(dirname(file));
+  return createJiti(pathToFileURL(`${process.cwd()}/`).href, {
+    interopDefault: false,
+    jsx: jsxOptions(ts),
+    extensions: [".js", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts", ".mtsx", ".ctsx", ".jsx"],
+    // the project's `paths` aliases (jiti reads them, `extends` included)
+    tsconfigPaths: ts?.file ?? false,
+  });
+}
+
+/**
+ * JSX as the project's tsconfig.json sets it; without a setting, the
+ * automatic runtime (React's, as Bun does), which also honours a file's own
+ * `@jsxImportSource` pragma.
+ */
+function jsxOptions(ts: ProjectTs | undefined): { runtime: "automatic" | "classic"; importSource?: string; pragma?: string; pragmaFrag?: string } {
+  if (ts?.jsx === "react") return { runtime: "classic", pragma: ts.jsxFactory, pragmaFrag: ts.jsxFragmentFactory };
+  return { runtime: "automatic", importSource: ts?.jsxImportSource };
 }
 
 export const runtime: Runtime = {
@@ -35,8 +54,8 @@ export const runtime: Runtime = {
   spawnDaemon: forkDetached,
   toMaster: sendToMaster,
   async importModule(file) {
-    if (isTypeScript(file)) {
-      jiti ??= await loadJiti();
+    if (needsTransform(file)) {
+      jiti ??= await loadJiti(file);
       return (await jiti.import(file)) as Record<string, unknown>;
     }
     return importFile(file);

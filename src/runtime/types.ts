@@ -115,6 +115,8 @@ export interface Runtime {
   readonly unixSharing: "cluster" | "none";
   /** how workers share a TCP port: one socket shared through node:cluster, or one socket each with SO_REUSEPORT */
   readonly tcpSharing: "cluster" | "reusePort";
+  /** the workers to come serve an app whose module is in `appDir` (Deno: they get its project's config) */
+  configureWorkers?(appDir: string): void;
   /** start a worker: this same program again, told by `env` that it is one */
   spawnWorker(env: Record<string, string>, events: WorkerEvents): WorkerProcess;
   /** start the daemon (-D): this same program, detached, its output on the file descriptor `out`, with an IPC channel */

@@ -202,6 +202,23 @@ for (const rt of RUNTIMES) {
       }, { cwd: join(FIXTURES, "conditions") });
     });
 
+    describe("TypeScript and JSX as the project configures them", () => {
+      const project = { cwd: join(FIXTURES, "jsx") };
+      test("a .tsx Hono JSX page: tsconfig.json's jsx and jsxImportSource, and an import through its `paths`", async () => {
+        await withTsgw(rt, ["page.tsx", ...LOCAL], async (server) => {
+          const r = await ask(server);
+          assert.equal(r.status, 200, r.text);
+          assert.equal(r.text, '<h1 class="t">hello tsx</h1>');
+        }, project);
+      });
+
+      test("a .jsx file naming its JSX runtime with the @jsxImportSource pragma", async () => {
+        await withTsgw(rt, ["pragma.jsx", ...LOCAL], async (server) => {
+          assert.equal((await ask(server)).text, "<p>hello jsx</p>");
+        }, project);
+      });
+    });
+
     describe("the runtime's own objects", () => {
       test("the global Request is indistinguishable from the native class to prototype inspection", async () => {
         await withTsgw(rt, [`${APPS}/request-proto.mjs`, ...LOCAL], async (server) => {

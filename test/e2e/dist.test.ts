@@ -79,6 +79,14 @@ for (const [name, binary, version] of BINARIES) {
       }
     });
 
+    test("compiles .tsx and .jsx apps as their project's tsconfig.json says (JSX runtime, paths)", async () => {
+      for (const [app, body] of [["page.tsx", '<h1 class="t">hello tsx</h1>'], ["pragma.jsx", "<p>hello jsx</p>"]] as const) {
+        await withTsgw([binary], [app, "-b", "127.0.0.1:0", "-w", "1"], async (server) => {
+          assert.equal((await ask(server)).text, body);
+        }, { cwd: join(FIXTURES, "jsx"), env: { PATH: "/nonexistent" } });
+      }
+    });
+
     test("serves the bundled demo from any folder", async () => {
       await withTsgw([binary], ["demo:app", "-b", "127.0.0.1:0", "--no-master"], async (server) => {
         assert.equal((await ask(server)).text, "Hello from tsgw\n");
