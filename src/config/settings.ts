@@ -241,6 +241,20 @@ export const SETTINGS = [
     reload: true,
   },
   {
+    name: "static-map",
+    section: "Application",
+    type: "list",
+    default: [],
+    meta: "/PREFIX=DIR",
+    help:
+      "Serve files under DIR at URL /PREFIX before the app (uWSGI's static-map; repeatable): content-type, ETag, Last-Modified, Range, HEAD, precompressed .br/.gz; a missing file goes to the app.",
+    reload: true,
+    check: (list: string[]) => {
+      const bad = list.find((m) => !/^\/[^=]*=.+$/.test(m));
+      return bad === undefined ? undefined : `expected /PREFIX=DIR, got "${bad}"`;
+    },
+  },
+  {
     name: "chdir",
     section: "Application",
     type: "path",

@@ -7,7 +7,7 @@ import type { AdoptedServer, FetchHandler, RequestInfo, TrapServers } from "../a
 import { listenNative } from "./native-server.ts";
 import { workerConfig } from "./deno-config.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
-import { importFile } from "./modules.ts";
+import { importFile, nodeFileBody } from "./modules.ts";
 import type { Address } from "../config/address.ts";
 import { webThread } from "./threads.ts";
 import type { Runtime, ServeOptions } from "./types.ts";
@@ -24,6 +24,7 @@ interface DenoServer {
 }
 declare const Deno: {
   version: { deno: string };
+  openSync(path: string): { readable: ReadableStream<Uint8Array> };
   readTextFileSync(path: string): string;
   dlopen(
     path: string,
@@ -52,6 +53,11 @@ let DENO_FLAGS: string[] | undefined = (() => {
     return undefined;
   }
 })();
+
+/** A whole file is Deno's own file stream; a range, node:fs (Deno's stream reads to the end). */
+function denoFileBody(path: string, start: number, end: number, size: number): BodyInit {
+  return start === 0 && end === size - 1 ? Deno.openSync(path).readable : nodeFileBody(path, start, end);
+}
 
 /** Deno exposes listenDatagram only under --unstable-net, the flag reusePort needs. */
 const UNSTABLE_NET = typeof Deno.listenDatagram === "function";
@@ -154,6 +160,7 @@ export const runtime: Runtime = {
   toMaster: sendToMaster,
   installGlobals: installBytesOnlyResponse,
   setGroups: setGroupsLibc,
+  fileBody: denoFileBody,
   startThread: (body, data, onMessage) => webThread(body, data, onMessage, "() => Deno.ppid", '() => Deno.kill(Deno.pid, "SIGKILL")'),
   importModule: importFile,
   trapServers: denoServeTrap,

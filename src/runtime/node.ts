@@ -5,7 +5,7 @@ import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
 import { dirname } from "node:path";
-import { importFile, needsTransform } from "./modules.ts";
+import { importFile, needsTransform, nodeFileBody } from "./modules.ts";
 import { type ProjectTs, readProjectTs } from "./tsconfig.ts";
 import { takeOverAccepts } from "./node-socket.ts";
 import { nodeThread } from "./threads.ts";
@@ -61,6 +61,7 @@ export const runtime: Runtime = {
     return importFile(file);
   },
   startThread: nodeThread,
+  fileBody: nodeFileBody,
   setGroups: setGroupsProcess,
   installGlobals() {
     installLightGlobals();

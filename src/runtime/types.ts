@@ -125,6 +125,8 @@ export interface Runtime {
   toMaster(message: object): void;
   /** put the serving globals in place (Node: the light Request/Response; Deno: a Response that encodes string chunks), before the app is imported */
   installGlobals(): void;
+  /** bytes `start` to `end` (inclusive) of a file of `size` bytes as a Response body, the runtime's cheapest way (static files) */
+  fileBody(path: string, start: number, end: number, size: number): BodyInit;
   /** adopt this runtime's own servers (Bun.serve, Deno.serve) that the app starts while it loads; node:http's are adopted on every runtime (app/adopt.ts) */
   trapServers?: TrapServers;
   /** import a module from disk, TypeScript included */

@@ -108,8 +108,16 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
     observe: setup.counter,
   };
   // the shims apply the observer (see ServeOptions.observe); the uwsgi server applies it here
-  const handler = app.kind === "fetch" ? guardFetch(app.handler, onError, app.guessed) : undefined;
-  const listener = app.kind === "node" ? guardNode(app.listener, onError) : undefined;
+  let handler = app.kind === "fetch" ? guardFetch(app.handler, onError, app.guessed) : undefined;
+  let listener = app.kind === "node" ? guardNode(app.listener, onError) : undefined;
+  if (config.staticMap.length > 0) {
+    // loaded only where static files are configured
+    const { StaticFiles, staticFetch, staticNode } = await import("./static.ts");
+    const files = new StaticFiles(config.staticMap, process.cwd());
+    for (const root of await files.prepare()) log.warn(`static-map: ${root} is not a folder; its prefix goes to the app`);
+    if (handler) handler = staticFetch(files, handler, runtime.fileBody, onError);
+    if (listener) listener = staticNode(files, listener, onError);
+  }
   const servers: RunningServer[] = [];
   try {
     for (const { protocol, address } of resolved.listeners) {

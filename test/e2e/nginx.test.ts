@@ -108,7 +108,7 @@ ${servers.join("\n")}
  * up by the enclosing describe's hooks). Two workers; one on Bun, which
  * cannot share a unix socket between workers.
  */
-function behindNginx(rt: RuntimeName, app: string): { readonly dir: string; port(front: Front): number } {
+function behindNginx(rt: RuntimeName, app: string, extra: () => string[] = () => []): { readonly dir: string; port(front: Front): number } {
   let server: Server | undefined;
   let nginx: Nginx | undefined;
   let dir = "";
@@ -118,7 +118,20 @@ function behindNginx(rt: RuntimeName, app: string): { readonly dir: string; port
     const workers = engineOf(rt) === "bun" ? "1" : "2";
     server = await startTsgw(
       rt,
-      [app, "-w", workers, "--socket", sock("uwsgi.sock"), "--socket", "127.0.0.1:0", "--http-socket", sock("http.sock"), "-b", `unix:${sock("bind.sock")}`],
+      [
+        app,
+        ...extra(),
+        "-w",
+        workers,
+        "--socket",
+        sock("uwsgi.sock"),
+        "--socket",
+        "127.0.0.1:0",
+        "--http-socket",
+        sock("http.sock"),
+        "-b",
+        `unix:${sock("bind.sock")}`,
+      ],
       { listeners: 4 },
     );
     const uwsgiPort = /Listening at: uwsgi:\/\/127\.0\.0\.1:(\d+)/.exec(server.logs())![1];
@@ -193,6 +206,33 @@ for (const rt of RUNTIMES) {
       assert.doesNotMatch(log, /upstream prematurely closed|\[error\]/, log);
     });
   });
+}
+
+for (const rt of RUNTIMES) {
+  for (const app of ["test/fixtures/echo-path.mjs", "test/fixtures/listen/node-res.mjs"]) {
+    describe(`nginx in front of --static-map (${app}), on ${rt}`, { skip: SKIP }, () => {
+      const root = tempDir();
+      const big = Buffer.alloc(200_000, 7);
+      writeFileSync(join(root, "big.bin"), big);
+      const front = behindNginx(rt, app, () => ["--static-map", `/files=${root}`]);
+      for (const via of FRONTS) {
+        test(`${via}: a file whole, a range, HEAD, and 304 on its ETag`, async () => {
+          const port = { port: front.port(via) };
+          const whole = await ask(port, { path: "/files/big.bin" });
+          assert.equal(whole.status, 200);
+          assert.equal(whole.body.length, big.length);
+          const part = await ask(port, { path: "/files/big.bin", headers: { range: "bytes=100-199" } });
+          assert.equal(part.status, 206);
+          assert.equal(part.headers["content-range"], `bytes 100-199/${big.length}`);
+          assert.equal(part.body.length, 100);
+          const head = await ask(port, { method: "HEAD", path: "/files/big.bin" });
+          assert.equal(head.headers["content-length"], String(big.length));
+          const again = await ask(port, { path: "/files/big.bin", headers: { "if-none-match": whole.headers.etag! } });
+          assert.equal(again.status, 304);
+        });
+      }
+    });
+  }
 }
 
 for (const rt of RUNTIMES) {

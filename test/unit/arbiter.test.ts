@@ -89,6 +89,7 @@ async function rig(args: string[], opts: { autoBoot?: boolean; unixOnly?: boolea
     toMaster() {},
     installGlobals() {},
     setGroups() {},
+    fileBody: () => "",
     startThread: async () => {},
     importModule: async () => ({}),
     serveFetch: () => Promise.reject(new Error("not in the master")),
