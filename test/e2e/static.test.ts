@@ -7,7 +7,7 @@ import { gzipSync } from "node:zlib";
 import { before, describe, test } from "node:test";
 import { ask, rawSend, RUNTIMES, type Server, tempDir, withTsgw } from "../helpers/tsgw.ts";
 
-const BIG = Buffer.alloc(300_000, 0).map((_, i) => (i * 7919) % 251);
+const BIG = Buffer.from(Buffer.alloc(300_000, 0).map((_, i) => (i * 7919) % 251));
 const sha = (b: Buffer) => createHash("sha1").update(b).digest("hex");
 
 /** A static folder with what each case needs, and a secret beside it. */
