@@ -14,7 +14,8 @@
  * @hono/node-server; hello world, a JSON echo POST and a 64 KB streamed
  * response; the binaries vs the sources; access log on vs off; nginx in
  * front over uwsgi_pass vs proxy_pass (TCP and unix), vs a minimal
- * hand-written uwsgi server on the same runtime, vs uWSGI's C server
+ * hand-written uwsgi server on the same runtime, static files (--static-map vs the runtime's own file serving
+ * and express.static), vs uWSGI's C server
  * with a Python hello world, Gunicorn as the Python reference; reloads under
  * load (errors must be 0); idle worker memory and cold start. Scenarios whose
  * tool is missing (nginx, uwsgi, gunicorn) are skipped with a line saying so.
@@ -186,8 +187,8 @@ function rssMb(pid: number): number {
   }
 }
 
-type Workload = "hello" | "json" | "64k";
-const PATHS: Record<Workload, string> = { hello: "/", json: "/json", "64k": "/64k" };
+type Workload = "hello" | "json" | "64k" | "static";
+const PATHS: Record<Workload, string> = { hello: "/", json: "/json", "64k": "/64k", static: "/static/asset.css" };
 
 function wrk(url: string, duration: number, workload: Workload): string {
   const extra = workload === "json" ? ["-s", join(BENCH, "post.lua")] : [];
@@ -342,6 +343,24 @@ function comparisons(): Comparison[] {
       candidate: tsgwOn(cmd, HELLO, 1, ["--access-log", accessLog]),
       target: 0.9,
     });
+  }
+  for (const rt of engines) {
+    // a 16 KB stylesheet: tsgw's --static-map against the runtime's own file serving and express.static
+    const staticMap = tsgwOn(commandFor(rt), HELLO, 1, ["--static-map", `/static=${join(BENCH, "public")}`]);
+    const own = { node: "node:http + fs stream", bun: "Bun.serve + Bun.file", deno: "Deno.serve + Deno.open" }[rt];
+    for (const [baselineName, script] of [[own, "static-raw.mjs"], ["express.static", "static-express.mjs"]] as const) {
+      out.push({
+        group: "static files",
+        runtime: rt,
+        name: "16 KB file, 1 process",
+        workload: "static",
+        baselineName,
+        baseline: (port) => group([...runtimeArgs(rt, join(BENCH, script)), String(port)]),
+        candidateName: "tsgw --static-map",
+        candidate: staticMap,
+        target: null,
+      });
+    }
   }
   if (RUNTIMES.includes("binary")) {
     out.push({

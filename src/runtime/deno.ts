@@ -7,7 +7,7 @@ import type { AdoptedServer, FetchHandler, RequestInfo, TrapServers } from "../a
 import { listenNative } from "./native-server.ts";
 import { workerConfig } from "./deno-config.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
-import { importFile, nodeFileBody } from "./modules.ts";
+import { importFile, nodeFileBody, SMALL } from "./modules.ts";
 import type { Address } from "../config/address.ts";
 import { webThread } from "./threads.ts";
 import type { Runtime, ServeOptions } from "./types.ts";
@@ -54,9 +54,9 @@ let DENO_FLAGS: string[] | undefined = (() => {
   }
 })();
 
-/** A whole file is Deno's own file stream; a range, node:fs (Deno's stream reads to the end). */
+/** A large whole file is Deno's own file stream; a small one or a range, node:fs (Deno's stream reads to the end). */
 function denoFileBody(path: string, start: number, end: number, size: number): BodyInit {
-  return start === 0 && end === size - 1 ? Deno.openSync(path).readable : nodeFileBody(path, start, end);
+  return start === 0 && end === size - 1 && size > SMALL ? Deno.openSync(path).readable : nodeFileBody(path, start, end);
 }
 
 /** Deno exposes listenDatagram only under --unstable-net, the flag reusePort needs. */

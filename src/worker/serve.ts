@@ -114,7 +114,7 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
     // loaded only where static files are configured
     const { StaticFiles, staticFetch, staticNode } = await import("./static.ts");
     const files = new StaticFiles(config.staticMap, process.cwd());
-    for (const root of await files.prepare()) log.warn(`static-map: ${root} is not a folder; its prefix goes to the app`);
+    for (const root of files.prepare()) log.warn(`static-map: ${root} is not a folder; its prefix goes to the app`);
     if (handler) handler = staticFetch(files, handler, runtime.fileBody, onError);
     if (listener) listener = staticNode(files, listener, onError);
   }

@@ -8,11 +8,16 @@
  * file is refused with 404; a file that is not there, a folder (no
  * listings) and other methods go to the app, as in uWSGI. The bytes go out
  * the runtime's cheapest way (Runtime.fileBody: Bun.file, Deno's file
- * stream, node:fs).
+ * stream, node:fs; on Node and Deno up to 64 KB are read at once and sent as
+ * one body of known length).
+ *
+ * File system calls are synchronous: a stat of a cached inode takes
+ * microseconds, where each promise-based call is a round trip through the
+ * thread pool (measured, Node, a 16 KB file: 2.8k req/s with fs/promises).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createReadStream, type Stats } from "node:fs";
-import { realpath, stat } from "node:fs/promises";
+import { createReadStream, realpathSync, type Stats, statSync } from "node:fs";
+import { readSmall, SMALL } from "../runtime/modules.ts";
 import { extname, join, resolve, sep } from "node:path";
 import type { FetchHandler, NodeListener } from "../app/contract.ts";
 
@@ -85,12 +90,12 @@ export class StaticFiles {
   }
 
   /** Resolve the roots' own symlinks once; returns the roots that are not folders, for a warning. */
-  async prepare(): Promise<string[]> {
+  prepare(): string[] {
     const missing: string[] = [];
     for (const m of this.mounts) {
       try {
-        m.realRoot = await realpath(m.root);
-        if (!(await stat(m.realRoot)).isDirectory()) missing.push(m.root);
+        m.realRoot = realpathSync(m.root);
+        if (!statSync(m.realRoot).isDirectory()) missing.push(m.root);
       } catch {
         missing.push(m.root);
       }
@@ -107,7 +112,7 @@ export class StaticFiles {
   }
 
   /** The answer for a request under `mount`; undefined when the app should answer (no such file, a folder, another method). */
-  async answer(mount: Mount, method: string, pathname: string, header: (name: string) => string | undefined): Promise<FileAnswer | undefined> {
+  answer(mount: Mount, method: string, pathname: string, header: (name: string) => string | undefined): FileAnswer | undefined {
     if (method !== "GET" && method !== "HEAD") return undefined;
     let rel: string;
     try {
@@ -119,21 +124,28 @@ export class StaticFiles {
     // climbing out, dot files (.env, .git), NUL and backslashes are refused, not looked up
     if (rel.includes("\0") || rel.includes("\\") || parts.some((p) => p.startsWith("."))) return NOT_FOUND;
     const file = join(mount.root, ...parts);
-    const found = await this.#file(mount, file);
+    const found = this.#file(mount, file);
     if (found === "outside") return NOT_FOUND;
     if (!found) return undefined;
-    const variants = await Promise.all(ENCODINGS.map(async ([enc, ext]) => [enc, file + ext, await this.#file(mount, file + ext)] as const));
-    const available = variants.filter((v): v is [typeof v[0], string, Stats] => typeof v[2] === "object");
+    // only the encodings the client takes are looked for (each look is a stat); Vary is sent either way
     const accepted = acceptedEncodings(header("accept-encoding"));
-    const chosen = available.find(([enc]) => accepted.has(enc));
-    const [path, info, encoding] = chosen ? [chosen[1], chosen[2], chosen[0]] : [file, found, undefined];
+    let chosen: [string, Stats, string] | undefined;
+    for (const [enc, ext] of ENCODINGS) {
+      if (!accepted.has(enc)) continue;
+      const sibling = this.#file(mount, file + ext);
+      if (typeof sibling === "object") {
+        chosen = [file + ext, sibling, enc];
+        break;
+      }
+    }
+    const [path, info, encoding] = chosen ?? [file, found, undefined];
     const headers: Record<string, string> = {
       "content-type": TYPES[extname(file).toLowerCase()] ?? "application/octet-stream",
       "last-modified": new Date(Math.floor(info.mtimeMs / 1000) * 1000).toUTCString(),
       etag: `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}${encoding ? `-${encoding}` : ""}"`,
       "accept-ranges": "bytes",
+      vary: "accept-encoding",
     };
-    if (available.length > 0) headers.vary = "accept-encoding";
     if (encoding) headers["content-encoding"] = encoding;
     if (notModified(header, headers.etag!, info.mtimeMs)) return { status: 304, headers: without(headers, "content-type") };
     const range = rangeOf(header, headers.etag!, info);
@@ -149,15 +161,15 @@ export class StaticFiles {
   }
 
   /** a regular file inside the mount's root, "outside" when its real path leads elsewhere, undefined when it is none */
-  async #file(mount: Mount, file: string): Promise<Stats | "outside" | undefined> {
-    let info: Stats;
+  #file(mount: Mount, file: string): Stats | "outside" | undefined {
+    const info = statSync(file, { throwIfNoEntry: false });
+    if (!info?.isFile()) return undefined;
+    let real = file;
     try {
-      info = await stat(file);
+      real = realpath(file);
     } catch {
-      return undefined;
+      // gone between the two calls: checked as named
     }
-    if (!info.isFile()) return undefined;
-    const real = await realpath(file).catch(() => file);
     return real.startsWith(mount.realRoot + sep) ? info : "outside";
   }
 }
@@ -221,23 +233,27 @@ function pathnameOf(url: string): string {
   return url.slice(start, end);
 }
 
+/** libc's realpath where the runtime has it (Node's JS one walks every component: 14 us against 2) */
+const realpath = realpathSync.native ?? realpathSync;
+
+const small = (b: NonNullable<FileAnswer["body"]>) => b.end - b.start + 1 <= SMALL;
+
 /** A fetch app with static files before it. */
 export function staticFetch(files: StaticFiles, handler: FetchHandler, fileBody: FileBody, onError: (m: string) => void): FetchHandler {
   return (req, info) => {
     const pathname = pathnameOf(req.url);
     const mount = files.mountOf(pathname);
     if (!mount) return handler(req, info);
-    return files.answer(mount, req.method, pathname, (n) => req.headers.get(n) ?? undefined).then(
-      (
-        a,
-      ) => (a
-        ? new Response(a.body ? fileBody(a.body.path, a.body.start, a.body.end, a.body.size) : a.status === 404 ? "Not Found" : null, a)
-        : handler(req, info)),
-      (err) => {
-        onError(`static file ${pathname}: ${String(err)}`);
-        return new Response("Internal Server Error", { status: 500 });
-      },
-    );
+    try {
+      const a = files.answer(mount, req.method, pathname, (n) => req.headers.get(n) ?? undefined);
+      if (!a) return handler(req, info);
+      const b = a.body;
+      const body = b ? fileBody(b.path, b.start, b.end, b.size) : a.status === 404 ? "Not Found" : null;
+      return new Response(body as BodyInit | null, a);
+    } catch (err) {
+      onError(`static file ${pathname}: ${String(err)}`);
+      return new Response("Internal Server Error", { status: 500 });
+    }
   };
 }
 
@@ -249,20 +265,25 @@ export function staticNode(files: StaticFiles, listener: NodeListener, onError: 
     const pathname = q < 0 ? url : url.slice(0, q);
     const mount = files.mountOf(pathname);
     if (!mount) return listener(req, res);
-    files.answer(mount, req.method ?? "GET", pathname, (n) => [req.headers[n]].flat()[0]).then((a) => {
+    let a: FileAnswer | undefined;
+    try {
+      a = files.answer(mount, req.method ?? "GET", pathname, (n) => [req.headers[n]].flat()[0]);
       if (!a) return listener(req, res);
+      const b = a.body;
+      if (!b || req.method === "HEAD") return void res.writeHead(a.status, a.headers).end(a.status === 404 ? "Not Found" : undefined);
+      if (small(b)) return void res.writeHead(a.status, a.headers).end(readSmall(b.path, b.start, b.end));
       res.writeHead(a.status, a.headers);
-      if (!a.body || req.method === "HEAD") return void res.end(a.status === 404 ? "Not Found" : undefined);
-      const stream = createReadStream(a.body.path, { start: a.body.start, end: a.body.end });
+      const stream = createReadStream(b.path, { start: b.start, end: b.end, highWaterMark: SMALL });
       stream.on("error", (err) => {
         onError(`static file ${pathname}: ${String(err)}`);
         res.destroy();
       });
       res.on("close", () => stream.destroy());
       stream.pipe(res);
-    }, (err) => {
+    } catch (err) {
       onError(`static file ${pathname}: ${String(err)}`);
-      res.writeHead(500).end();
-    });
+      if (res.headersSent) res.destroy();
+      else res.writeHead(500).end();
+    }
   };
 }
