@@ -9,12 +9,23 @@ import { listenBunSockets } from "./bun-socket.ts";
 import { listenBound, listenNative } from "./native-server.ts";
 import { listenNodeServer, nodeHttpServer } from "./node-server.ts";
 import { importFile } from "./modules.ts";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { readProjectTs } from "./tsconfig.ts";
 import { webThread } from "./threads.ts";
 import type { Address } from "../config/address.ts";
 import type { Runtime, ServeOptions } from "./types.ts";
 
 declare const Bun: {
   version: string;
+  plugin(plugin: {
+    name: string;
+    setup(build: {
+      onLoad(o: { filter: RegExp }, load: (a: { path: string }) => unknown): void;
+      onResolve(o: { filter: RegExp }, resolve: (a: { path: string; importer: string }) => unknown): void;
+    }): void;
+  }): void;
+  Transpiler: new (options: Record<string, unknown>) => { transformSync(code: string): string };
   file(path: string): Blob;
   serve(options: Record<string, unknown>): BunServer;
 };
@@ -63,6 +74,49 @@ function own(address: Address, options: ServeOptions): ServeOptions {
   return address.kind === "unix" ? { ...options, shared: false } : options;
 }
 
+let compiling = false;
+
+/**
+ * In a compiled binary (dist/tsgw), Bun applies the working folder's
+ * tsconfig.json (--compile-autoload-tsconfig) to the module imported, but
+ * not to the modules that one imports: a NestJS app's controllers lost
+ * their legacy decorators. So where the project uses them, the binary
+ * compiles the app's .ts files itself with the project's emit settings,
+ * through a runtime plugin that also resolves its `paths`; node_modules,
+ * the binary's own modules and JSX files are left to Bun.
+ */
+function compileAsProject(file: string): void {
+  if (compiling) return;
+  compiling = true;
+  const ts = readProjectTs(dirname(file));
+  // JSX is Bun's own business (Bun.Transpiler leaves its automatic-runtime import out): decorators only
+  if (!ts?.emit.experimentalDecorators) return;
+  const tsconfig = JSON.stringify({ compilerOptions: ts.emit });
+  const transpiler = new Bun.Transpiler({ loader: "ts", tsconfig, target: "bun" });
+  Bun.plugin({
+    name: "tsgw: the app's tsconfig.json",
+    setup(build) {
+      build.onLoad({ filter: /^(?!.*[\\/]node_modules[\\/]).*\.(c|m)?ts$/ }, ({ path }) => ({
+        contents: transpiler.transformSync(readFileSync(path, "utf8")),
+        loader: "js",
+      }));
+      // what the plugin compiles is resolved without the tsconfig: its `paths` aliases, here
+      for (const [alias, [target]] of Object.entries(ts.paths)) {
+        if (!target) continue;
+        const wild = alias.endsWith("*") && target.endsWith("*");
+        const filter = new RegExp(`^${alias.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*$/, "(.*)")}$`);
+        build.onResolve({ filter }, ({ path }) => {
+          const base = wild ? target.slice(0, -1) + path.slice(alias.length - 1) : target;
+          const found = ["", ".ts", ".tsx", ".js", ".mjs", "/index.ts", "/index.tsx", "/index.js"].map((e) => base + e).find((f) =>
+            existsSync(f) && statSync(f).isFile()
+          );
+          return found ? { path: found } : undefined;
+        });
+      }
+    },
+  });
+}
+
 export const runtime: Runtime = {
   name: "bun",
   version: Bun.version,
@@ -78,7 +132,10 @@ export const runtime: Runtime = {
   fileBody: (path, start, end) => Bun.file(path).slice(start, end + 1),
   // smol: the thread holds a few numbers (7 MB a worker with it, 14 MB through node:worker_threads)
   startThread: (body, data, onMessage) => webThread(body, data, onMessage, "() => process.ppid", '() => process.kill(process.pid, "SIGKILL")', { smol: true }),
-  importModule: importFile,
+  importModule(file) {
+    if (import.meta.url.startsWith("file:///$bunfs/")) compileAsProject(file);
+    return importFile(file);
+  },
   trapServers: bunServeTrap(Bun),
   serveFetch(address, handler, options) {
     const { workerId } = options;

@@ -5,7 +5,7 @@
  * ignored (its JSX settings, its `imports`, its tsconfig `paths`). Deno
  * workers are therefore started with a generated `--config`: tsgw's own
  * imports, then the app project's deno.json (imports, scopes,
- * compilerOptions, unstable), then its tsconfig.json (JSX settings, `paths`
+ * compilerOptions, unstable), then its tsconfig.json (JSX and decorator settings, `paths`
  * as import-map entries), relative paths made absolute.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -53,15 +53,9 @@ export function workerConfig(appDir: string, mainModule: string): string | undef
   const project = projectFile && projectFile !== ownFile ? readJson(projectFile) : undefined;
   const ts = readProjectTs(appDir);
   const tsOwn = ts && ownFile && dirname(ts.file) === dirname(ownFile); // tsgw's own tsconfig.json: nothing of the app's
-  const tsJsx = ts && !tsOwn
-    ? Object.fromEntries(
-      Object.entries({ jsx: ts.jsx, jsxImportSource: ts.jsxImportSource, jsxFactory: ts.jsxFactory, jsxFragmentFactory: ts.jsxFragmentFactory }).filter((
-        [, v],
-      ) => v !== undefined),
-    )
-    : {};
+  const tsEmit = ts && !tsOwn ? ts.emit : {};
   const tsPaths = ts && !tsOwn ? pathsAsImports(ts.paths) : {};
-  if (!project && Object.keys(tsJsx).length === 0 && Object.keys(tsPaths).length === 0) return undefined;
+  if (!project && Object.keys(tsEmit).length === 0 && Object.keys(tsPaths).length === 0) return undefined;
   const projectDir = projectFile ? dirname(projectFile) : appDir;
   const unstable = new Set([...((own.unstable ?? []) as string[]), ...((project?.unstable ?? []) as string[])]);
   // `paths` targets are usually written without an extension, as TypeScript resolves them
@@ -73,7 +67,7 @@ export function workerConfig(appDir: string, mainModule: string): string | undef
   const config: Json = {
     imports: { ...absolute(own.imports, ownFile ? dirname(ownFile) : "."), ...tsPaths, ...absolute(project?.imports, projectDir) },
     scopes,
-    compilerOptions: { ...tsJsx, ...((project?.compilerOptions ?? {}) as Json) },
+    compilerOptions: { ...tsEmit, ...((project?.compilerOptions ?? {}) as Json) },
     nodeModulesDir: project?.nodeModulesDir ?? own.nodeModulesDir ?? "manual",
     unstable: [...unstable],
     lock: false,

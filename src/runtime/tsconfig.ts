@@ -1,6 +1,6 @@
 /**
  * What an app's project says about compiling it: the nearest tsconfig.json's
- * JSX settings and `paths` aliases, read the way TypeScript reads them
+ * JSX and decorator settings and `paths` aliases, read the way TypeScript reads them
  * (comments and trailing commas allowed, `extends` followed). Node (through
  * jiti) and Deno (through a generated config, see deno-config.ts) apply
  * them; Bun reads tsconfig.json itself.
@@ -18,7 +18,12 @@ export interface ProjectTs {
   jsxFragmentFactory?: string;
   /** `paths` made absolute: alias pattern -> target patterns (a trailing `*` in both, or exact) */
   paths: Record<string, string[]>;
+  /** the options that change what the compiled code does (JSX, decorators), as set */
+  emit: Record<string, unknown>;
 }
+
+/** compilerOptions that change the emitted code (the rest only change type checking) */
+const EMIT_OPTIONS = ["jsx", "jsxImportSource", "jsxFactory", "jsxFragmentFactory", "experimentalDecorators", "emitDecoratorMetadata"];
 
 /** The nearest file named `name` in `dir` or a folder above it. */
 export function findUp(dir: string, names: string[]): string | undefined {
@@ -108,6 +113,7 @@ export function readProjectTs(dir: string): ProjectTs | undefined {
       jsxFactory: str("jsxFactory"),
       jsxFragmentFactory: str("jsxFragmentFactory"),
       paths,
+      emit: Object.fromEntries(EMIT_OPTIONS.filter((k) => options[k] !== undefined).map((k) => [k, options[k]])),
     };
   } catch {
     return undefined; // a tsconfig.json that is not JSON: the runtime's own defaults, as without one
