@@ -1,8 +1,12 @@
 /**
  * The recipes of docs/frameworks.md, each with the real framework from npm:
- * NestJS, Elysia, SvelteKit's adapter-node build, Nitro's presets (built
- * here, in seconds, into a temporary folder), on every runtime. Express,
- * Fastify, Koa and Hono are in apps.test.ts and serve.test.ts.
+ * NestJS, Elysia, SvelteKit's adapter-node build, Nitro's presets, Astro's
+ * @astrojs/node (middleware and standalone), React Router's server build
+ * and a Next.js custom server (each built here in seconds: into a temporary
+ * folder where the output is self-contained, else into the fixture's
+ * git-ignored .build/ or .next/, since it imports the checkout's
+ * node_modules), on every runtime. Express, Fastify, Koa and Hono are in
+ * apps.test.ts and serve.test.ts.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -19,7 +23,7 @@ const NITRO_PRESETS = ["node-server", "node-listener", "bun", "deno-server"] as 
 function build(fixture: string, args: string[], out: string, env: Record<string, string> = {}): void {
   const r = spawnSync(process.execPath, args, {
     cwd: join(FRAMEWORKS, fixture),
-    env: { ...process.env, ...env, TSGW_BUILD_OUT: out },
+    env: { ...process.env, ...env, ...(out ? { TSGW_BUILD_OUT: out } : {}) },
     encoding: "utf8",
     timeout: 120_000,
   });
@@ -34,6 +38,9 @@ before(() => {
     built.nitro[preset] = tempDir();
     build("nitro", [join(NODE_MODULES, "nitropack", "dist", "cli", "index.mjs"), "build"], built.nitro[preset], { NITRO_PRESET: preset });
   }
+  for (const mode of ["middleware", "standalone"]) build("astro", [join(NODE_MODULES, "astro", "astro.js"), "build"], "", { ASTRO_MODE: mode });
+  build("react-router", [join(NODE_MODULES, "@react-router", "dev", "bin.js"), "build"], "");
+  build("next", [join(NODE_MODULES, "next", "dist", "bin", "next"), "build"], "", { NEXT_TELEMETRY_DISABLED: "1" });
 });
 
 for (const rt of RUNTIMES) {
@@ -115,6 +122,44 @@ for (const rt of RUNTIMES) {
         assert.equal((await ask(server)).text, "nitro serves");
         assert.equal((await ask(server, { method: "POST", path: "/echo", body: "y" })).text, "posted y");
       }, { cwd: built.nitro["node-listener"] });
+    });
+
+    test("Astro @astrojs/node: the middleware `handler` ((...args) => [req, res]) with --static-map, and standalone's entry (it listens)", async () => {
+      const astro = join(FRAMEWORKS, "astro", ".build");
+      await withTsgw(
+        rt,
+        [".build/middleware/server/entry.mjs:handler", ...LOCAL, "--static-map", `/=${join(astro, "middleware", "client")}`],
+        async (server) => {
+          assert.match((await ask(server)).text, /<h1>astro serves<\/h1>/);
+          const post = await ask(server, { method: "POST", path: "/api", headers: { "content-type": "application/json" }, body: "[2]" }); // a form-like type would meet Astro's origin check
+          assert.equal(post.text, "posted [2]");
+          assert.match(server.logs(), /loaded as Node listener/);
+        },
+        { cwd: join(FRAMEWORKS, "astro") },
+      );
+      await withTsgw(rt, [".build/standalone/server/entry.mjs", ...LOCAL], async (server) => {
+        assert.match((await ask(server)).text, /<h1>astro serves<\/h1>/);
+        assert.match(server.logs(), /the server it started while loading/);
+      }, { cwd: join(FRAMEWORKS, "astro") });
+    });
+
+    test("React Router 7: createRequestHandler(build) as a fetch handler, its assets via --static-map", async () => {
+      await withTsgw(rt, ["server.mjs", ...LOCAL, "--static-map", "/assets=.build/client/assets"], async (server) => {
+        const page = await ask(server);
+        assert.match(page.text, /<h1>react router serves<\/h1>/);
+        const asset = /\/assets\/[^"]+\.js/.exec(page.text)![0];
+        assert.equal((await ask(server, { path: asset })).status, 200);
+        assert.equal((await ask(server, { method: "POST", path: "/api", body: "r" })).text, "posted r");
+      }, { cwd: join(FRAMEWORKS, "react-router") });
+    });
+
+    test("Next.js: the documented custom server (listen after app.prepare()) is adopted; pages and route handlers", async () => {
+      await withTsgw(rt, ["server.mjs", ...LOCAL], async (server) => {
+        const page = await ask(server);
+        assert.equal(page.status, 200);
+        assert.match(page.text, /next serves/);
+        assert.equal((await ask(server, { method: "POST", path: "/api", body: "n" })).text, "posted n");
+      }, { cwd: join(FRAMEWORKS, "next"), env: { NEXT_TELEMETRY_DISABLED: "1" } });
     });
 
     test("Nitro's own runtime presets: bun (Bun.serve) on Bun, deno-server (Deno.serve) on Deno", async () => {
