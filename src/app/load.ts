@@ -94,6 +94,8 @@ export async function loadApp(importModule: ImportModule, specText: string, opts
       if (typeof detected !== "string" && !(detected.kind === "fetch" && detected.guessed && started.length > 0)) return done(detected, picked.name);
       if (typeof detected === "string" && started.length === 0) throw new AppLoadError(`app ${picked.label} in ${file}: ${detected}`);
     }
+    // named exports but none to serve: a mistake to report now, not a script still to listen
+    if (picked.value === undefined && picked.exports.length > 0 && started.length === 0) throw new AppLoadError(nothingToServe(file, picked, { ...opts, listenWaitMs: 0 }));
     if (started.length === 0 && opts.trap) {
       // `bootstrap()` without await (NestJS, Fastify's start()): the server comes after the import
       await new Promise<void>((resolve) => {
@@ -177,17 +179,19 @@ function nothingToServe(file: string, picked: Picked, opts: LoadOptions): string
     : opts.interface === "listen"
     ? `started no server while loading${waited.replace(" and started no server", "")} (--interface listen)`
     : `exports ${describe(picked.value)}${waited}`;
-  return `app module ${file} ${what}${frameworkHint(file)}`;
+  return `app module ${file} ${what}${frameworkHint(file, picked.exports.length > 0)}`;
 }
 
 /** For the frameworks whose build outputs are known: what to load instead. */
-function frameworkHint(file: string): string {
+function frameworkHint(file: string, exportsSomething: boolean): string {
   if (/[\\/]\.output[\\/]server[\\/]/.test(file)) {
     return "; a Nitro/Nuxt build: build with NITRO_PRESET=node-listener and serve .output/server/index.mjs:listener, or use a preset that listens (node-server, bun, deno-server), which tsgw adopts";
   }
   if (/[\\/]build[\\/]handler\.js$/.test(file)) {
     return "; a SvelteKit adapter-node build: serve build/handler.js:handler, or build/index.js, which listens (tsgw adopts it)";
   }
+  // a module with exports lists them, which says enough
+  if (exportsSomething) return "";
   return "; export a fetch handler or Node listener, or let the module start its server (app.listen(), Bun.serve(), Deno.serve()): tsgw adopts it";
 }
 

@@ -55,7 +55,7 @@ const ALLOWED: Record<string, string[]> = {
   runtime: ["app", "config/address", "errors", "log"],
   worker: ["app", "config", "errors", "hooks", "log", "protocol", "runtime"],
   master: ["config", "errors", "hooks", "log", "protocol", "runtime/socket-files", "runtime/types", "version", "worker/user"],
-  cli: ["config", "errors", "log", "master", "protocol", "runtime", "version", "worker"],
+  cli: ["app/spec", "config", "errors", "log", "master", "protocol", "runtime", "version", "worker"],
   index: ["app/contract", "config", "version"],
 };
 
