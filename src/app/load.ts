@@ -95,7 +95,9 @@ export async function loadApp(importModule: ImportModule, specText: string, opts
       if (typeof detected === "string" && started.length === 0) throw new AppLoadError(`app ${picked.label} in ${file}: ${detected}`);
     }
     // named exports but none to serve: a mistake to report now, not a script still to listen
-    if (picked.value === undefined && picked.exports.length > 0 && started.length === 0) throw new AppLoadError(nothingToServe(file, picked, { ...opts, listenWaitMs: 0 }));
+    if (picked.value === undefined && picked.exports.length > 0 && started.length === 0) {
+      throw new AppLoadError(nothingToServe(file, picked, { ...opts, listenWaitMs: 0 }));
+    }
     if (started.length === 0 && opts.trap) {
       // `bootstrap()` without await (NestJS, Fastify's start()): the server comes after the import
       await new Promise<void>((resolve) => {

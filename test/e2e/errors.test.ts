@@ -30,7 +30,12 @@ const CASES: Case[] = [
     code: 1,
     message: /^command line: workers: expected a whole number or "auto", got "lots"$/,
   },
-  { name: "bad enum value", args: () => ["demo:app", "--interface", "wsgi"], code: 1, message: /interface: expected one of auto, fetch, node, listen, got "wsgi"/ },
+  {
+    name: "bad enum value",
+    args: () => ["demo:app", "--interface", "wsgi"],
+    code: 1,
+    message: /interface: expected one of auto, fetch, node, listen, got "wsgi"/,
+  },
   {
     name: "unknown INI key, with a suggestion",
     args: () => ["--ini", file("app.ini", "[tsgw]\nmodule = demo\n\nwrkers = 2\n")],
