@@ -2,7 +2,7 @@
  * Adopting the node:http servers an app starts while it loads
  * (`app.listen(3000)`, `http.createServer(app).listen()`, `fastify.listen()`,
  * srvx's and polka's listen): the server is not bound; tsgw serves its
- * "request" (and later "upgrade") listeners on tsgw's own listeners, and the
+ * "request" and "upgrade" listeners on tsgw's own listeners, and the
  * app sees a server that is listening where tsgw is. The same on every
  * runtime: each has node:http. The runtimes' own servers (Bun.serve,
  * Deno.serve) are trapped by their shims.
@@ -90,7 +90,12 @@ function adoptNodeServer(server: HttpServer, args: unknown[], at: ServingAt): Ad
     asked: describeListen(args),
     via: "node:http listen()",
     // emitted, not called: listeners the app adds later are served too
-    app: { kind: "node", listener: ((req, res) => server.emit("request", req, res)) as NodeListener },
+    app: {
+      kind: "node",
+      listener: ((req, res) => server.emit("request", req, res)) as NodeListener,
+      // ws's WebSocketServer({ server }), Socket.IO, @hono/node-ws listen for "upgrade" on the app's server
+      upgrade: (req, socket, head) => server.listenerCount("upgrade") > 0 && server.emit("upgrade", req, socket, head),
+    },
     sameAs: (other) => sameListeners(server, serverOf.get(other)),
   };
   serverOf.set(adopted, server);

@@ -5,17 +5,23 @@
  * module imports nothing of tsgw's.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 
 export interface RemoteAddr {
   hostname: string;
   port: number;
 }
 
-/** The second argument every fetch handler receives. */
+/** The second argument every fetch handler receives (each runtime's shim gives more: see the README). */
 export interface RequestInfo {
   remoteAddr: RemoteAddr;
   workerId: number;
+  /** the app took this request for a WebSocket (Bun's server.upgrade()): its fetch returns nothing */
+  readonly upgraded?: boolean;
 }
+
+/** A node:http "upgrade" listener that says whether it took the connection. */
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 
 export type FetchHandler = (request: Request, info: RequestInfo) => Response | Promise<Response>;
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -59,7 +65,12 @@ export type AdoptedApp =
      */
     native?: unknown;
   }
-  | { kind: "node"; listener: NodeListener };
+  | {
+    kind: "node";
+    listener: NodeListener;
+    /** its "upgrade" listeners (ws, Socket.IO attached to the server), when it has some by then */
+    upgrade?: UpgradeListener;
+  };
 
 /**
  * A server the app started while tsgw loaded it (`app.listen(3000)`,

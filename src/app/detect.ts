@@ -18,13 +18,21 @@
  * rule. The choice and its reason are logged at startup; --interface overrides.
  */
 import type { Server as HttpServer } from "node:http";
-import type { FetchHandler, NodeListener } from "./contract.ts";
+import type { FetchHandler, NodeListener, UpgradeListener } from "./contract.ts";
 
 export type AppInterface = "fetch" | "node";
 
 export type Detected =
-  | { kind: "fetch"; handler: FetchHandler; reason: string; native?: unknown; guessed?: boolean }
-  | { kind: "node"; listener: NodeListener; reason: string };
+  | {
+    kind: "fetch";
+    handler: FetchHandler;
+    reason: string;
+    native?: unknown;
+    guessed?: boolean;
+    /** the app's `websocket` member: Bun's handlers, or crossws hooks (see the shims) */
+    websocket?: unknown;
+  }
+  | { kind: "node"; listener: NodeListener; reason: string; upgrade?: UpgradeListener };
 
 type AnyFn = (...args: unknown[]) => unknown;
 
@@ -46,7 +54,10 @@ export function detectInterface(value: unknown, forced: "auto" | AppInterface): 
     return `${describe(value)} cannot be a Node listener: expected a function (req, res) or an object with callback()`;
   }
   if (obj && typeof obj === "object") {
-    if (isFn(obj.fetch)) return { kind: "fetch", handler: obj.fetch.bind(obj) as FetchHandler, reason: "object with fetch()" };
+    if (isFn(obj.fetch)) {
+      const websocket = obj.websocket && typeof obj.websocket === "object" ? obj.websocket : undefined;
+      return { kind: "fetch", handler: obj.fetch.bind(obj) as FetchHandler, reason: `object with fetch()${websocket ? " and websocket" : ""}`, websocket };
+    }
     if (isFn(obj.callback)) return nodeFromCallback(obj, "object with callback(), Koa style");
     if (isHttpServer(obj)) return nodeFromServer(obj, "an exported node:http Server: its request listeners");
     return `${describe(value)} is not an app: expected a fetch handler, an object with fetch(), a Node listener (req, res) or an object with callback()`;
@@ -77,7 +88,12 @@ function isHttpServer(obj: Record<string, unknown>): obj is Record<string, unkno
 }
 
 function nodeFromServer(server: HttpServer, reason: string): Detected {
-  return { kind: "node", listener: ((req, res) => server.emit("request", req, res)) as NodeListener, reason };
+  return {
+    kind: "node",
+    listener: ((req, res) => server.emit("request", req, res)) as NodeListener,
+    upgrade: (req, socket, head) => server.listenerCount("upgrade") > 0 && server.emit("upgrade", req, socket, head),
+    reason,
+  };
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { describeError } from "../errors.ts";
 import type { BridgeResponse } from "./bridge.ts";
-import type { FetchHandler, NodeListener } from "./contract.ts";
+import type { FetchHandler, NodeListener, RequestInfo } from "./contract.ts";
 
 const HINT = "; if this app is a Node listener (req, res), start tsgw with --interface node";
 
@@ -29,8 +29,10 @@ export function guardFetch(handler: FetchHandler, log: (m: string) => void, gues
     }
     return internalError();
   };
-  const check = (r: unknown): Response => {
+  const check = (r: unknown, info: RequestInfo): Response => {
     if (r instanceof globalThis.Response) return r;
+    // a request the app upgraded to a WebSocket (Bun's server.upgrade()) has no Response
+    if (r === undefined && info.upgraded) return r as unknown as Response;
     log(`app returned ${r === undefined ? "undefined" : typeof r}, not a Response${HINT}`);
     return internalError();
   };
@@ -43,8 +45,8 @@ export function guardFetch(handler: FetchHandler, log: (m: string) => void, gues
     }
     // the global at call time: on Node tsgw's light Response, which also knows native ones
     if (out instanceof globalThis.Response) return out;
-    if (typeof (out as Promise<unknown>)?.then === "function") return (out as Promise<unknown>).then(check, failed);
-    return check(out);
+    if (typeof (out as Promise<unknown>)?.then === "function") return (out as Promise<unknown>).then((r) => check(r, info), failed);
+    return check(out, info);
   };
 }
 

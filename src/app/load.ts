@@ -48,6 +48,12 @@ export type LoadedApp = Detected & {
   adopted?: AdoptedServer;
   /** servers the app started that are not served (a second one, or one beside an exported app) */
   unbound: AdoptedServer[];
+  /**
+   * The module's `onServer(server)` (or `injectWebSocket(server)`, as
+   * @hono/node-ws names it) export: called with each node:http server tsgw
+   * serves the app on, before it listens (to attach WebSocket servers).
+   */
+  onServer?: (server: unknown) => void;
 };
 
 export async function loadApp(importModule: ImportModule, specText: string, opts: LoadOptions): Promise<LoadedApp> {
@@ -81,6 +87,7 @@ export async function loadApp(importModule: ImportModule, specText: string, opts
       note,
       adopted,
       unbound: started.filter((s) => s !== adopted),
+      onServer: picked.onServer,
     });
     const fromServer = (): LoadedApp | undefined => {
       const first = started[0];
@@ -125,6 +132,7 @@ interface Picked {
   name?: string;
   label: string;
   exports: string[];
+  onServer?: (server: unknown) => void;
 }
 
 /** Import the module and take the export the spec names (or the first of default, app, application). */
@@ -153,7 +161,8 @@ async function pickExport(load: () => Promise<Record<string, unknown>>, spec: Ap
     if (err instanceof AppLoadError) throw err;
     throw new AppLoadError(`app factory ${label} in ${file} failed: ${firstLine(describeError(err))}`);
   }
-  return { value, name, label, exports };
+  const hook = [mod.onServer, mod.injectWebSocket].find((f) => typeof f === "function") as ((server: unknown) => void) | undefined;
+  return { value, name, label, exports, onServer: hook };
 }
 
 /** Unwrap a framework instance (prepareInstance), then detect its interface; a string says why it cannot be served. */

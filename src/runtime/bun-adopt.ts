@@ -32,7 +32,7 @@ export class BunAdoption {
   /** what the app's Bun.serve() returned: answers from tsgw's first real server once it runs */
   readonly handle: object;
 
-  constructor(readonly options: BunServeOptions, at: ServingAt) {
+  constructor(readonly options: BunServeOptions, at: ServingAt, onUpgrade: (req: Request) => void) {
     const fetch: FetchHandler = (req, info) => {
       const f = this.options.fetch;
       // routes only, over a listener that is not Bun.serve (uwsgi): what routes do not match is a 404 in Bun too
@@ -67,10 +67,17 @@ export class BunAdoption {
       Object.assign(this.options, next);
       for (const { server, build } of this.servers) server.reload(build());
     };
+    const upgrade = (req: Request, opts?: unknown) => {
+      const real = this.servers[0]?.server as unknown as { upgrade(r: Request, o?: unknown): boolean } | undefined;
+      const ok = real?.upgrade(req, opts) ?? false;
+      if (ok) onUpgrade(req);
+      return ok;
+    };
     this.handle = new Proxy(provisional, {
       get: (target, key) => {
         if (key === "stop") return stop;
         if (key === "reload") return reload;
+        if (key === "upgrade") return upgrade;
         const source = (this.servers[0]?.server ?? target) as Record<PropertyKey, unknown>;
         const value = Reflect.get(source, key);
         return typeof value === "function" ? value.bind(source) : value;
@@ -104,11 +111,11 @@ function wrapRoutes(routes: Record<string, unknown>, wrap: (route: FetchHandler)
 }
 
 /** The trap: Bun.serve() adopts while it is installed. */
-export function bunServeTrap(bun: { serve: (options: BunServeOptions) => unknown }): TrapServers {
+export function bunServeTrap(bun: { serve: (options: BunServeOptions) => unknown }, onUpgrade: (req: Request) => void): TrapServers {
   return (at, onServer) => {
     const original = bun.serve;
     bun.serve = (options: BunServeOptions) => {
-      const adoption = new BunAdoption({ ...options }, at);
+      const adoption = new BunAdoption({ ...options }, at, onUpgrade);
       onServer(adoption.adopted);
       return adoption.handle;
     };

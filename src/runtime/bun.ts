@@ -5,6 +5,7 @@ import { setGroupsProcess } from "./groups.ts";
 import type { FetchHandler, RemoteAddr, RequestInfo } from "../app/contract.ts";
 import { guardFetch } from "../app/guard.ts";
 import { BunAdoption, type BunServer, bunServeTrap } from "./bun-adopt.ts";
+import { crosswsBun, isHooks, withHandshakes } from "./crossws.ts";
 import { listenBunSockets } from "./bun-socket.ts";
 import { listenBound, listenNative } from "./native-server.ts";
 import { listenNodeServer, nodeHttpServer } from "./node-server.ts";
@@ -36,17 +37,42 @@ declare const Bun: {
  * (requestIP, upgrade, publish, timeout... bound to the real server), so
  * code written for Bun.serve (Hono's getConnInfo, server.upgrade) works.
  */
+/** the real Bun server behind a BunRequestInfo */
+const REAL = Symbol("tsgw.bunServer");
+
 class BunRequestInfo implements RequestInfo {
   #remote?: RemoteAddr;
-  constructor(readonly server: BunServer, private readonly request: Request, readonly workerId: number) {}
+  readonly [REAL]: BunServer;
+  constructor(server: BunServer, private readonly request: Request, readonly workerId: number) {
+    this[REAL] = server;
+  }
+  /**
+   * The server, as code written for Bun.serve reads it (Hono's getBunServer
+   * takes `env.server` when there is one): this same object, so an upgrade
+   * through it is noted too.
+   */
+  get server(): this {
+    return this;
+  }
   get remoteAddr(): RemoteAddr {
     if (!this.#remote) {
-      const ip = this.server.requestIP(this.request);
+      const ip = this[REAL].requestIP(this.request);
       this.#remote = { hostname: ip?.address ?? "", port: ip?.port ?? 0 };
     }
     return this.#remote;
   }
+  /** Bun's server.upgrade(), noted: the app's fetch then returns nothing, and that is no error */
+  upgrade(req: Request, options?: unknown): boolean {
+    const ok = (this[REAL] as unknown as { upgrade(r: Request, o?: unknown): boolean }).upgrade(req, options);
+    if (ok) upgradedRequests.add(req);
+    return ok;
+  }
+  get upgraded(): boolean {
+    return upgradedRequests.has(this.request);
+  }
 }
+/** requests the app upgraded to WebSockets, through the info or the server it holds */
+export const upgradedRequests = new WeakSet<Request>();
 let delegated = false;
 
 /** Give BunRequestInfo the server's members (once: every Bun server has the same prototype). */
@@ -58,8 +84,9 @@ function delegateServerMembers(server: BunServer): void {
     Object.defineProperty(BunRequestInfo.prototype, name, {
       configurable: true,
       get(this: BunRequestInfo) {
-        const value = (this.server as unknown as Record<string, unknown>)[name];
-        return typeof value === "function" ? value.bind(this.server) : value;
+        const real = this[REAL] as unknown as Record<string, unknown>;
+        const value = real[name];
+        return typeof value === "function" ? value.bind(real) : value;
       },
     });
   }
@@ -136,11 +163,17 @@ export const runtime: Runtime = {
     if (import.meta.url.startsWith("file:///$bunfs/")) compileAsProject(file);
     return importFile(file);
   },
-  trapServers: bunServeTrap(Bun),
-  serveFetch(address, handler, options) {
+  trapServers: bunServeTrap(Bun, (req) => upgradedRequests.add(req)),
+  async serveFetch(address, handler, options) {
     const { workerId } = options;
     const adoption = options.native instanceof BunAdoption ? options.native : undefined;
-    return listenNative(address, own(address, options), options.observe.fetch(handler), (serving) => {
+    // an exported `websocket` is Bun's own handlers (its fetch calls server.upgrade()), unless it has crossws's
+    // upgrade hook: then crossws takes the handshakes
+    const given = options.websocket as Record<string, unknown> | undefined;
+    const cross = isHooks(given) && typeof given.upgrade === "function" ? await crosswsBun(given) : undefined;
+    const websocket = cross?.websocket ?? given;
+    const app = cross ? withHandshakes(handler, (req, info) => cross.upgrade(req, info)) : handler;
+    return listenNative(address, own(address, options), options.observe.fetch(app), (serving) => {
       // deno-lint-ignore prefer-const -- read by the closures below before it is assigned
       let server: BunServer | undefined;
       const origin = () => (address.kind === "tcp" ? formatAddress({ ...address, port: server!.port }) : "http://localhost");
@@ -154,6 +187,7 @@ export const runtime: Runtime = {
       // the app's own route handlers are watched and guarded as its fetch is
       const route = (h: FetchHandler) => call(options.observe.fetch(guardFetch(h, options.onError)));
       const build = () => ({
+        ...(websocket ? { websocket } : {}),
         ...adoption?.serveOptions(route, options.onWarning),
         ...(address.kind === "unix" ? { unix: address.path } : { hostname: address.host, port: address.port, reusePort: options.shared }),
         // bodies stream through; the app decides what is too large

@@ -6,6 +6,7 @@ import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import type { AdoptedServer, FetchHandler, RequestInfo, TrapServers } from "../app/contract.ts";
 import { listenNative } from "./native-server.ts";
 import { workerConfig } from "./deno-config.ts";
+import { crosswsDeno, isHooks, withHandshakes } from "./crossws.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
 import { importFile, nodeFileBody, SMALL } from "./modules.ts";
 import type { Address } from "../config/address.ts";
@@ -185,9 +186,11 @@ export const runtime: Runtime = {
   serveConnections: serveNetConnections,
 };
 
-function serveNative(address: Address, handler: FetchHandler, options: ServeOptions) {
+async function serveNative(address: Address, handler: FetchHandler, options: ServeOptions) {
   const { workerId } = options;
-  return listenNative(address, options, options.observe.fetch(handler), (serving) => {
+  // crossws hooks (the app's `websocket`) take the WebSocket handshakes; Deno.upgradeWebSocket in the app's own fetch needs nothing
+  const app = isHooks(options.websocket) ? withHandshakes(handler, await crosswsDeno(options.websocket)) : handler;
+  return listenNative(address, options, options.observe.fetch(app), (serving) => {
     const server = Deno.serve(
       {
         ...(address.kind === "unix" ? { path: address.path, transport: "unix" } : { hostname: address.host, port: address.port, reusePort: options.shared }), // reusePort needs --unstable-net

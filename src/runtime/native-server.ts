@@ -23,6 +23,8 @@ export interface NativeServer {
 
 /** `connection: close` on a response, so the client's next request goes to a new connection (and worker). */
 function closingConnection(res: Response): Response {
+  // an upgraded request (no Response, or a 101) keeps its connection: it is a WebSocket now
+  if (!res || res.status === 101) return res;
   try {
     res.headers.set("connection", "close");
   } catch {

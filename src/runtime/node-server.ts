@@ -9,6 +9,8 @@ import type { Server as NetServer } from "node:net";
 import { type Address, formatAddress } from "../config/address.ts";
 import { rateLimited } from "../log/rate.ts";
 import type { FetchHandler } from "../app/contract.ts";
+import { crosswsNode, isHooks } from "./crossws.ts";
+import { asksForWebSocket, untakenMessage, UPGRADE_REQUIRED_BODY, UPGRADE_REQUIRED_HEAD } from "../app/upgrade.ts";
 import { DRAIN_MS } from "./native-server.ts";
 import { chmodSocket, listenOn, prepareUnixPath, removeSocket } from "./socket-files.ts";
 import type { RunningServer, ServeOptions, StreamSocket } from "./types.ts";
@@ -110,10 +112,41 @@ export async function nodeHttpServer(listener: RequestListener, options: ServeOp
   const headersTimeout = Math.max(1, Math.round(options.headerTimeout * 1000));
   const server = createServer(
     { headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout) },
-    watchBodies(listener, options),
+    refuseHandshakes(watchBodies(listener, options), options),
   );
   server.keepAliveTimeout = Math.round(options.keepAlive * 1000);
+  takeUpgrades(server, options);
   return server;
+}
+
+/**
+ * WebSocket upgrades: to the app's adopted server's "upgrade" listeners, or
+ * to those the app's onServer hook adds to this server; a handshake nobody
+ * takes is answered 426. Without any of these, no "upgrade" listener is
+ * added, so node:http hands upgrades to the request listener, which answers
+ * WebSocket handshakes 426 (see refuseHandshakes) and serves the rest
+ * (`Upgrade: h2c`) as the requests they are.
+ */
+function takeUpgrades(server: HttpServer, options: ServeOptions): void {
+  if (!options.upgrade && !options.onServer) return;
+  const untaken = rateLimited(options.onWarning, 10_000);
+  server.on("upgrade", (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+    if (options.upgrade?.(req, socket, head)) return;
+    if (server.listenerCount("upgrade") > 1) return; // the app's own, added by its onServer hook
+    untaken(untakenMessage(req.url ?? "/"));
+    socket.end(UPGRADE_REQUIRED_HEAD + UPGRADE_REQUIRED_BODY);
+  });
+  options.onServer?.(server);
+}
+
+/** WebSocket handshakes that reach the request listener: nothing here can take them. */
+function refuseHandshakes(listener: RequestListener, options: ServeOptions): RequestListener {
+  const untaken = rateLimited(options.onWarning, 10_000);
+  return (req, res) => {
+    if (!asksForWebSocket(req.headers.upgrade)) return listener(req, res);
+    untaken(untakenMessage(req.url ?? "/"));
+    res.writeHead(426, { "content-type": "text/plain", connection: "close" }).end(UPGRADE_REQUIRED_BODY);
+  };
 }
 
 /**
@@ -183,5 +216,7 @@ export async function serveFetchOverNodeHttp(address: Address, handler: FetchHan
   // loaded here, not at the top: Bun workers import this file and never need the adapter
   const { fetchToNodeListener } = await import("../app/node-adapter.ts");
   const listener = options.observe.node(fetchToNodeListener(handler, options.workerId, options.onError));
-  return listenNodeServer(await nodeHttpServer(listener, options), address, options);
+  // crossws hooks (the app's `websocket`) take the WebSocket handshakes
+  const upgrade = isHooks(options.websocket) ? await crosswsNode(options.websocket) : undefined;
+  return listenNodeServer(await nodeHttpServer(listener, { ...options, upgrade }), address, options);
 }

@@ -1,5 +1,5 @@
 /** The one interface every runtime shim implements. Nothing here asks which runtime it is. */
-import type { FetchHandler, ImportModule, NodeListener, TrapServers } from "../app/contract.ts";
+import type { FetchHandler, ImportModule, NodeListener, TrapServers, UpgradeListener } from "../app/contract.ts";
 import type { Address } from "../config/address.ts";
 
 export interface ServeOptions {
@@ -32,6 +32,12 @@ export interface ServeOptions {
   observe: RequestObserver;
   /** the app's own options for this runtime's server, from an adopted Bun.serve() (see AdoptedApp.native) */
   native?: unknown;
+  /** a Node listener's WebSocket upgrades (its adopted server's "upgrade" listeners) */
+  upgrade?: UpgradeListener;
+  /** called with each node:http server before it listens (the app's onServer/injectWebSocket export) */
+  onServer?: (server: unknown) => void;
+  /** a fetch app's `websocket` member (Bun's handlers, or crossws hooks) */
+  websocket?: unknown;
 }
 
 export interface RequestObserver {

@@ -36,10 +36,10 @@ export class RequestCounter implements RequestObserver {
     return (req, info) => {
       this.onStart(++this.started);
       const t0 = performance.now();
-      const done = (res: Response): Response => {
+      const done = (res: Response | undefined): Response => {
         this.finished++;
         this.access?.log(new FetchRecord(req, info, res, t0, performance.now() - t0));
-        return res;
+        return res as Response;
       };
       const out = handler(req, info);
       // the guard never rejects: an app failure is already a 500 Response here
@@ -106,7 +106,8 @@ class FetchRecord extends BaseRecord {
   constructor(
     private readonly req: Request,
     private readonly info: RequestInfo,
-    private readonly res: Response,
+    /** undefined: the app upgraded the request to a WebSocket (Bun), logged as 101 */
+    private readonly res: Response | undefined,
     t0: number,
     elapsed: number,
   ) {
@@ -123,13 +124,13 @@ class FetchRecord extends BaseRecord {
     return pathOf(this.req.url);
   }
   get status(): number {
-    return this.res.status;
+    return this.res?.status ?? 101;
   }
   requestHeader(name: string): string | undefined {
     return this.req.headers.get(name) ?? undefined;
   }
   responseHeader(name: string): string | undefined {
-    return this.res.headers.get(name) ?? undefined;
+    return this.res?.headers.get(name) ?? undefined;
   }
 }
 

@@ -1,0 +1,38 @@
+/**
+ * WebSocket handshakes that nothing takes: answered 426 Upgrade Required
+ * with a log line, never a 200 from the app's GET route (the client would
+ * see "Unexpected server response: 200" and the operator nothing). Other
+ * upgrades (`Upgrade: h2c`) are ordinary requests to the app.
+ */
+import type { FetchHandler } from "./contract.ts";
+
+/** Whether an Upgrade header asks for a WebSocket. */
+export function asksForWebSocket(upgrade: string | null | undefined): boolean {
+  return upgrade !== null && upgrade !== undefined && upgrade.toLowerCase().split(/\s*,\s*/).includes("websocket");
+}
+
+export const UPGRADE_REQUIRED_HEAD = "HTTP/1.1 426 Upgrade Required\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: 37\r\n\r\n";
+export const UPGRADE_REQUIRED_BODY = "no WebSocket handler for this request";
+
+export function untakenMessage(path: string): string {
+  return `a WebSocket upgrade for ${path} found no WebSocket handler: answered 426 (see the README, WebSockets)`;
+}
+
+/**
+ * A fetch app, with the WebSocket handshakes it did not take (no 101, no
+ * server.upgrade(), yet a 2xx answer) turned into 426. Its own refusals
+ * (401, 403, 404...) stand.
+ */
+export function refuseUntakenUpgrades(handler: FetchHandler, log: (m: string) => void): FetchHandler {
+  const check = (req: Request, info: Parameters<FetchHandler>[1], res: Response): Response => {
+    if (info.upgraded || res.status === 101 || res.status < 200 || res.status >= 300) return res;
+    res.body?.cancel().catch(() => {});
+    log(untakenMessage(new URL(req.url).pathname));
+    return new Response(UPGRADE_REQUIRED_BODY, { status: 426, headers: { "content-type": "text/plain", connection: "close" } });
+  };
+  return (req, info) => {
+    if (!asksForWebSocket(req.headers.get("upgrade"))) return handler(req, info);
+    const out = handler(req, info);
+    return out instanceof Promise ? out.then((r) => (r instanceof Response ? check(req, info, r) : r)) : out instanceof Response ? check(req, info, out) : out;
+  };
+}
