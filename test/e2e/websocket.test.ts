@@ -128,7 +128,10 @@ for (const rt of RUNTIMES) {
         await withTsgw(rt, [app, ...LOCAL, "--keep-alive", "1"], async (server) => {
           assert.equal(await connect(server, "/"), 426);
           await waitForLog(server, /a WebSocket upgrade for \/ found no WebSocket handler: answered 426/);
-          const h2c = await rawSend(server.port, "GET / HTTP/1.1\r\nhost: x\r\nconnection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n").reply;
+          const h2c = await rawSend(
+            server.port,
+            "GET / HTTP/1.1\r\nhost: x\r\nconnection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
+          ).reply;
           assert.match(h2c, /^HTTP\/1\.1 200/);
         });
       });
