@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, RequestListener, Server as HttpServer } from "node:http";
 import type { Server as NetServer } from "node:net";
+import type { Duplex } from "node:stream";
 import { type Address, formatAddress } from "../config/address.ts";
 import { rateLimited } from "../log/rate.ts";
 import type { FetchHandler } from "../app/contract.ts";
@@ -70,6 +71,7 @@ export async function listenNodeServer(server: NetServer, address: Address, opti
         }
         http.closeIdleConnections?.();
         if (!graceful) http.closeAllConnections?.();
+        if (isHttp(server)) goingAway(server, graceful ? options.gracefulTimeout : 0);
       });
     },
   };
@@ -130,7 +132,11 @@ export async function nodeHttpServer(listener: RequestListener, options: ServeOp
 function takeUpgrades(server: HttpServer, options: ServeOptions): void {
   if (!options.upgrade && !options.onServer) return;
   const untaken = rateLimited(options.onWarning, 10_000);
-  server.on("upgrade", (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+  const open = new Set<Duplex>();
+  (server as Upgrading)[UPGRADED] = open;
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    open.add(socket);
+    socket.once("close", () => open.delete(socket));
     if (options.upgrade?.(req, socket, head)) return;
     if (server.listenerCount("upgrade") > 1) return; // the app's own, added by its onServer hook
     untaken(untakenMessage(req.url ?? "/"));
@@ -138,6 +144,35 @@ function takeUpgrades(server: HttpServer, options: ServeOptions): void {
   });
   options.onServer?.(server);
 }
+
+/** the upgraded connections of a node:http server (WebSockets, whoever serves them) */
+const UPGRADED = Symbol("tsgw.upgraded");
+type Upgrading = HttpServer & { [UPGRADED]?: Set<Duplex> };
+
+/**
+ * A stopping server's open WebSockets: they have until shortly before
+ * `graceSeconds` runs out (the worker exits then) to close; the rest get a
+ * close frame 1001 "going away", so clients see a clean close and
+ * reconnect (to the next generation, in a reload), not a reset. The frame
+ * is written on the connection itself, so it works whatever library serves
+ * the socket (ws, Socket.IO, crossws, @hono/node-ws).
+ */
+function goingAway(server: HttpServer, graceSeconds: number): void {
+  const open = (server as Upgrading)[UPGRADED];
+  if (!open || open.size === 0) return;
+  const sayGoodbye = () => {
+    for (const socket of open) {
+      socket.end(GOING_AWAY);
+      setTimeout(() => socket.destroy(), 1000).unref();
+    }
+  };
+  if (graceSeconds <= 0) return sayGoodbye();
+  const timer = setTimeout(sayGoodbye, Math.max(0, graceSeconds * 1000 - 1500));
+  timer.unref();
+}
+
+/** A server's close frame, unmasked: FIN + close, a 12-byte payload: code 1001 and "going away". */
+const GOING_AWAY = Buffer.from([0x88, 12, 0x03, 0xe9, ...Buffer.from("going away")]);
 
 /** WebSocket handshakes that reach the request listener: nothing here can take them. */
 function refuseHandshakes(listener: RequestListener, options: ServeOptions): RequestListener {

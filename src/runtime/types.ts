@@ -24,6 +24,8 @@ export interface ServeOptions {
   keepAlive: number;
   /** seconds a request body may stall before its connection is closed (body-timeout; 0: no limit) */
   bodyTimeout: number;
+  /** seconds a graceful stop gives what is open (graceful-timeout): open WebSockets are closed with 1001 before it ends */
+  gracefulTimeout: number;
   /**
    * Watches each request (counting, in-flight, access log). The shim applies
    * it where requests are cheapest to read: on the node:http listener when

@@ -104,6 +104,7 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
     onListenerDied: setup.onListenerDied,
     shared: setup.shared,
     headerTimeout: config.headerTimeout,
+    gracefulTimeout: config.gracefulTimeout,
     keepAlive: config.keepAlive,
     bodyTimeout: config.bodyTimeout,
     observe: setup.counter,
