@@ -71,6 +71,36 @@ class BunRequestInfo implements RequestInfo {
     return upgradedRequests.has(this.request);
   }
 }
+/** Bun's websocket handlers, noting the open sockets (to close them with 1001 at a graceful stop). */
+function tracked(handlers: Record<string, unknown>, sockets: Set<{ close(code?: number, reason?: string): void }>): Record<string, unknown> {
+  type Handler = (this: unknown, ws: { close(code?: number, reason?: string): void }, ...rest: unknown[]) => unknown;
+  const open = handlers.open as Handler | undefined;
+  const close = handlers.close as Handler | undefined;
+  return {
+    ...handlers,
+    open(ws: { close(): void }, ...rest: unknown[]) {
+      sockets.add(ws);
+      return open?.call(handlers, ws, ...rest);
+    },
+    close(ws: { close(): void }, ...rest: unknown[]) {
+      sockets.delete(ws);
+      return close?.call(handlers, ws, ...rest);
+    },
+  };
+}
+
+/**
+ * At a graceful stop, Bun.serve keeps its WebSockets open until the worker
+ * exits (the client sees a reset): shortly before graceful-timeout ends,
+ * each gets close 1001 "going away", as on node:http.
+ */
+function goingAway(sockets: Set<{ close(code?: number, reason?: string): void }>, graceSeconds: number): void {
+  if (sockets.size === 0) return;
+  setTimeout(() => {
+    for (const ws of sockets) ws.close(1001, "going away");
+  }, Math.max(0, graceSeconds * 1000 - 1500)).unref();
+}
+
 /** requests the app upgraded to WebSockets, through the info or the server it holds */
 export const upgradedRequests = new WeakSet<Request>();
 let delegated = false;
@@ -186,9 +216,11 @@ export const runtime: Runtime = {
       };
       // the app's own route handlers are watched and guarded as its fetch is
       const route = (h: FetchHandler) => call(options.observe.fetch(guardFetch(h, options.onError)));
+      const sockets = new Set<{ close(code?: number, reason?: string): void }>();
+      const handlers = (adoption?.options.websocket ?? websocket) as Record<string, unknown> | undefined;
       const build = () => ({
-        ...(websocket ? { websocket } : {}),
         ...adoption?.serveOptions(route, options.onWarning),
+        ...(handlers ? { websocket: tracked(handlers, sockets) } : {}),
         ...(address.kind === "unix" ? { unix: address.path } : { hostname: address.host, port: address.port, reusePort: options.shared }),
         // bodies stream through; the app decides what is too large
         maxRequestBodySize: (adoption?.options.maxRequestBodySize as number | undefined) ?? Number.MAX_SAFE_INTEGER,
@@ -201,7 +233,13 @@ export const runtime: Runtime = {
       server = Bun.serve(build());
       delegateServerMembers(server);
       adoption?.servers.push({ server, build });
-      return { port: server.port, stop: (graceful) => server!.stop(!graceful) };
+      return {
+        port: server.port,
+        stop: (graceful) => {
+          if (graceful) goingAway(sockets, options.gracefulTimeout);
+          return server!.stop(!graceful);
+        },
+      };
     });
   },
   async serveNode(address, listener, options) {

@@ -125,18 +125,20 @@ for (const rt of RUNTIMES) {
       } else t.diagnostic("Node has no WebSocket server API of its own: the portable ones above are Node's");
     });
 
-    test("a reload (HUP) with WebSockets open on node:http: each gets close 1001 before --graceful-timeout ends, and reconnects to the new generation", async () => {
-      await withTsgw(rt, ["express-ws.cjs", ...LOCAL, "-w", "1", "--graceful-timeout", "3"], async (server) => {
-        const sockets = await Promise.all(Array.from({ length: 10 }, () => open(server)));
-        await Promise.all(sockets.map((ws) => roundTrip(ws, "before")));
-        const codes = Promise.all(sockets.map((ws) => once(ws, "close").then(([code]) => code as number)));
-        server.child.kill("SIGHUP");
-        assert.deepEqual(await codes, Array(10).fill(1001));
-        const again = await open(server);
-        assert.equal(String((await roundTrip(again, "after")).data), "echo after from express");
-        await closeCleanly(again);
-      }, { cwd: WS });
-    });
+    for (const [app, echo] of [["express-ws.cjs", "from express"], ["crossws.mjs", "from crossws"]] as const) {
+      test(`a reload (HUP) with WebSockets open (${app}): each gets close 1001 before --graceful-timeout ends, and reconnects to the new generation`, async () => {
+        await withTsgw(rt, [app, ...LOCAL, "-w", "1", "--graceful-timeout", "3"], async (server) => {
+          const sockets = await Promise.all(Array.from({ length: 10 }, () => open(server)));
+          await Promise.all(sockets.map((ws) => roundTrip(ws, "before")));
+          const codes = Promise.all(sockets.map((ws) => once(ws, "close").then(([code]) => code as number)));
+          server.child.kill("SIGHUP");
+          assert.deepEqual(await codes, Array(10).fill(1001));
+          const again = await open(server);
+          assert.equal(String((await roundTrip(again, "after")).data), `echo after ${echo}`);
+          await closeCleanly(again);
+        }, { cwd: WS });
+      });
+    }
 
     for (const [kind, app] of [["fetch app", "test/fixtures/fetch"], ["Node listener", "test/fixtures/express.cjs"]] as const) {
       test(`${kind} without WebSocket handling: a handshake gets 426 and a warning, never the GET route's 200; Upgrade: h2c is an ordinary request`, async () => {
