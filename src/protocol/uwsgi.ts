@@ -126,6 +126,8 @@ export interface RequestParts {
   /** body length; 0 when there is none */
   contentLength: number;
   remote: { hostname: string; port: number };
+  /** the Upgrade header, when the client sent one (a WebSocket handshake: "websocket") */
+  upgrade?: string;
 }
 
 /** The headers nginx sends for nearly every request, named once rather than per request. */
@@ -168,11 +170,13 @@ export function requestFromPairs(pairs: readonly string[]): RequestParts {
   let httpType = -1;
   let httpLength = -1;
   let httpHost: string | undefined;
+  let upgrade: string | undefined;
   for (let i = 0; i < pairs.length; i += 2) {
     const key = pairs[i]!;
     const value = pairs[i + 1]!;
     if (key.startsWith("HTTP_")) {
       if (key === "HTTP_HOST") httpHost = value;
+      else if (key === "HTTP_UPGRADE") upgrade = value;
       else if (key === "HTTP_CONTENT_TYPE") httpType = headers.length;
       else if (key === "HTTP_CONTENT_LENGTH") httpLength = headers.length;
       headers.push([headerName(key), value]);
@@ -206,6 +210,7 @@ export function requestFromPairs(pairs: readonly string[]): RequestParts {
     headers: kept,
     contentLength: v.CONTENT_LENGTH ? Number(v.CONTENT_LENGTH) : 0,
     remote: { hostname: v.REMOTE_ADDR ?? "", port: Number(v.REMOTE_PORT ?? 0) || 0 },
+    upgrade,
   };
 }
 

@@ -9,7 +9,7 @@ import { workerConfig } from "./deno-config.ts";
 import { crosswsDeno, isHooks, withHandshakes } from "./crossws.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
 import { importFile, nodeFileBody, SMALL } from "./modules.ts";
-import type { Address } from "../config/address.ts";
+import { type Address, formatAddress } from "../config/address.ts";
 import { webThread } from "./threads.ts";
 import type { Runtime, ServeOptions } from "./types.ts";
 
@@ -169,6 +169,15 @@ export const runtime: Runtime = {
     reportCut = options.onError;
     const viaNodeHttp = () => {
       installRequestCompat();
+      if (isHooks(options.websocket)) {
+        // crossws's node adapter refuses to run on Deno, and Deno.serve cannot share this address
+        options.onWarning(
+          `crossws hooks are not served on ${
+            formatAddress(address)
+          }: Deno serves it through node:http (a unix socket shared by workers, or no --unstable-net), where crossws cannot run; WebSocket handshakes there get 426 (use a TCP address with --unstable-net, or -w 1)`,
+        );
+        return serveFetchOverNodeHttp(address, handler, { ...options, websocket: undefined });
+      }
       return serveFetchOverNodeHttp(address, handler, options);
     };
     // Deno.serve cannot share a unix socket between processes; node:cluster can (through node:http)

@@ -12,6 +12,7 @@ import type { Logger } from "../log/logger.ts";
 import { AccessLog } from "../log/access.ts";
 import { openLogTarget, reopenLogFiles } from "../log/files.ts";
 import { RequestCounter } from "./observe.ts";
+import { rateLimited } from "../log/rate.ts";
 import { allTraps, nodeServerTrap } from "../app/adopt.ts";
 import type { ServingAt } from "../app/contract.ts";
 import { formatListener } from "../config/address.ts";
@@ -134,6 +135,7 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
           bodyTimeout: config.bodyTimeout,
           allowFrom: config.socketAllowFrom,
           onError,
+          onWarning: rateLimited((m: string) => log.warn(m), 10_000),
         };
         const observed = handler ? { fetch: setup.counter.fetch(handler) } : { node: setup.counter.node(listener!) };
         // loaded only where a uwsgi listener is configured (each module loaded is memory per worker)

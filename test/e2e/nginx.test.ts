@@ -10,6 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import WebSocket from "ws";
 import { request as httpRequest } from "node:http";
 import { ask, engineOf, type RuntimeName, RUNTIMES, type Server, startTsgw, tempDir } from "../helpers/tsgw.ts";
 
@@ -59,7 +60,12 @@ async function startNginx(dir: string, upstreams: Record<Front, string>): Promis
   for (const f of FRONTS) ports[f] = await freePort();
   const params = existsSync("/etc/nginx/uwsgi_params") ? "include /etc/nginx/uwsgi_params;" : "";
   const servers = FRONTS.map((f) => {
-    const pass = f.startsWith("uwsgi") ? `${params} uwsgi_pass ${upstreams[f]};` : `proxy_pass http://${upstreams[f]}; proxy_set_header Host $host;`;
+    // proxy_pass as nginx's docs set it up for WebSockets: HTTP/1.1 and the Upgrade/Connection headers passed on
+    const pass = f.startsWith("uwsgi")
+      ? `${params} uwsgi_pass ${upstreams[f]};`
+      : `proxy_pass http://${
+        upstreams[f]
+      }; proxy_set_header Host $host; proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade;`;
     return `  server { listen 127.0.0.1:${ports[f]}; location / { ${pass} } }`;
   });
   writeFileSync(
@@ -77,6 +83,7 @@ http {
   client_max_body_size 20m;
   # streamed responses pass through as they are written (the fastest setup for streaming apps)
   uwsgi_buffering off; proxy_buffering off;
+  map $http_upgrade $connection_upgrade { default upgrade; "" close; }
 ${servers.join("\n")}
 }
 `,
@@ -209,6 +216,27 @@ for (const rt of RUNTIMES) {
 }
 
 for (const rt of RUNTIMES) {
+  describe(`WebSockets behind nginx, on ${rt}`, { skip: SKIP }, () => {
+    const front = behindNginx(rt, "test/fixtures/ws/crossws.mjs");
+    for (const via of FRONTS) {
+      test(`${via}: ${via.startsWith("proxy") ? "an echo through the tunnel (426 on Deno's shared unix sockets)" : "501, with the way to serve them (proxy_pass)"}`, async () => {
+        const ws = new WebSocket(`ws://127.0.0.1:${front.port(via)}/ws`);
+        const outcome = await new Promise<string | number>((resolve, reject) => {
+          ws.once("open", () => {
+            ws.once("message", (d) => resolve(String(d)));
+            ws.send("through nginx");
+          });
+          ws.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+          ws.once("error", reject);
+        });
+        ws.terminate();
+        // Deno serves a unix socket shared by workers through node:http, where crossws cannot run (README, WebSockets)
+        const proxied = engineOf(rt) === "deno" ? 426 : "echo through nginx from crossws";
+        assert.equal(outcome, via.startsWith("proxy") ? proxied : 501);
+      });
+    }
+  });
+
   for (const app of ["test/fixtures/echo-path.mjs", "test/fixtures/listen/node-res.mjs"]) {
     describe(`nginx in front of --static-map (${app}), on ${rt}`, { skip: SKIP }, () => {
       const root = tempDir();

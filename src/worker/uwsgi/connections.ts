@@ -22,6 +22,7 @@ import type { StreamSocket } from "../../runtime/types.ts";
 import type { BodyStall } from "./body.ts";
 import { UwsgiRequest, UwsgiResponse } from "./fetch.ts";
 import { serveNodeRequest } from "./node.ts";
+import { asksForWebSocket } from "../../app/upgrade.ts";
 
 export interface UwsgiOptions {
   workerId: number;
@@ -33,6 +34,7 @@ export interface UwsgiOptions {
   /** TCP peers allowed to speak uwsgi (unix sockets are always allowed) */
   allowFrom: readonly string[];
   onError: (message: string) => void;
+  onWarning: (message: string) => void;
 }
 
 export type UwsgiApp = { fetch: FetchHandler } | { node: NodeListener };
@@ -91,6 +93,15 @@ class Connection {
     this.socket.destroy();
   }
 
+  /** a WebSocket handshake: 501, said once in a while, and the connection ends (nginx passes the answer on) */
+  private noWebSockets(path: string): void {
+    this.options.onWarning(`uwsgi: a WebSocket upgrade for ${path}: ${NO_WEBSOCKETS}; answered 501`);
+    this.socket.write(
+      `HTTP/1.1 501 Not Implemented\r\ncontent-type: text/plain\r\ncontent-length: ${NO_WEBSOCKETS.length}\r\nconnection: close\r\n\r\n${NO_WEBSOCKETS}`,
+    );
+    this.socket.end();
+  }
+
   private onHead = (chunk: Uint8Array): void => {
     const buf = this.head ? Buffer.concat([this.head, chunk]) : chunk;
     const parsed = parseRequest(buf, this.options.bufferSize);
@@ -101,6 +112,7 @@ class Connection {
     const parts = requestFromPairs(parsed.packet.pairs);
     const unsafe = unsafeParts(parts);
     if (unsafe) return this.fail(`unusable request: ${unsafe}`);
+    if (parts.upgrade !== undefined && asksForWebSocket(parts.upgrade)) return this.noWebSockets(parts.path);
     const rest = buf.subarray(parsed.packet.consumed);
     const { served, socket } = this;
     const stall: BodyStall = {
@@ -116,6 +128,9 @@ class Connection {
     }
   };
 }
+
+/** the answer to a WebSocket handshake over uwsgi */
+const NO_WEBSOCKETS = "WebSockets over uwsgi are not served yet: put them behind proxy_pass to an --http-socket listener";
 
 /**
  * One timer for all connections still waiting for their vars: a timer per
