@@ -12,7 +12,8 @@
  * (Node's workers load node:http anyway).
  */
 import type { Server as HttpServer } from "node:http";
-import type { AdoptedServer, NodeListener, ServingAt, TrapServers } from "./contract.ts";
+import type { AdoptedServer, ServingAt, TrapServers } from "./contract.ts";
+import { servedBy } from "./detect.ts";
 
 type Listen = (this: HttpServer, ...args: unknown[]) => unknown;
 
@@ -89,13 +90,7 @@ function adoptNodeServer(server: HttpServer, args: unknown[], at: ServingAt): Ad
   const adopted: AdoptedServer = {
     asked: describeListen(args),
     via: "node:http listen()",
-    // emitted, not called: listeners the app adds later are served too
-    app: {
-      kind: "node",
-      listener: ((req, res) => server.emit("request", req, res)) as NodeListener,
-      // ws's WebSocketServer({ server }), Socket.IO, @hono/node-ws listen for "upgrade" on the app's server
-      upgrade: (req, socket, head) => server.listenerCount("upgrade") > 0 && server.emit("upgrade", req, socket, head),
-    },
+    app: { kind: "node", ...servedBy(server) },
     sameAs: (other) => sameListeners(server, serverOf.get(other)),
   };
   serverOf.set(adopted, server);

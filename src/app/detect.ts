@@ -87,13 +87,21 @@ function isHttpServer(obj: Record<string, unknown>): obj is Record<string, unkno
   return isFn(obj.listen) && isFn(obj.emit) && isFn(obj.listeners) && isFn(obj.closeIdleConnections);
 }
 
-function nodeFromServer(server: HttpServer, reason: string): Detected {
+/**
+ * What a node:http server serves: its "request" and "upgrade" listeners,
+ * emitted rather than called, so listeners the app adds later are served
+ * too (ws's WebSocketServer({ server }), Socket.IO and @hono/node-ws listen
+ * for "upgrade" on the app's server).
+ */
+export function servedBy(server: HttpServer): { listener: NodeListener; upgrade: UpgradeListener } {
   return {
-    kind: "node",
     listener: ((req, res) => server.emit("request", req, res)) as NodeListener,
     upgrade: (req, socket, head) => server.listenerCount("upgrade") > 0 && server.emit("upgrade", req, socket, head),
-    reason,
   };
+}
+
+function nodeFromServer(server: HttpServer, reason: string): Detected {
+  return { kind: "node", ...servedBy(server), reason };
 }
 
 /**

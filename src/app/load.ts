@@ -93,7 +93,7 @@ export async function loadApp(importModule: ImportModule, specText: string, opts
       const first = started[0];
       if (!first) return undefined;
       const reason = `the server it started while loading, with ${first.via}`;
-      return done(first.app.kind === "fetch" ? { ...first.app, reason } : { ...first.app, reason }, undefined, first);
+      return done({ ...first.app, reason }, undefined, first);
     };
     if (opts.interface !== "listen" && picked.value !== undefined && !isEmptyObject(picked.value)) {
       const detected = await detectValue(picked.value, opts.interface === "auto" ? "auto" : opts.interface, `${picked.label} in ${file}`);
@@ -184,11 +184,12 @@ async function detectValue(value: unknown, forced: "auto" | AppInterface, where:
 
 /** The error for a module that gives tsgw nothing to serve, with what to do instead. */
 function nothingToServe(file: string, picked: Picked, opts: LoadOptions): string {
-  const waited = opts.listenWaitMs ? ` and started no server within ${Math.round(opts.listenWaitMs / 1000)}s` : "";
+  const within = opts.listenWaitMs ? ` within ${Math.round(opts.listenWaitMs / 1000)}s` : "";
+  const waited = within && ` and started no server${within}`;
   const what = picked.value === undefined || isEmptyObject(picked.value)
     ? `has no default export, "app" or "application"${waited}; its exports: ${picked.exports.join(", ") || "(none)"}`
     : opts.interface === "listen"
-    ? `started no server while loading${waited.replace(" and started no server", "")} (--interface listen)`
+    ? `started no server while loading${within} (--interface listen)`
     : `exports ${describe(picked.value)}${waited}`;
   return `app module ${file} ${what}${frameworkHint(file, picked.exports.length > 0)}`;
 }

@@ -13,7 +13,11 @@ export interface BunServer {
   requestIP(req: Request): { address: string; port: number; family?: string } | null;
   stop(closeActive?: boolean): Promise<void> | void;
   reload(options: Record<string, unknown>): void;
+  upgrade(req: Request, options?: unknown): boolean;
 }
+
+/** How the shim upgrades a request on one of its servers (noting it, so the app's empty answer is no error). */
+export type Upgrade = (server: BunServer, req: Request, options?: unknown) => boolean;
 
 /** What an app gives Bun.serve. */
 export interface BunServeOptions {
@@ -32,7 +36,7 @@ export class BunAdoption {
   /** what the app's Bun.serve() returned: answers from tsgw's first real server once it runs */
   readonly handle: object;
 
-  constructor(readonly options: BunServeOptions, at: ServingAt, onUpgrade: (req: Request) => void) {
+  constructor(readonly options: BunServeOptions, at: ServingAt, upgradeOn: Upgrade) {
     const fetch: FetchHandler = (req, info) => {
       const f = this.options.fetch;
       // routes only, over a listener that is not Bun.serve (uwsgi): what routes do not match is a 404 in Bun too
@@ -68,10 +72,8 @@ export class BunAdoption {
       for (const { server, build } of this.servers) server.reload(build());
     };
     const upgrade = (req: Request, opts?: unknown) => {
-      const real = this.servers[0]?.server as unknown as { upgrade(r: Request, o?: unknown): boolean } | undefined;
-      const ok = real?.upgrade(req, opts) ?? false;
-      if (ok) onUpgrade(req);
-      return ok;
+      const real = this.servers[0]?.server;
+      return real ? upgradeOn(real, req, opts) : false;
     };
     this.handle = new Proxy(provisional, {
       get: (target, key) => {
@@ -111,11 +113,11 @@ function wrapRoutes(routes: Record<string, unknown>, wrap: (route: FetchHandler)
 }
 
 /** The trap: Bun.serve() adopts while it is installed. */
-export function bunServeTrap(bun: { serve: (options: BunServeOptions) => unknown }, onUpgrade: (req: Request) => void): TrapServers {
+export function bunServeTrap(bun: { serve: (options: BunServeOptions) => unknown }, upgradeOn: Upgrade): TrapServers {
   return (at, onServer) => {
     const original = bun.serve;
     bun.serve = (options: BunServeOptions) => {
-      const adoption = new BunAdoption({ ...options }, at, onUpgrade);
+      const adoption = new BunAdoption({ ...options }, at, upgradeOn);
       onServer(adoption.adopted);
       return adoption.handle;
     };

@@ -7,7 +7,7 @@ import { guardFetch } from "../app/guard.ts";
 import { BunAdoption, type BunServer, bunServeTrap } from "./bun-adopt.ts";
 import { crosswsBun, isHooks, withHandshakes } from "./crossws.ts";
 import { listenBunSockets } from "./bun-socket.ts";
-import { listenBound, listenNative } from "./native-server.ts";
+import { beforeGraceEnds, listenBound, listenNative } from "./native-server.ts";
 import { listenNodeServer, nodeHttpServer } from "./node-server.ts";
 import { importFile } from "./modules.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
@@ -63,9 +63,7 @@ class BunRequestInfo implements RequestInfo {
   }
   /** Bun's server.upgrade(), noted: the app's fetch then returns nothing, and that is no error */
   upgrade(req: Request, options?: unknown): boolean {
-    const ok = (this[REAL] as unknown as { upgrade(r: Request, o?: unknown): boolean }).upgrade(req, options);
-    if (ok) upgradedRequests.add(req);
-    return ok;
+    return upgradeNoted(this[REAL], req, options);
   }
   get upgraded(): boolean {
     return upgradedRequests.has(this.request);
@@ -96,13 +94,20 @@ function tracked(handlers: Record<string, unknown>, sockets: Set<{ close(code?: 
  */
 function goingAway(sockets: Set<{ close(code?: number, reason?: string): void }>, graceSeconds: number): void {
   if (sockets.size === 0) return;
-  setTimeout(() => {
+  beforeGraceEnds(graceSeconds, () => {
     for (const ws of sockets) ws.close(1001, "going away");
-  }, Math.max(0, graceSeconds * 1000 - 1500)).unref();
+  });
 }
 
 /** requests the app upgraded to WebSockets, through the info or the server it holds */
-export const upgradedRequests = new WeakSet<Request>();
+const upgradedRequests = new WeakSet<Request>();
+
+/** Bun's server.upgrade(), the request noted when it succeeds (see RequestInfo.upgraded) */
+function upgradeNoted(server: BunServer, req: Request, options?: unknown): boolean {
+  const ok = server.upgrade(req, options);
+  if (ok) upgradedRequests.add(req);
+  return ok;
+}
 let delegated = false;
 
 /** Give BunRequestInfo the server's members (once: every Bun server has the same prototype). */
@@ -193,7 +198,7 @@ export const runtime: Runtime = {
     if (import.meta.url.startsWith("file:///$bunfs/")) compileAsProject(file);
     return importFile(file);
   },
-  trapServers: bunServeTrap(Bun, (req) => upgradedRequests.add(req)),
+  trapServers: bunServeTrap(Bun, upgradeNoted),
   async serveFetch(address, handler, options) {
     const { workerId } = options;
     const adoption = options.native instanceof BunAdoption ? options.native : undefined;

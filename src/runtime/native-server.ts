@@ -12,6 +12,16 @@ import type { RunningServer, ServeOptions } from "./types.ts";
 /** How long a stopping server keeps answering on its open connections, each answer closing one. */
 export const DRAIN_MS = 200;
 
+/**
+ * Run `goodbye` shortly before a graceful stop of `graceSeconds` runs out
+ * (the worker exits then), or at once for a fast stop: open WebSockets are
+ * closed with 1001 there, so clients see a clean close, not a reset.
+ */
+export function beforeGraceEnds(graceSeconds: number, goodbye: () => void): void {
+  if (graceSeconds <= 0) return goodbye();
+  setTimeout(goodbye, Math.max(0, graceSeconds * 1000 - 1500)).unref();
+}
+
 /** What a runtime's own server (Bun.serve, Deno.serve) gives back once started. */
 export interface NativeServer {
   /** the port actually bound (TCP) */

@@ -12,7 +12,7 @@ import { rateLimited } from "../log/rate.ts";
 import type { FetchHandler } from "../app/contract.ts";
 import { crosswsNode, isHooks } from "./crossws.ts";
 import { asksForWebSocket, untakenMessage, UPGRADE_REQUIRED_BODY, UPGRADE_REQUIRED_HEAD } from "../app/upgrade.ts";
-import { DRAIN_MS } from "./native-server.ts";
+import { beforeGraceEnds, DRAIN_MS } from "./native-server.ts";
 import { chmodSocket, listenOn, prepareUnixPath, removeSocket } from "./socket-files.ts";
 import type { RunningServer, ServeOptions, StreamSocket } from "./types.ts";
 
@@ -160,15 +160,12 @@ type Upgrading = HttpServer & { [UPGRADED]?: Set<Duplex> };
 function goingAway(server: HttpServer, graceSeconds: number): void {
   const open = (server as Upgrading)[UPGRADED];
   if (!open || open.size === 0) return;
-  const sayGoodbye = () => {
+  beforeGraceEnds(graceSeconds, () => {
     for (const socket of open) {
       socket.end(GOING_AWAY);
       setTimeout(() => socket.destroy(), 1000).unref();
     }
-  };
-  if (graceSeconds <= 0) return sayGoodbye();
-  const timer = setTimeout(sayGoodbye, Math.max(0, graceSeconds * 1000 - 1500));
-  timer.unref();
+  });
 }
 
 /** A server's close frame, unmasked: FIN + close, a 12-byte payload: code 1001 and "going away". */
