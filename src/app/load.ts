@@ -34,8 +34,12 @@ export interface LoadOptions {
   trap?: TrapServers;
   /** where tsgw serves, for the adopted servers to report */
   at?: ServingAt;
-  /** how long a module that exports no app may take to start a server (a bootstrap() not awaited) */
-  listenWaitMs?: number;
+  /**
+   * How long a module that exports no app may take to start a server (a
+   * bootstrap() not awaited): until `deadline` (a performance.now() time),
+   * said in errors as `seconds` (the worker's --timeout, counted from its start)
+   */
+  listenWait?: { deadline: number; seconds: number };
 }
 
 export type LoadedApp = Detected & {
@@ -103,12 +107,12 @@ export async function loadApp(importModule: ImportModule, specText: string, opts
     }
     // named exports but none to serve: a mistake to report now, not a script still to listen
     if (picked.value === undefined && picked.exports.length > 0 && started.length === 0) {
-      throw new AppLoadError(nothingToServe(file, picked, { ...opts, listenWaitMs: 0 }));
+      throw new AppLoadError(nothingToServe(file, picked, { ...opts, listenWait: undefined }));
     }
     if (started.length === 0 && opts.trap) {
       // `bootstrap()` without await (NestJS, Fastify's start()): the server comes after the import
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, opts.listenWaitMs ?? 0);
+        const timer = setTimeout(resolve, Math.max(0, (opts.listenWait?.deadline ?? 0) - performance.now()));
         wake = () => {
           clearTimeout(timer);
           resolve();
@@ -184,7 +188,7 @@ async function detectValue(value: unknown, forced: "auto" | AppInterface, where:
 
 /** The error for a module that gives tsgw nothing to serve, with what to do instead. */
 function nothingToServe(file: string, picked: Picked, opts: LoadOptions): string {
-  const within = opts.listenWaitMs ? ` within ${Math.round(opts.listenWaitMs / 1000)}s` : "";
+  const within = opts.listenWait ? ` within ${opts.listenWait.seconds}s` : "";
   const waited = within && ` and started no server${within}`;
   const what = picked.value === undefined || isEmptyObject(picked.value)
     ? `has no default export, "app" or "application"${waited}; its exports: ${picked.exports.join(", ") || "(none)"}`

@@ -44,6 +44,9 @@ function servingAt(resolved: ResolvedConfig): ServingAt {
   return first.address.kind === "unix" ? { url, unix: first.address.path } : { url, tcp: { host: first.address.host, port: first.address.port } };
 }
 
+/** how much before --timeout (counted from the process start) a worker stops waiting for the app to listen */
+const LISTEN_WAIT_MARGIN_MS = 500;
+
 /** Load the app; `announce` logs how it was loaded (once per generation, not once per worker). */
 export async function loadConfiguredApp(runtime: Runtime, resolved: ResolvedConfig, cwd: string, log: Logger, announce = true): Promise<LoadedApp> {
   const { config } = resolved;
@@ -56,7 +59,9 @@ export async function loadConfiguredApp(runtime: Runtime, resolved: ResolvedConf
     interface: config.interface,
     trap,
     at,
-    listenWaitMs: config.timeout * 1000,
+    // the master kills a worker that has not booted within --timeout of its start: give up a little before, with
+    // an error that says why (the message needs a moment to reach the master)
+    listenWait: { deadline: config.timeout * 1000 - LISTEN_WAIT_MARGIN_MS, seconds: config.timeout },
   });
   const say = announce ? log.info : log.debug;
   if (app.note) say(app.note);

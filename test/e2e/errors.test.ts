@@ -37,6 +37,12 @@ const CASES: Case[] = [
     message: /interface: expected one of auto, fetch, node, listen, got "wsgi"/,
   },
   {
+    name: "a --static-map without /PREFIX=DIR",
+    args: () => ["demo:app", "--static-map", "assets=public"],
+    code: 1,
+    message: /^command line: static-map: expected \/PREFIX=DIR, got "assets=public"$/,
+  },
+  {
     name: "unknown INI key, with a suggestion",
     args: () => ["--ini", file("app.ini", "[tsgw]\nmodule = demo\n\nwrkers = 2\n")],
     code: 1,
@@ -100,6 +106,12 @@ const CASES: Case[] = [
     args: () => ["test/fixtures/shapes"],
     code: 4,
     message: /has no default export, "app" or "application"; its exports: helper, notAnApp$/,
+  },
+  {
+    name: "--interface listen on a module that starts no server",
+    args: () => ["test/fixtures/fetch", "--interface", "listen", "--timeout", "1"],
+    code: 4,
+    message: /fetch\.ts started no server while loading within 1s \(--interface listen\)$/,
   },
   { name: "export of an unusable shape", args: () => ["test/fixtures/shapes:notAnApp"], code: 4, message: /a number \(42\) is not an app/ },
   { name: "object without fetch or callback", args: () => ["test/fixtures/shapes:helper"], code: 4, message: /an object with keys name is not an app/ },
