@@ -36,3 +36,18 @@ export function refuseUntakenUpgrades(handler: FetchHandler, log: (m: string) =>
     return out instanceof Promise ? out.then((r) => (r instanceof Response ? check(req, info, r) : r)) : out instanceof Response ? check(req, info, out) : out;
   };
 }
+
+/** This worker's WebSockets, whoever serves them: reported with each heartbeat (--stats). */
+export const webSockets = { open: 0, opened: 0 };
+
+/** Count one WebSocket open; the function returned counts it closed (once, however often called). */
+export function countWebSocket(): () => void {
+  webSockets.open++;
+  webSockets.opened++;
+  let closed = false;
+  return () => {
+    if (closed) return;
+    closed = true;
+    webSockets.open--;
+  };
+}

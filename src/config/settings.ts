@@ -377,6 +377,28 @@ export const SETTINGS = [
       "Close a connection whose request body stops arriving for this long while the request is unfinished (a client that sends half a body and stalls): uwsgi on every runtime, HTTP on node:http servers. Bun.serve applies its own 10 s idle limit; Deno.serve has none. 0: no limit.",
     reload: false,
   },
+  {
+    name: "websocket-ping",
+    section: "Server socket",
+    type: "number",
+    default: 30,
+    iniKeys: ["websockets-ping-freq"],
+    meta: "SECONDS",
+    help:
+      "Ping a quiet WebSocket so that no more than this passes without a frame to the client, and a proxy's read timeout (nginx's 60 s) does not close it; a peer that answers nothing for as long again is closed (crossws hooks, Bun.serve's websocket handlers, Deno.upgradeWebSocket). Sockets a Node listener's own library serves (ws, Socket.IO) get the ping frame; closing dead peers is that library's business there. 0: no pings.",
+    reload: false,
+  },
+  {
+    name: "websocket-max-size",
+    section: "Server socket",
+    type: "int",
+    default: 16384,
+    iniKeys: ["websockets-max-size"],
+    meta: "KB",
+    help:
+      "Largest WebSocket message accepted, in KB (uWSGI's websockets-max-size; 16 MB as Bun's default): a bigger one closes that socket with 1009. For crossws hooks, and Bun.serve's handlers that set no maxPayloadLength; Deno.upgradeWebSocket has no such option (Deno's own limit holds), and a Node listener's library sets its own (ws: maxPayload).",
+    reload: false,
+  },
 
   // --- Worker processes ---------------------------------------------------
   {

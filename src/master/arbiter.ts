@@ -47,6 +47,9 @@ interface Worker {
   requests: number;
   inFlight: number;
   rss: number;
+  /** open now, and opened since it started */
+  webSockets: number;
+  webSocketsOpened: number;
   /** the worker's place in the pool (1..N), kept by its replacements, as uWSGI's worker ids */
   slot: number;
   /** intent: leave at once, or once a replacement serves (max-requests, reload-on-rss, a dead listener) */
@@ -297,6 +300,8 @@ export class Arbiter {
       requests: 0,
       inFlight: 0,
       rss: 0,
+      webSockets: 0,
+      webSocketsOpened: 0,
       abandoned: false,
       urls: [],
       booted,
@@ -346,6 +351,8 @@ export class Arbiter {
         w.requests = msg.requests;
         w.inFlight = msg.inFlight;
         w.rss = msg.rss;
+        w.webSockets = msg.webSockets;
+        w.webSocketsOpened = msg.webSocketsOpened;
         return;
       case "retire":
         if (w.leave || w.state === "stopping") return;
@@ -562,9 +569,11 @@ export class Arbiter {
           pid: w.proc.pid,
           generation: w.generation,
           state: w.state,
-          status: w.inFlight > 0 ? "busy" : "idle",
+          status: w.inFlight > 0 || w.webSockets > 0 ? "busy" : "idle",
           requests: w.requests,
           inFlight: w.inFlight,
+          webSockets: w.webSockets,
+          webSocketsOpened: w.webSocketsOpened,
           rss: w.rss,
           lastBeat: Math.max(0, now - w.lastBeat) / 1000,
           respawns: this.spawnsBySlot.get(w.slot) ?? 0,

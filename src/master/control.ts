@@ -35,6 +35,9 @@ export interface WorkerStatus {
   status: "idle" | "busy";
   requests: number;
   inFlight: number;
+  /** WebSockets open at the last heartbeat, and opened since the worker started */
+  webSockets: number;
+  webSocketsOpened: number;
   /** bytes, at the last heartbeat */
   rss: number;
   /** seconds since the last heartbeat */

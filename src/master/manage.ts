@@ -47,7 +47,7 @@ export async function statusOf(pidfile: string, json: boolean): Promise<string> 
     : `${Math.floor(sec / 3600)}h${Math.floor((sec % 3600) / 60)}m`);
   const last = s.lastReload ? (s.lastReload.ok ? ", last ok" : `, last failed: ${s.lastReload.error}`) : "";
   const rows = [
-    ["slot", "pid", "gen", "state", "status", "requests", "in-flight", "rss", "last beat", "respawns", "up"],
+    ["slot", "pid", "gen", "state", "status", "requests", "in-flight", "websockets", "rss", "last beat", "respawns", "up"],
     ...s.workers.map((w) => [
       String(w.slot),
       String(w.pid),
@@ -56,6 +56,7 @@ export async function statusOf(pidfile: string, json: boolean): Promise<string> 
       w.status,
       String(w.requests),
       String(w.inFlight),
+      String(w.webSockets),
       w.rss ? `${(w.rss / 1048576).toFixed(1)} MB` : "-",
       `${w.lastBeat.toFixed(1)}s`,
       String(w.respawns),

@@ -24,7 +24,7 @@ export const WORKER_ENV = {
 export type WorkerMessage =
   | { tsgw: "ready"; id: number; urls: string[] }
   | { tsgw: "boot-error"; id: number; code: number; message: string }
-  | { tsgw: "beat"; id: number; requests: number; inFlight: number; rss: number }
+  | { tsgw: "beat"; id: number; requests: number; inFlight: number; rss: number; webSockets: number; webSocketsOpened: number }
   | { tsgw: "retire"; id: number; reason: string };
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {

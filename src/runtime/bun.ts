@@ -4,6 +4,7 @@ import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
 import type { FetchHandler, RemoteAddr, RequestInfo } from "../app/contract.ts";
 import { guardFetch } from "../app/guard.ts";
+import { countWebSocket } from "../app/upgrade.ts";
 import { BunAdoption, type BunServer, bunServeTrap } from "./bun-adopt.ts";
 import { crosswsBun, isHooks, withHandshakes } from "./crossws.ts";
 import { listenBunSockets } from "./bun-socket.ts";
@@ -69,33 +70,42 @@ class BunRequestInfo implements RequestInfo {
     return upgradedRequests.has(this.request);
   }
 }
-/** Bun's websocket handlers, noting the open sockets (to close them with 1001 at a graceful stop). */
-function tracked(handlers: Record<string, unknown>, sockets: Set<{ close(code?: number, reason?: string): void }>): Record<string, unknown> {
-  type Handler = (this: unknown, ws: { close(code?: number, reason?: string): void }, ...rest: unknown[]) => unknown;
+/**
+ * Bun's websocket handlers with tsgw's limits where the app set none (Bun
+ * pings after idleTimeout of quiet and closes a socket silent for another),
+ * noting the open sockets (counted, and closed with 1001 at a graceful stop).
+ */
+function tracked(handlers: Record<string, unknown>, sockets: Map<BunWebSocket, () => void>, limits: ServeOptions): Record<string, unknown> {
+  type Handler = (this: unknown, ws: BunWebSocket, ...rest: unknown[]) => unknown;
   const open = handlers.open as Handler | undefined;
   const close = handlers.close as Handler | undefined;
   return {
+    idleTimeout: limits.websocketPing,
+    sendPings: limits.websocketPing > 0,
+    maxPayloadLength: limits.websocketMaxSize,
     ...handlers,
-    open(ws: { close(): void }, ...rest: unknown[]) {
-      sockets.add(ws);
+    open(ws: BunWebSocket, ...rest: unknown[]) {
+      sockets.set(ws, countWebSocket());
       return open?.call(handlers, ws, ...rest);
     },
-    close(ws: { close(): void }, ...rest: unknown[]) {
+    close(ws: BunWebSocket, ...rest: unknown[]) {
+      sockets.get(ws)?.();
       sockets.delete(ws);
       return close?.call(handlers, ws, ...rest);
     },
   };
 }
+type BunWebSocket = { close(code?: number, reason?: string): void };
 
 /**
  * At a graceful stop, Bun.serve keeps its WebSockets open until the worker
  * exits (the client sees a reset): shortly before graceful-timeout ends,
  * each gets close 1001 "going away", as on node:http.
  */
-function goingAway(sockets: Set<{ close(code?: number, reason?: string): void }>, graceSeconds: number): void {
+function goingAway(sockets: Map<BunWebSocket, unknown>, graceSeconds: number): void {
   if (sockets.size === 0) return;
   beforeGraceEnds(graceSeconds, () => {
-    for (const ws of sockets) ws.close(1001, "going away");
+    for (const ws of sockets.keys()) ws.close(1001, "going away");
   });
 }
 
@@ -221,11 +231,11 @@ export const runtime: Runtime = {
       };
       // the app's own route handlers are watched and guarded as its fetch is
       const route = (h: FetchHandler) => call(options.observe.fetch(guardFetch(h, options.onError)));
-      const sockets = new Set<{ close(code?: number, reason?: string): void }>();
+      const sockets = new Map<BunWebSocket, () => void>();
       const handlers = (adoption?.options.websocket ?? websocket) as Record<string, unknown> | undefined;
       const build = () => ({
         ...adoption?.serveOptions(route, options.onWarning),
-        ...(handlers ? { websocket: tracked(handlers, sockets) } : {}),
+        ...(handlers ? { websocket: tracked(handlers, sockets, options) } : {}),
         ...(address.kind === "unix" ? { unix: address.path } : { hostname: address.host, port: address.port, reusePort: options.shared }),
         // bodies stream through; the app decides what is too large
         maxRequestBodySize: (adoption?.options.maxRequestBodySize as number | undefined) ?? Number.MAX_SAFE_INTEGER,

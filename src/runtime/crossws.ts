@@ -10,15 +10,22 @@ import { asksForWebSocket } from "../app/upgrade.ts";
 
 type Hooks = Record<string, unknown>;
 
+/** tsgw's WebSocket limits (websocket-ping, websocket-max-size), as ServeOptions carries them */
+export interface WebSocketLimits {
+  websocketPing: number;
+  websocketMaxSize: number;
+}
+
 /** crossws hooks, as opposed to an options-only or empty object */
 export function isHooks(value: unknown): value is Hooks {
   return !!value && typeof value === "object" && ["open", "message", "close", "error", "upgrade"].some((k) => typeof (value as Hooks)[k] === "function");
 }
 
 /** node:http: the upgrade listener that hands WebSocket handshakes to crossws. */
-export async function crosswsNode(hooks: Hooks): Promise<UpgradeListener> {
+export async function crosswsNode(hooks: Hooks, limits: WebSocketLimits): Promise<UpgradeListener> {
   const { default: nodeAdapter } = await import("crossws/adapters/node");
-  const ws = nodeAdapter({ hooks });
+  // crossws pings every idleTimeout and ends a socket that answered nothing since the last ping
+  const ws = nodeAdapter({ hooks, idleTimeout: limits.websocketPing, serverOptions: { maxPayload: limits.websocketMaxSize } });
   return (req, socket, head) => {
     if (!asksForWebSocket(req.headers.upgrade)) return false;
     void ws.handleUpgrade(req, socket, head);
@@ -35,15 +42,20 @@ export function withHandshakes(
 }
 
 /** Deno.serve: crossws's Deno adapter (Deno.upgradeWebSocket with the handler's own info). */
-export async function crosswsDeno(hooks: Hooks): Promise<(req: Request, info: unknown) => Promise<Response>> {
+export async function crosswsDeno(hooks: Hooks, limits: WebSocketLimits): Promise<(req: Request, info: unknown) => Promise<Response>> {
   const { default: denoAdapter } = await import("crossws/adapters/deno");
-  const ws = denoAdapter({ hooks });
+  // Deno pings after half its idleTimeout of quiet, and closes a socket that answered nothing by the end of it
+  const ws = denoAdapter({ hooks, idleTimeout: limits.websocketPing * 2 });
   return (req, info) => ws.handleUpgrade(req, info as never);
 }
 
 /** Bun.serve: crossws's Bun adapter; its `websocket` goes to Bun.serve, handshakes to handleUpgrade (with the server). */
-export async function crosswsBun(hooks: Hooks): Promise<{ websocket: unknown; upgrade: (req: Request, server: unknown) => Promise<Response | undefined> }> {
+export async function crosswsBun(
+  hooks: Hooks,
+): Promise<{ websocket: Record<string, unknown>; upgrade: (req: Request, server: unknown) => Promise<Response | undefined> }> {
   const { default: bunAdapter } = await import("crossws/adapters/bun");
   const ws = bunAdapter({ hooks });
-  return { websocket: ws.websocket, upgrade: (req, server) => ws.handleUpgrade(req, server as never) };
+  // its idleTimeout goes: tsgw's limits apply to every Bun websocket alike (see the Bun shim)
+  const { idleTimeout: _, ...websocket } = ws.websocket as Record<string, unknown>;
+  return { websocket, upgrade: (req, server) => ws.handleUpgrade(req, server as never) };
 }

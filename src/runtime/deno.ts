@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import { bytesOnly } from "../app/body-stream.ts";
 import { installRequestCompat } from "../app/light/globals.ts";
+import { countWebSocket } from "../app/upgrade.ts";
 import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import type { AdoptedServer, FetchHandler, RequestInfo, TrapServers } from "../app/contract.ts";
 import { listenNative } from "./native-server.ts";
@@ -33,6 +34,7 @@ declare const Deno: {
   ): { symbols: Record<string, (...args: unknown[]) => number>; close(): void };
   listenDatagram?: unknown;
   serve(options: Record<string, unknown>, handler: (req: Request, info: { remoteAddr: DenoAddr }) => Response | Promise<Response>): DenoServer;
+  upgradeWebSocket(req: Request, options?: { idleTimeout?: number }): { socket: WebSocket; response: Response };
 };
 
 /**
@@ -195,10 +197,33 @@ export const runtime: Runtime = {
   serveConnections: serveNetConnections,
 };
 
+/**
+ * Deno.upgradeWebSocket, whoever calls it (the app, Hono's helper, crossws),
+ * with tsgw's ping where the caller set no idleTimeout (Deno pings after half
+ * of it and closes a socket that answered nothing by its end), the request's
+ * headers still readable after it, and its sockets counted.
+ */
+function limitUpgrades(options: ServeOptions): void {
+  const upgrade = Deno.upgradeWebSocket;
+  if ((upgrade as { [LIMITED]?: true })[LIMITED]) return;
+  const limited = (req: Request, opts?: { idleTimeout?: number }) => {
+    // Deno's request lets go of its headers once upgraded ("Request closed"); code after the upgrade
+    // (the access log's user agent, a framework's logger) still reads them
+    const headers = new Headers(req.headers);
+    const out = upgrade(req, { idleTimeout: options.websocketPing * 2, ...opts });
+    Object.defineProperty(req, "headers", { value: headers, configurable: true });
+    out.socket.addEventListener("open", () => out.socket.addEventListener("close", countWebSocket(), { once: true }), { once: true });
+    return out;
+  };
+  Object.defineProperty(Deno, "upgradeWebSocket", { value: Object.assign(limited, { [LIMITED]: true }), configurable: true, writable: true });
+}
+const LIMITED = Symbol("tsgw.limited");
+
 async function serveNative(address: Address, handler: FetchHandler, options: ServeOptions) {
   const { workerId } = options;
+  limitUpgrades(options);
   // crossws hooks (the app's `websocket`) take the WebSocket handshakes; Deno.upgradeWebSocket in the app's own fetch needs nothing
-  const app = isHooks(options.websocket) ? withHandshakes(handler, await crosswsDeno(options.websocket)) : handler;
+  const app = isHooks(options.websocket) ? withHandshakes(handler, await crosswsDeno(options.websocket, options)) : handler;
   return listenNative(address, options, options.observe.fetch(app), (serving) => {
     const server = Deno.serve(
       {

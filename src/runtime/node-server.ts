@@ -12,7 +12,8 @@ import { rateLimited } from "../log/rate.ts";
 import type { FetchHandler } from "../app/contract.ts";
 import { crosswsNode, isHooks } from "./crossws.ts";
 import { asksForWebSocket, untakenMessage, UPGRADE_REQUIRED_BODY, UPGRADE_REQUIRED_HEAD } from "../app/upgrade.ts";
-import { beforeGraceEnds, DRAIN_MS } from "./native-server.ts";
+import { DRAIN_MS } from "./native-server.ts";
+import { UpgradedSockets } from "./upgraded-sockets.ts";
 import { chmodSocket, listenOn, prepareUnixPath, removeSocket } from "./socket-files.ts";
 import type { RunningServer, ServeOptions, StreamSocket } from "./types.ts";
 
@@ -71,7 +72,7 @@ export async function listenNodeServer(server: NetServer, address: Address, opti
         }
         http.closeIdleConnections?.();
         if (!graceful) http.closeAllConnections?.();
-        if (isHttp(server)) goingAway(server, graceful ? options.gracefulTimeout : 0);
+        if (isHttp(server)) (server as Upgrading)[UPGRADED]?.goingAway(graceful ? options.gracefulTimeout : 0);
       });
     },
   };
@@ -132,11 +133,11 @@ export async function nodeHttpServer(listener: RequestListener, options: ServeOp
 function takeUpgrades(server: HttpServer, options: ServeOptions): void {
   if (!options.upgrade && !options.onServer) return;
   const untaken = rateLimited(options.onWarning, 10_000);
-  const open = new Set<Duplex>();
-  (server as Upgrading)[UPGRADED] = open;
+  const upgraded = new UpgradedSockets(options.websocketPing);
+  (server as Upgrading)[UPGRADED] = upgraded;
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    open.add(socket);
-    socket.once("close", () => open.delete(socket));
+    const t0 = performance.now();
+    upgraded.add(socket, (status) => options.observe.answered(req, status, t0));
     if (options.upgrade?.(req, socket, head)) return;
     if (server.listenerCount("upgrade") > 1) return; // the app's own, added by its onServer hook
     untaken(untakenMessage(req.url ?? "/"));
@@ -147,29 +148,7 @@ function takeUpgrades(server: HttpServer, options: ServeOptions): void {
 
 /** the upgraded connections of a node:http server (WebSockets, whoever serves them) */
 const UPGRADED = Symbol("tsgw.upgraded");
-type Upgrading = HttpServer & { [UPGRADED]?: Set<Duplex> };
-
-/**
- * A stopping server's open WebSockets: they have until shortly before
- * `graceSeconds` runs out (the worker exits then) to close; the rest get a
- * close frame 1001 "going away", so clients see a clean close and
- * reconnect (to the next generation, in a reload), not a reset. The frame
- * is written on the connection itself, so it works whatever library serves
- * the socket (ws, Socket.IO, crossws, @hono/node-ws).
- */
-function goingAway(server: HttpServer, graceSeconds: number): void {
-  const open = (server as Upgrading)[UPGRADED];
-  if (!open || open.size === 0) return;
-  beforeGraceEnds(graceSeconds, () => {
-    for (const socket of open) {
-      socket.end(GOING_AWAY);
-      setTimeout(() => socket.destroy(), 1000).unref();
-    }
-  });
-}
-
-/** A server's close frame, unmasked: FIN + close, a 12-byte payload: code 1001 and "going away". */
-const GOING_AWAY = Buffer.from([0x88, 12, 0x03, 0xe9, ...Buffer.from("going away")]);
+type Upgrading = HttpServer & { [UPGRADED]?: UpgradedSockets };
 
 /** WebSocket handshakes that reach the request listener: nothing here can take them. */
 function refuseHandshakes(listener: RequestListener, options: ServeOptions): RequestListener {
@@ -249,6 +228,6 @@ export async function serveFetchOverNodeHttp(address: Address, handler: FetchHan
   const { fetchToNodeListener } = await import("../app/node-adapter.ts");
   const listener = options.observe.node(fetchToNodeListener(handler, options.workerId, options.onError));
   // crossws hooks (the app's `websocket`) take the WebSocket handshakes
-  const upgrade = isHooks(options.websocket) ? await crosswsNode(options.websocket) : undefined;
+  const upgrade = isHooks(options.websocket) ? await crosswsNode(options.websocket, options) : undefined;
   return listenNodeServer(await nodeHttpServer(listener, { ...options, upgrade }), address, options);
 }

@@ -26,6 +26,10 @@ export interface ServeOptions {
   bodyTimeout: number;
   /** seconds a graceful stop gives what is open (graceful-timeout): open WebSockets are closed with 1001 before it ends */
   gracefulTimeout: number;
+  /** seconds of quiet after which a WebSocket is pinged (websocket-ping; 0: never) */
+  websocketPing: number;
+  /** largest WebSocket message accepted, bytes (websocket-max-size) */
+  websocketMaxSize: number;
   /**
    * Watches each request (counting, in-flight, access log). The shim applies
    * it where requests are cheapest to read: on the node:http listener when
@@ -45,6 +49,8 @@ export interface ServeOptions {
 export interface RequestObserver {
   fetch(handler: FetchHandler): FetchHandler;
   node(listener: NodeListener): NodeListener;
+  /** an upgrade request (node:http's "upgrade" event) was answered with `status` (101: a WebSocket now), `t0` its performance.now() */
+  answered(req: import("node:http").IncomingMessage, status: number, t0: number): void;
 }
 
 /** A worker process as the master sees it. */

@@ -13,6 +13,7 @@ import type { Runtime } from "../runtime/types.ts";
 import { runHook } from "../hooks.ts";
 import { rateLimited } from "../log/rate.ts";
 import { holdLifeline } from "./lifeline.ts";
+import { webSockets } from "../app/upgrade.ts";
 import { WORKER_ENV, type WorkerMessage } from "../protocol/worker.ts";
 import { listenAll, loadConfiguredApp, prepareProcess, requestCounter, stopOnSignals } from "./serve.ts";
 import { switchUser } from "./user.ts";
@@ -75,7 +76,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
         // out of file descriptors (Node and Bun read /proc for it): report the last figure
       }
       checkFds();
-      send({ tsgw: "beat", id, requests: counter.started, inFlight: counter.inFlight, rss });
+      send({ tsgw: "beat", id, requests: counter.started, inFlight: counter.inFlight, rss, webSockets: webSockets.open, webSocketsOpened: webSockets.opened });
       if (rssLimit && rss > rssLimit) retire(`resident memory ${Math.round(rss / 1048576)} MB is over reload-on-rss ${config.reloadOnRss} MB`);
     };
     // beat often enough that a healthy worker is never near its timeout

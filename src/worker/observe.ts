@@ -67,6 +67,13 @@ export class RequestCounter implements RequestObserver {
       listener(req, res);
     };
   }
+
+  answered(req: IncomingMessage, status: number, t0: number): void {
+    this.onStart(++this.started);
+    if (!this.track) return;
+    this.finished++;
+    this.access?.log(new UpgradeRecord(req, status, t0, performance.now() - t0));
+  }
 }
 
 /** Path and query of an absolute URL, without parsing it. */
@@ -115,7 +122,12 @@ class FetchRecord extends BaseRecord {
   }
 
   get remote(): string {
-    return this.info.remoteAddr.hostname;
+    try {
+      return this.info.remoteAddr.hostname;
+    } catch {
+      // Deno's info lets go of the peer once the request is upgraded to a WebSocket ("Request closed")
+      return "";
+    }
   }
   get method(): string {
     return this.req.method;
@@ -127,18 +139,22 @@ class FetchRecord extends BaseRecord {
     return this.res?.status ?? 101;
   }
   requestHeader(name: string): string | undefined {
-    return this.req.headers.get(name) ?? undefined;
+    try {
+      return this.req.headers.get(name) ?? undefined;
+    } catch {
+      // as remote
+      return undefined;
+    }
   }
   responseHeader(name: string): string | undefined {
     return this.res?.headers.get(name) ?? undefined;
   }
 }
 
-class NodeRecord extends BaseRecord {
+/** What is read alike of a node:http request, answered on a response or (an upgrade) on its connection. */
+abstract class NodeRequestRecord extends BaseRecord {
   constructor(
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
-    readonly remote: string,
+    protected readonly req: IncomingMessage,
     t0: number,
     elapsed: number,
   ) {
@@ -154,18 +170,50 @@ class NodeRecord extends BaseRecord {
   get protocol(): string {
     return `HTTP/${this.req.httpVersion || "1.1"}`;
   }
-  get status(): number {
-    return this.res.statusCode;
-  }
   requestHeader(name: string): string | undefined {
     const v = this.req.headers[name];
     return Array.isArray(v) ? v.join(", ") : v;
+  }
+}
+
+class NodeRecord extends NodeRequestRecord {
+  constructor(
+    req: IncomingMessage,
+    private readonly res: ServerResponse,
+    readonly remote: string,
+    t0: number,
+    elapsed: number,
+  ) {
+    super(req, t0, elapsed);
+  }
+
+  get status(): number {
+    return this.res.statusCode;
   }
   responseHeader(name: string): string | undefined {
     const v = this.res.getHeader(name);
     if (v !== undefined) return Array.isArray(v) ? v.join(", ") : String(v);
     // headers given to writeHead() as a list (tsgw's fetch adapter does) are only in the head already sent
     return headerInHead((this.res as { _header?: unknown })._header, name);
+  }
+}
+
+/** An upgrade request (a WebSocket handshake), answered on its own connection: no response object, no body. */
+class UpgradeRecord extends NodeRequestRecord {
+  readonly remote: string;
+
+  constructor(
+    req: IncomingMessage,
+    readonly status: number,
+    t0: number,
+    elapsed: number,
+  ) {
+    super(req, t0, elapsed);
+    this.remote = req.socket?.remoteAddress ?? "";
+  }
+
+  responseHeader(): string | undefined {
+    return undefined;
   }
 }
 

@@ -111,6 +111,8 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
     shared: setup.shared,
     headerTimeout: config.headerTimeout,
     gracefulTimeout: config.gracefulTimeout,
+    websocketPing: config.websocketPing,
+    websocketMaxSize: config.websocketMaxSize * 1024,
     keepAlive: config.keepAlive,
     bodyTimeout: config.bodyTimeout,
     observe: setup.counter,

@@ -170,7 +170,7 @@ for (const rt of RUNTIMES) {
         const table = await runTsgw(rt, ["--status", pidfile]);
         assert.equal(table.code, 0, table.stderr);
         assert.match(table.stdout, new RegExp(`master pid ${doc.pid}, up \\d+s, generation 1`));
-        assert.match(table.stdout, /^slot\s+pid\s+gen\s+state\s+status\s+requests\s+in-flight\s+rss\s+last beat\s+respawns\s+up$/m);
+        assert.match(table.stdout, /^slot\s+pid\s+gen\s+state\s+status\s+requests\s+in-flight\s+websockets\s+rss\s+last beat\s+respawns\s+up$/m);
         assert.equal(table.stdout.split("\n").filter((l) => /^[12]\s+\d+\s+1\s+ready/.test(l)).length, 2);
         const json = await runTsgw(rt, ["--status", pidfile, "--json"]);
         assert.equal(JSON.parse(json.stdout).pid, doc.pid);

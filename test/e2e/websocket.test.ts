@@ -9,7 +9,9 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import WebSocket from "ws";
-import { engineOf, FIXTURES, rawSend, RUNTIMES, type Server, waitForLog, withTsgw } from "../helpers/tsgw.ts";
+import { get as httpGet } from "node:http";
+import { engineOf, FIXTURES, rawSend, RUNTIMES, type Server, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
+import { closeCode, type Frame, rawWebSocket } from "../helpers/websocket.ts";
 
 const WS = join(FIXTURES, "ws");
 const LOCAL = ["-b", "127.0.0.1:0"];
@@ -124,6 +126,100 @@ for (const rt of RUNTIMES) {
         }, { cwd: WS });
       } else t.diagnostic("Node has no WebSocket server API of its own: the portable ones above are Node's");
     });
+
+    test("limits: a message over --websocket-max-size closes that socket with 1009; hostile frames close only their own connection", async () => {
+      await withTsgw(rt, ["crossws.mjs", ...LOCAL, "-w", "1", "--websocket-max-size", "64"], async (server) => {
+        const bystander = await open(server);
+        const still = async (n: string) => assert.equal(String((await roundTrip(bystander, n)).data), `echo ${n} from crossws`);
+        const fits = await open(server);
+        assert.equal((await roundTrip(fits, "x".repeat(60 * 1024))).data.length, 60 * 1024 + "echo  from crossws".length);
+        const closed = once(fits, "close") as Promise<[number, Buffer]>;
+        fits.send("x".repeat(70 * 1024));
+        // Deno.upgradeWebSocket has no size option: its own limit (64 MiB) holds, and the message is echoed
+        if (engine === "deno") assert.equal((await once(fits, "message"))[0].length, 70 * 1024 + 18);
+        else assert.equal((await closed)[0], 1009);
+        fits.terminate();
+        await still("after 1009");
+        // what each server answers (README, WebSockets): ws and Bun close with the RFC's code; Deno closes without a
+        // close frame, and takes an unmasked client frame as if it were masked
+        const hostile: [string, Buffer, number | "echoed"][] = [
+          ["an unmasked client frame", Buffer.from([0x81, 0x02, 0x68, 0x69]), engine === "deno" ? "echoed" : 1002],
+          ["a reserved opcode", Buffer.from([0x83, 0x80, 1, 2, 3, 4]), 1002],
+          ["invalid UTF-8 in a text frame", Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0xff, 0xfe]), 1007],
+          ["a 2^63-1 length", Buffer.from([0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]), 1009],
+        ];
+        for (const [what, bytes, expected] of hostile) {
+          const raw = await rawWebSocket(server.port);
+          raw.sock.write(bytes);
+          if (expected === "echoed") assert.ok(await raw.next((f) => String(f.payload) === "echo hi from crossws"), what);
+          else {
+            await raw.closed;
+            const close = raw.frames.find((f) => f.opcode === 8);
+            assert.equal(engine === "deno" ? close : closeCode(close), engine === "deno" ? undefined : expected, what);
+          }
+          raw.sock.destroy();
+          await still(`after ${what}`);
+        }
+        await closeCleanly(bystander);
+      }, { cwd: WS });
+    });
+
+    for (const [app, owner] of [["crossws.mjs", "tsgw's"], ["express-ws.cjs", "the app's own ws"]] as const) {
+      test(`--websocket-ping: a quiet socket (${owner}) gets pings${app === "crossws.mjs" ? "; a peer that never answers is closed" : ""}`, async () => {
+        await withTsgw(rt, [app, ...LOCAL, "-w", "1", "--websocket-ping", "1"], async (server) => {
+          const raw = await rawWebSocket(server.port);
+          const bunWs = engine === "bun" && app === "express-ws.cjs";
+          const ping = await raw.next((f: Frame) => f.opcode === 9, bunWs ? 4000 : 12_000);
+          // On Bun, `ws` is Bun's own implementation, served by Bun.serve inside node:http: Bun pings (every 120 s), not tsgw
+          if (bunWs) assert.equal(ping, undefined);
+          else assert.ok(ping, "no ping within 12 s");
+          if (app === "crossws.mjs") {
+            // never answered: closed within a few intervals (Bun's timer ticks every 4 s)
+            const ended = await Promise.race([raw.closed.then(() => "closed"), new Promise((r) => setTimeout(r, 20_000, "still open"))]);
+            assert.equal(ended, "closed");
+          }
+          raw.sock.destroy();
+          // a client that answers (ws does, by itself) stays open across many intervals
+          const ws = await open(server);
+          await new Promise((r) => setTimeout(r, 3500));
+          assert.equal(ws.readyState, WebSocket.OPEN);
+          await closeCleanly(ws);
+        }, { cwd: WS });
+      });
+    }
+
+    for (const app of ["crossws.mjs", "express-ws.cjs"]) {
+      test(`${app}: open WebSockets per worker in --stats, an access-log line with 101 at each upgrade, sockets outliving --timeout`, async () => {
+        const stats = join(tempDir(), "stats.sock");
+        // On Bun, `ws` is Bun's own implementation inside node:http: its sockets are neither counted nor logged (README)
+        const seen = engine === "bun" && app === "express-ws.cjs" ? 0 : 3;
+        await withTsgw(rt, [app, ...LOCAL, "-w", "2", "--stats", stats, "--access-log", "-", "--timeout", "2"], async (server) => {
+          const sockets = await Promise.all([1, 2, 3].map(() => open(server)));
+          const counts = async () => {
+            const doc = JSON.parse(
+              await new Promise<string>((resolve, reject) => {
+                httpGet({ socketPath: stats, path: "/" }, (res) => {
+                  let body = "";
+                  res.on("data", (d) => (body += d)).on("end", () => resolve(body));
+                }).on("error", reject);
+              }),
+            ) as { workers: { webSockets: number; webSocketsOpened: number }[] };
+            return doc.workers.reduce((n, w) => [n[0]! + w.webSockets, n[1]! + w.webSocketsOpened], [0, 0]);
+          };
+          for (let i = 0; i < 30 && (await counts())[0] !== seen; i++) await new Promise((r) => setTimeout(r, 200));
+          assert.deepEqual(await counts(), [seen, seen]);
+          // (access log lines are written at least every second)
+          if (seen) await waitForLog(server, /(?:"GET \/ws HTTP\/1\.1" 101 [^]*){3}/);
+          // open longer than --timeout, quiet: no worker is killed for it
+          await new Promise((r) => setTimeout(r, 3000));
+          for (const ws of sockets) assert.equal(String((await roundTrip(ws, "late")).data), `echo late from ${app === "crossws.mjs" ? "crossws" : "express"}`);
+          await Promise.all(sockets.map(closeCleanly));
+          for (let i = 0; i < 30 && (await counts())[0] !== 0; i++) await new Promise((r) => setTimeout(r, 200));
+          assert.deepEqual(await counts(), [0, seen]);
+          assert.doesNotMatch(server.logs(), /timed out|killed/);
+        }, { cwd: WS });
+      });
+    }
 
     for (const [app, echo] of [["express-ws.cjs", "from express"], ["crossws.mjs", "from crossws"]] as const) {
       test(`a reload (HUP) with WebSockets open (${app}): each gets close 1001 before --graceful-timeout ends, and reconnects to the new generation`, async () => {
