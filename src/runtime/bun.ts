@@ -6,7 +6,7 @@ import type { FetchHandler, RemoteAddr, RequestInfo } from "../app/contract.ts";
 import { guardFetch } from "../app/guard.ts";
 import { countWebSocket } from "../app/upgrade.ts";
 import { BunAdoption, type BunServer, bunServeTrap } from "./bun-adopt.ts";
-import { crosswsBun, isHooks, withHandshakes } from "./crossws.ts";
+import { crosswsBun, crosswsNode, isHooks, withHandshakes } from "./crossws.ts";
 import { listenBunSockets } from "./bun-socket.ts";
 import { beforeGraceEnds, listenBound, listenNative } from "./native-server.ts";
 import { listenNodeServer, nodeHttpServer } from "./node-server.ts";
@@ -107,6 +107,15 @@ function goingAway(sockets: Map<BunWebSocket, unknown>, graceSeconds: number): v
   beforeGraceEnds(graceSeconds, () => {
     for (const ws of sockets.keys()) ws.close(1001, "going away");
   });
+}
+
+/**
+ * An exported `websocket` is Bun's own handlers (its fetch calls
+ * server.upgrade()), unless it has crossws's upgrade hook: then it is
+ * crossws's, and crossws takes the handshakes.
+ */
+function crosswsHooks(websocket: unknown): websocket is Record<string, unknown> {
+  return isHooks(websocket) && typeof websocket.upgrade === "function";
 }
 
 /** requests the app upgraded to WebSockets, through the info or the server it holds */
@@ -212,10 +221,8 @@ export const runtime: Runtime = {
   async serveFetch(address, handler, options) {
     const { workerId } = options;
     const adoption = options.native instanceof BunAdoption ? options.native : undefined;
-    // an exported `websocket` is Bun's own handlers (its fetch calls server.upgrade()), unless it has crossws's
-    // upgrade hook: then crossws takes the handshakes
     const given = options.websocket as Record<string, unknown> | undefined;
-    const cross = isHooks(given) && typeof given.upgrade === "function" ? await crosswsBun(given) : undefined;
+    const cross = crosswsHooks(given) ? await crosswsBun(given) : undefined;
     const websocket = cross?.websocket ?? given;
     const app = cross ? withHandshakes(handler, (req, info) => cross.upgrade(req, info)) : handler;
     return listenNative(address, own(address, options), options.observe.fetch(app), (serving) => {
@@ -260,6 +267,7 @@ export const runtime: Runtime = {
   async serveNode(address, listener, options) {
     return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, own(address, options));
   },
+  streamUpgrades: (websocket, limits) => (crosswsHooks(websocket) ? crosswsNode(websocket, limits) : Promise.resolve(undefined)),
   serveConnections(address, scheme, onConnection, options) {
     return listenBound(address, own(address, options), () => listenBunSockets(address, options.shared, onConnection), scheme);
   },

@@ -21,9 +21,15 @@ export function isHooks(value: unknown): value is Hooks {
   return !!value && typeof value === "object" && ["open", "message", "close", "error", "upgrade"].some((k) => typeof (value as Hooks)[k] === "function");
 }
 
-/** node:http: the upgrade listener that hands WebSocket handshakes to crossws. */
+/**
+ * node:http's "upgrade" event, and uwsgi tunnels: the upgrade listener that
+ * hands WebSocket handshakes to crossws, through `ws`. On every runtime:
+ * crossws's guard against Bun and Deno (its `default`) is for their own
+ * servers, which have adapters of their own; on a node:http or uwsgi
+ * connection of theirs, `ws` is what runs.
+ */
 export async function crosswsNode(hooks: Hooks, limits: WebSocketLimits): Promise<UpgradeListener> {
-  const { default: nodeAdapter } = await import("crossws/adapters/node");
+  const { _nodeAdapter: nodeAdapter } = await import("crossws/adapters/node");
   // crossws pings every idleTimeout and ends a socket that answered nothing since the last ping
   const ws = nodeAdapter({ hooks, idleTimeout: limits.websocketPing, serverOptions: { maxPayload: limits.websocketMaxSize } });
   return (req, socket, head) => {
@@ -58,4 +64,9 @@ export async function crosswsBun(
   // its idleTimeout goes: tsgw's limits apply to every Bun websocket alike (see the Bun shim)
   const { idleTimeout: _, ...websocket } = ws.websocket as Record<string, unknown>;
   return { websocket, upgrade: (req, server) => ws.handleUpgrade(req, server as never) };
+}
+
+/** Runtime.streamUpgrades where any hooks object is crossws's (Node, Deno). */
+export function crosswsStreams(websocket: unknown, limits: WebSocketLimits): Promise<UpgradeListener | undefined> {
+  return isHooks(websocket) ? crosswsNode(websocket, limits) : Promise.resolve(undefined);
 }

@@ -7,7 +7,7 @@ import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import type { AdoptedServer, FetchHandler, RequestInfo, TrapServers } from "../app/contract.ts";
 import { listenNative } from "./native-server.ts";
 import { workerConfig } from "./deno-config.ts";
-import { crosswsDeno, isHooks, withHandshakes } from "./crossws.ts";
+import { crosswsDeno, crosswsStreams, isHooks, withHandshakes } from "./crossws.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
 import { importFile, nodeFileBody, SMALL } from "./modules.ts";
 import { type Address, formatAddress } from "../config/address.ts";
@@ -171,15 +171,6 @@ export const runtime: Runtime = {
     reportCut = options.onError;
     const viaNodeHttp = () => {
       installRequestCompat();
-      if (isHooks(options.websocket)) {
-        // crossws's node adapter refuses to run on Deno, and Deno.serve cannot share this address
-        options.onWarning(
-          `crossws hooks are not served on ${
-            formatAddress(address)
-          }: Deno serves it through node:http (a unix socket shared by workers, or no --unstable-net), where crossws cannot run; WebSocket handshakes there get 426 (use a TCP address with --unstable-net, or -w 1)`,
-        );
-        return serveFetchOverNodeHttp(address, handler, { ...options, websocket: undefined });
-      }
       return serveFetchOverNodeHttp(address, handler, options);
     };
     // Deno.serve cannot share a unix socket between processes; node:cluster can (through node:http)
@@ -195,6 +186,7 @@ export const runtime: Runtime = {
     return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, options);
   },
   serveConnections: serveNetConnections,
+  streamUpgrades: crosswsStreams,
 };
 
 /**

@@ -146,6 +146,24 @@ function takeUpgrades(server: HttpServer, options: ServeOptions): void {
   options.onServer?.(server);
 }
 
+/**
+ * A node:http server that never listens, for WebSocket handshakes that
+ * arrive another way (uwsgi tunnels): they are emitted as its "upgrade"
+ * event, so they meet what a listening server's would (`options.upgrade`,
+ * what the app's onServer hook attached, 426 for the rest, counting, pings
+ * and the 1001 goodbye).
+ */
+export async function upgradeOnlyServer(options: ServeOptions): Promise<{ take: UpgradeTaker; goingAway(graceSeconds: number): void }> {
+  const { createServer } = await import("node:http");
+  const server = createServer();
+  takeUpgrades(server, options);
+  return {
+    take: (req, socket, head) => void server.emit("upgrade", req, socket, head),
+    goingAway: (graceSeconds) => (server as Upgrading)[UPGRADED]?.goingAway(graceSeconds),
+  };
+}
+type UpgradeTaker = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
 /** the upgraded connections of a node:http server (WebSockets, whoever serves them) */
 const UPGRADED = Symbol("tsgw.upgraded");
 type Upgrading = HttpServer & { [UPGRADED]?: UpgradedSockets };

@@ -8,6 +8,7 @@ import { dirname } from "node:path";
 import { importFile, needsTransform, nodeFileBody } from "./modules.ts";
 import { type ProjectTs, readProjectTs } from "./tsconfig.ts";
 import { takeOverAccepts } from "./node-socket.ts";
+import { crosswsStreams } from "./crossws.ts";
 import { nodeThread } from "./threads.ts";
 import type { Runtime } from "./types.ts";
 
@@ -73,4 +74,5 @@ export const runtime: Runtime = {
   serveConnections(address, scheme, onConnection, options) {
     return serveNetConnections(address, scheme, onConnection, options, takeOverAccepts);
   },
+  streamUpgrades: crosswsStreams,
 };

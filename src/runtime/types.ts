@@ -147,6 +147,13 @@ export interface Runtime {
   importModule: ImportModule;
   /** supplementary groups: the user's (initgroups) when a user is given, else just `gid` (setgroups) */
   setGroups(user: string | number | null, gid: number): void;
+  /**
+   * The upgrade listener for WebSocket handshakes on a connection tsgw holds
+   * (a uwsgi tunnel), from a fetch app's `websocket`: crossws hooks can run
+   * there; undefined when there are none, or the runtime's own handlers
+   * (Bun's), which only its server can run.
+   */
+  streamUpgrades(websocket: unknown, limits: ServeOptions): Promise<UpgradeListener | undefined>;
   /** start a helper thread the main thread's loop cannot block (messages it posts go to `onMessage`) */
   startThread(body: ThreadBody, data: unknown, onMessage: (message: unknown) => void): Promise<void>;
   serveFetch(address: Address, handler: FetchHandler, options: ServeOptions): Promise<RunningServer>;

@@ -36,6 +36,8 @@ interface Upgraded {
 export class UpgradedSockets {
   private readonly open = new Map<Duplex, Upgraded>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
+  /** goingAway was called (by each of a worker's listeners that share these sockets) */
+  private leaving = false;
 
   constructor(
     /** the most seconds a WebSocket goes without a frame written: quieter ones get a ping; 0: never */
@@ -99,7 +101,8 @@ export class UpgradedSockets {
    * reload), not a reset.
    */
   goingAway(graceSeconds: number): void {
-    if (this.open.size === 0) return;
+    if (this.open.size === 0 || this.leaving) return;
+    this.leaving = true;
     beforeGraceEnds(graceSeconds, () => {
       for (const socket of this.open.keys()) {
         socket.end(GOING_AWAY);

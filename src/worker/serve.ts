@@ -17,7 +17,7 @@ import { allTraps, nodeServerTrap } from "../app/adopt.ts";
 import type { ServingAt } from "../app/contract.ts";
 import { formatListener } from "../config/address.ts";
 import { switchUser } from "./user.ts";
-import type { RunningServer, Runtime } from "../runtime/types.ts";
+import type { RunningServer, Runtime, ServeOptions } from "../runtime/types.ts";
 
 /** Put the app's environment and working folder in place (before loading it). */
 export function prepareProcess(resolved: ResolvedConfig, cwd: string): string {
@@ -98,6 +98,21 @@ export function requestCounter(resolved: ResolvedConfig, onStart: (started: numb
   return new RequestCounter(onStart, stats || access !== undefined, access);
 }
 
+type Tunnels = Awaited<ReturnType<typeof import("../runtime/node-server.ts").upgradeOnlyServer>>;
+
+/**
+ * What takes the WebSocket handshakes that come over uwsgi (nginx tunnels
+ * the connection after a 101): a Node listener's adopted upgrade listeners
+ * or onServer hook, or a fetch app's crossws hooks; null when nothing can.
+ */
+async function uwsgiTunnels(runtime: Runtime, app: LoadedApp, options: ServeOptions): Promise<Tunnels | null> {
+  const upgrade = app.kind === "node" ? app.upgrade : await runtime.streamUpgrades(app.websocket, options);
+  if (!upgrade && !app.onServer) return null;
+  // loaded only where WebSockets may come over uwsgi
+  const { upgradeOnlyServer } = await import("../runtime/node-server.ts");
+  return upgradeOnlyServer({ ...options, upgrade });
+}
+
 /** Listen on every configured address; on failure, close what was opened and throw. */
 export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app: LoadedApp, log: Logger, setup: ServeSetup): Promise<RunningServer[]> {
   const onError = (m: string) => log.error(m);
@@ -132,22 +147,29 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
     if (listener) listener = staticNode(files, listener, onError);
   }
   const servers: RunningServer[] = [];
+  let tunnels: Tunnels | undefined | null;
   try {
     for (const { protocol, address } of resolved.listeners) {
       if (protocol === "uwsgi") {
+        tunnels ??= await uwsgiTunnels(runtime, app, options);
         const uwsgi = {
           workerId: setup.workerId,
           bufferSize: config.bufferSize,
           socketTimeout: config.socketTimeout,
           bodyTimeout: config.bodyTimeout,
           allowFrom: config.socketAllowFrom,
+          tunnel: tunnels?.take,
           onError,
           onWarning: rateLimited((m: string) => log.warn(m), 10_000),
         };
         const observed = handler ? { fetch: setup.counter.fetch(handler) } : { node: setup.counter.node(listener!) };
         // loaded only where a uwsgi listener is configured (each module loaded is memory per worker)
         const { uwsgiConnections } = await import("./uwsgi/connections.ts");
-        servers.push(await runtime.serveConnections(address, "uwsgi", await uwsgiConnections(observed, uwsgi), options));
+        const running = await runtime.serveConnections(address, "uwsgi", await uwsgiConnections(observed, uwsgi), options);
+        const goodbye = tunnels;
+        servers.push(
+          goodbye ? { url: running.url, stop: (graceful) => (goodbye.goingAway(graceful ? config.gracefulTimeout : 0), running.stop(graceful)) } : running,
+        );
       } else {
         servers.push(
           handler

@@ -10,8 +10,10 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import WebSocket from "ws";
 import { get as httpGet } from "node:http";
+import { createConnection } from "node:net";
 import { engineOf, FIXTURES, rawSend, RUNTIMES, type Server, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
 import { closeCode, type Frame, rawWebSocket } from "../helpers/websocket.ts";
+import { encodeRequest } from "../../src/protocol/uwsgi.ts";
 
 const WS = join(FIXTURES, "ws");
 const LOCAL = ["-b", "127.0.0.1:0"];
@@ -235,6 +237,37 @@ for (const rt of RUNTIMES) {
         }, { cwd: WS });
       });
     }
+
+    test("over uwsgi: crossws hooks and a Node listener's ws answer 101 on the connection (nginx tunnels it); the runtime's own WebSocket APIs get 501 naming proxy_pass", async () => {
+      const handshake = encodeRequest({
+        REQUEST_METHOD: "GET",
+        REQUEST_URI: "/ws",
+        HTTP_HOST: "t.test",
+        HTTP_UPGRADE: "websocket",
+        HTTP_CONNECTION: "Upgrade",
+        HTTP_SEC_WEBSOCKET_KEY: "dGhlIHNhbXBsZSBub25jZQ==",
+        HTTP_SEC_WEBSOCKET_VERSION: "13",
+        REMOTE_ADDR: "10.1.2.3",
+      });
+      const native = engine === "bun" ? "bun-native.ts" : engine === "deno" ? "deno-native.ts" : "../../fixtures/fetch";
+      for (const app of ["crossws.mjs", "express-ws.cjs", native]) {
+        await withTsgw(rt, [app, "--socket", "127.0.0.1:0"], async (server) => {
+          const port = Number(new URL(server.url.replace(/^uwsgi:/, "http:")).port);
+          // a tunnel stays open: what comes within a moment is the answer's head
+          const reply = await new Promise<string>((resolve) => {
+            let text = "";
+            const sock = createConnection(port, "127.0.0.1", () => sock.write(handshake));
+            const done = () => (sock.destroy(), resolve(text));
+            sock.on("data", (d) => (text += d)).on("close", done).on("error", done);
+            setTimeout(done, 1500);
+          });
+          if (app === native) {
+            assert.match(reply, /^HTTP\/1\.1 501 /, app);
+            assert.match(reply, /proxy_pass to an --http-socket listener/);
+          } else assert.match(reply, /^HTTP\/1\.1 101 Switching Protocols\r\n/, app);
+        }, { cwd: WS });
+      }
+    });
 
     for (const [kind, app] of [["fetch app", "test/fixtures/fetch"], ["Node listener", "test/fixtures/express.cjs"]] as const) {
       test(`${kind} without WebSocket handling: a handshake gets 426 and a warning, never the GET route's 200; Upgrade: h2c is an ordinary request`, async () => {

@@ -95,6 +95,7 @@ async function rig(args: string[], opts: { autoBoot?: boolean; unixOnly?: boolea
     serveFetch: () => Promise.reject(new Error("not in the master")),
     serveNode: () => Promise.reject(new Error("not in the master")),
     serveConnections: () => Promise.reject(new Error("not in the master")),
+    streamUpgrades: () => Promise.reject(new Error("not in the master")),
   };
   const log = createConsola({ level: 4, reporters: [{ log: (o) => void lines.push(o.args.join(" ")) }] });
   const argv = ["demo:app", ...args];

@@ -21,7 +21,7 @@ import { parseRequest, requestFromPairs, unsafeParts } from "../../protocol/uwsg
 import type { StreamSocket } from "../../runtime/types.ts";
 import type { BodyStall } from "./body.ts";
 import { UwsgiRequest, UwsgiResponse } from "./fetch.ts";
-import { serveNodeRequest } from "./node.ts";
+import { serveNodeRequest, type TakeUpgrade, tunnelRequest } from "./node.ts";
 import { asksForWebSocket } from "../../app/upgrade.ts";
 
 export interface UwsgiOptions {
@@ -31,6 +31,8 @@ export interface UwsgiOptions {
   socketTimeout: number;
   /** seconds a request body may stall while the app waits for it (0: no limit) */
   bodyTimeout: number;
+  /** takes WebSocket handshakes, whose connections become tunnels (without it they are answered 501) */
+  tunnel?: TakeUpgrade;
   /** TCP peers allowed to speak uwsgi (unix sockets are always allowed) */
   allowFrom: readonly string[];
   onError: (message: string) => void;
@@ -41,7 +43,7 @@ export type UwsgiApp = { fetch: FetchHandler } | { node: NodeListener };
 
 type NodeHttp = typeof import("node:http");
 /** a fetch app on the bridge, or a Node listener on node:http's own request and response classes */
-type Served = { fetch: BridgeListener } | { node: NodeListener; http: NodeHttp };
+type Served = ({ fetch: BridgeListener } | { node: NodeListener }) & { http?: NodeHttp };
 
 /** What to do with each new connection: check the peer, then read one request. */
 export async function uwsgiConnections(app: UwsgiApp, options: UwsgiOptions): Promise<(socket: StreamSocket) => void> {
@@ -51,7 +53,8 @@ export async function uwsgiConnections(app: UwsgiApp, options: UwsgiOptions): Pr
   if ("fetch" in app) {
     installRequestCompat(); // apps may pass the light request to new Request() or fetch()
     served = { fetch: fetchToNodeListener(app.fetch, options.workerId, options.onError) };
-  } else served = { node: app.node, http: await import("node:http") };
+  } else served = { node: app.node };
+  if ("node" in served || options.tunnel) served.http = await import("node:http");
   return (socket) => {
     const peer = socket.remoteAddress;
     if (peer && !allowed.has(normalizeIp(peer))) {
@@ -112,14 +115,17 @@ class Connection {
     const parts = requestFromPairs(parsed.packet.pairs);
     const unsafe = unsafeParts(parts);
     if (unsafe) return this.fail(`unusable request: ${unsafe}`);
-    if (parts.upgrade !== undefined && asksForWebSocket(parts.upgrade)) return this.noWebSockets(parts.path);
     const rest = buf.subarray(parsed.packet.consumed);
     const { served, socket } = this;
+    if (parts.upgrade !== undefined && asksForWebSocket(parts.upgrade)) {
+      if (!this.options.tunnel) return this.noWebSockets(parts.path);
+      return tunnelRequest(socket, parts, rest, served.http!, this.options.tunnel);
+    }
     const stall: BodyStall = {
       ms: this.options.bodyTimeout * 1000,
       onStall: () => this.fail(`request body stalled for ${this.options.bodyTimeout}s (body-timeout)`),
     };
-    if ("node" in served) serveNodeRequest(socket, parts, rest, served.node, served.http, stall);
+    if ("node" in served) serveNodeRequest(socket, parts, rest, served.node, served.http!, stall);
     else {
       const request = new UwsgiRequest(socket, parts, rest, stall);
       // the rest of the body waits in the socket until the app reads it (see bodyOf)
@@ -130,7 +136,8 @@ class Connection {
 }
 
 /** the answer to a WebSocket handshake over uwsgi */
-const NO_WEBSOCKETS = "WebSockets over uwsgi are not served yet: put them behind proxy_pass to an --http-socket listener";
+const NO_WEBSOCKETS =
+  "this app has no WebSocket handler that runs over uwsgi (crossws hooks and a Node listener's upgrade listeners do; Bun's server.upgrade() and Deno.upgradeWebSocket() need the runtime's own server): serve WebSockets through proxy_pass to an --http-socket listener";
 
 /**
  * One timer for all connections still waiting for their vars: a timer per

@@ -39,34 +39,8 @@ export function serveNodeRequest(socket: StreamSocket, parts: RequestParts, rest
       done(err);
     },
   });
-  Object.assign(connection, {
-    remoteAddress: parts.remote.hostname || socket.remoteAddress,
-    remotePort: parts.remote.port || socket.remotePort,
-    remoteFamily: socket.remoteFamily,
-    localAddress: socket.localAddress,
-    localPort: socket.localPort,
-    encrypted: parts.https || undefined,
-    setTimeout: (ms: number, cb?: () => void) => (socket.setTimeout(ms, cb), connection),
-    setNoDelay: (on?: boolean) => (socket.setNoDelay?.(on), connection),
-    setKeepAlive: (on?: boolean, delay?: number) => (socket.setKeepAlive?.(on, delay), connection),
-    address: () => socket.address?.(),
-  });
-  socket.on("close", () => connection.destroy());
-  socket.on("timeout", () => connection.emit("timeout"));
-  // a peer gone mid-request (EPIPE, ECONNRESET, a body cut short) ends this request only, as node:http's own socket handler does
-  connection.on("error", () => {});
-
-  const req = new http.IncomingMessage(connection as unknown as Socket);
-  req.method = parts.method;
-  req.url = parts.path;
-  req.httpVersionMajor = 1;
-  req.httpVersionMinor = 0;
-  req.httpVersion = "1.0";
   // hop-by-hop headers are nginx's business: the request reached tsgw whole, on a connection of its own
-  const lines = parts.headers.filter(([name]) => !HOP_BY_HOP.has(name));
-  req.headers = nodeHeaders(lines);
-  req.rawHeaders = lines.flat();
-  if (req.headers.host === undefined) req.headers.host = parts.host;
+  const req = requestOn(connection, socket, parts, http, "1.0", parts.headers.filter(([name]) => !HOP_BY_HOP.has(name)));
   if (!allRead) socket.pause();
   feedBody(
     req,
@@ -88,6 +62,68 @@ export function serveNodeRequest(socket: StreamSocket, parts: RequestParts, rest
   // the response was handed to the connection whole: end it once its writes are out
   res.once("prefinish", () => connection.end());
   listener(req, res);
+}
+
+/**
+ * `connection` dressed as the socket node:http code expects (nginx's peer as
+ * its peer, HTTPS as `encrypted`, timeouts on the real socket), and an
+ * IncomingMessage on it made from the vars.
+ */
+function requestOn(connection: Duplex, socket: StreamSocket, parts: RequestParts, http: NodeHttp, version: "1.0" | "1.1", lines: [string, string][]) {
+  Object.assign(connection, {
+    remoteAddress: parts.remote.hostname || socket.remoteAddress,
+    remotePort: parts.remote.port || socket.remotePort,
+    remoteFamily: socket.remoteFamily,
+    localAddress: socket.localAddress,
+    localPort: socket.localPort,
+    encrypted: parts.https || undefined,
+    setTimeout: (ms: number, cb?: () => void) => (socket.setTimeout(ms, cb), connection),
+    setNoDelay: (on?: boolean) => (socket.setNoDelay?.(on), connection),
+    setKeepAlive: (on?: boolean, delay?: number) => (socket.setKeepAlive?.(on, delay), connection),
+    address: () => socket.address?.(),
+  });
+  socket.on("close", () => connection.destroy());
+  socket.on("timeout", () => connection.emit("timeout"));
+  // a peer gone mid-request (EPIPE, ECONNRESET, a body cut short) ends this request only, as node:http's own socket handler does
+  connection.on("error", () => {});
+  const req = new http.IncomingMessage(connection as unknown as Socket);
+  req.method = parts.method;
+  req.url = parts.path;
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = version === "1.0" ? 0 : 1;
+  req.httpVersion = version;
+  req.headers = nodeHeaders(lines);
+  req.rawHeaders = lines.flat();
+  if (req.headers.host === undefined) req.headers.host = parts.host;
+  return req;
+}
+
+/** Takes an upgrade request on its connection, as node:http's "upgrade" event does. */
+export type TakeUpgrade = (req: import("node:http").IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/**
+ * A WebSocket handshake over uwsgi (nginx tunnels the connection once the
+ * answer is a 101): the request as node:http's "upgrade" event gives it,
+ * HTTP/1.1 with its Upgrade and Connection headers, and the uwsgi
+ * connection as its socket, both ways, with backpressure; `rest` (bytes
+ * after the vars) is the event's `head`.
+ */
+export function tunnelRequest(socket: StreamSocket, parts: RequestParts, rest: Uint8Array, http: NodeHttp, take: TakeUpgrade): void {
+  const connection = new Duplex({
+    read: () => void socket.resume(),
+    write: (chunk, encoding, done) => void socket.write(chunk, encoding, done),
+    final: (done) => {
+      socket.end();
+      done();
+    },
+    destroy: (err, done) => {
+      socket.destroy(err ?? undefined);
+      done(err);
+    },
+  });
+  socket.on("data", (chunk: Uint8Array) => connection.push(chunk) || socket.pause());
+  socket.on("end", () => connection.push(null));
+  take(requestOn(connection, socket, parts, http, "1.1", parts.headers), connection, Buffer.from(rest));
 }
 
 /**
