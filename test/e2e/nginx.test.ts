@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
 import { request as httpRequest } from "node:http";
-import { ask, engineOf, type RuntimeName, RUNTIMES, type Server, startTsgw, tempDir } from "../helpers/tsgw.ts";
+import { ask, engineOf, type RuntimeName, RUNTIMES, type Server, startTsgw, tempDir, waitForLog } from "../helpers/tsgw.ts";
 
 /** GET a streamed response: resolves `first` once `marker` has arrived, `all` at the end. */
 function streamed(port: number, path: string, marker: string): { first: Promise<void>; all: Promise<string> } {
@@ -37,6 +37,9 @@ function streamed(port: number, path: string, marker: string): { first: Promise<
 const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => existsSync(p));
 const SKIP = NGINX ? undefined : "nginx is not installed (apt-get install -y nginx; .ci/run installs it)";
 if (SKIP) console.log(`# nginx tests skipped: ${SKIP}`);
+const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
+const CHROMIUM_SKIP = CHROMIUM ? undefined : "chromium is not installed (apt-get install -y chromium; .ci/run installs it)";
+if (CHROMIUM_SKIP) console.log(`# browser test skipped: ${CHROMIUM_SKIP}`);
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -117,7 +120,12 @@ ${servers.join("\n")}
  * up by the enclosing describe's hooks). Two workers; one on Bun, which
  * cannot share a unix socket between workers.
  */
-function behindNginx(rt: RuntimeName, app: string, extra: () => string[] = () => [], nginxHttp = ""): { readonly dir: string; port(front: Front): number } {
+function behindNginx(
+  rt: RuntimeName,
+  app: string,
+  extra: () => string[] = () => [],
+  nginxHttp = "",
+): { readonly dir: string; port(front: Front): number; logs(): string } {
   let server: Server | undefined;
   let nginx: Nginx | undefined;
   let dir = "";
@@ -160,6 +168,7 @@ function behindNginx(rt: RuntimeName, app: string, extra: () => string[] = () =>
       return dir;
     },
     port: (front) => nginx!.ports[front],
+    logs: () => server!.logs(),
   };
 }
 
@@ -221,7 +230,12 @@ for (const rt of RUNTIMES) {
   for (const [app, from] of [["crossws.mjs", "crossws"], ["express-ws.cjs", "express"]] as const) {
     describe(`WebSockets behind nginx (${app}), on ${rt}`, { skip: SKIP }, () => {
       // read timeouts shorter than a quiet spell: only tsgw's pings (every second) keep the tunnels open
-      const front = behindNginx(rt, `test/fixtures/ws/${app}`, () => ["--websocket-ping", "1"], "proxy_read_timeout 3s; uwsgi_read_timeout 3s;");
+      const front = behindNginx(
+        rt,
+        `test/fixtures/ws/${app}`,
+        () => ["--websocket-ping", "1", "--access-log", "-"],
+        "proxy_read_timeout 3s; uwsgi_read_timeout 3s;",
+      );
       for (const via of FRONTS) {
         test(`${via}: an echo through the tunnel, and another after a quiet spell longer than nginx's read timeout`, async () => {
           const ws = new WebSocket(`ws://127.0.0.1:${front.port(via)}/ws`);
@@ -242,6 +256,35 @@ for (const rt of RUNTIMES) {
           if (!bunOwn) assert.equal(await echo("after a while"), `echo after a while from ${from}`);
           ws.terminate();
         });
+      }
+      if (app === "crossws.mjs") {
+        test(
+          "a real browser (headless Chromium) loads a page through nginx whose script opens a WebSocket and reports the echo",
+          { skip: CHROMIUM_SKIP },
+          async () => {
+            for (const via of ["proxy_pass --http-socket", "uwsgi_pass unix"] as const) {
+              const browser = spawn(CHROMIUM!, [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                `--user-data-dir=${tempDir()}`,
+                `http://127.0.0.1:${front.port(via)}/page?via=${via.split(" ")[0]}`,
+              ], {
+                stdio: "ignore",
+              });
+              try {
+                // the page's script reports what the WebSocket echoed; the access log has it
+                await waitForLog(
+                  front,
+                  new RegExp(`"GET /report\\?echo%20from%20the%20browser%20from%20crossws HTTP/1\\.[01]" 204 [^\\n]*/page\\?via=${via.split(" ")[0]}`),
+                  30_000,
+                );
+              } finally {
+                browser.kill("SIGKILL");
+              }
+            }
+          },
+        );
       }
     });
   }

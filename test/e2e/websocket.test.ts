@@ -9,13 +9,23 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import WebSocket from "ws";
+import { io as ioClient } from "socket.io-client";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { createConnection } from "node:net";
-import { engineOf, FIXTURES, rawSend, RUNTIMES, type Server, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
+import { BIN, engineOf, FIXTURES, rawSend, RUNTIMES, type Server, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
 import { closeCode, type Frame, rawWebSocket } from "../helpers/websocket.ts";
 import { encodeRequest } from "../../src/protocol/uwsgi.ts";
 
 const WS = join(FIXTURES, "ws");
+const PYTHON = "/usr/bin/python3"; // Debian's, where python3-websockets is
+/** a client in the runtime's own WebSocket (the URL is its last argument) */
+const SCRIPT = `const url = (globalThis.Deno ? Deno.args : process.argv.slice(-1)).at(-1);
+const ws = new WebSocket(url);
+ws.onopen = () => ws.send("hi");
+ws.onmessage = (e) => { console.log(e.data); ws.close(); };
+ws.onerror = () => { console.log("failed"); };`;
 const LOCAL = ["-b", "127.0.0.1:0"];
 
 /** An open client socket to the server, or the refusal's status. */
@@ -226,11 +236,11 @@ for (const rt of RUNTIMES) {
     for (const [app, echo] of [["express-ws.cjs", "from express"], ["crossws.mjs", "from crossws"]] as const) {
       test(`a reload (HUP) with WebSockets open (${app}): each gets close 1001 before --graceful-timeout ends, and reconnects to the new generation`, async () => {
         await withTsgw(rt, [app, ...LOCAL, "-w", "1", "--graceful-timeout", "3"], async (server) => {
-          const sockets = await Promise.all(Array.from({ length: 10 }, () => open(server)));
+          const sockets = await Promise.all(Array.from({ length: 100 }, () => open(server)));
           await Promise.all(sockets.map((ws) => roundTrip(ws, "before")));
           const codes = Promise.all(sockets.map((ws) => once(ws, "close").then(([code]) => code as number)));
           server.child.kill("SIGHUP");
-          assert.deepEqual(await codes, Array(10).fill(1001));
+          assert.deepEqual(await codes, Array(100).fill(1001));
           const again = await open(server);
           assert.equal(String((await roundTrip(again, "after")).data), `echo after ${echo}`);
           await closeCleanly(again);
@@ -267,6 +277,43 @@ for (const rt of RUNTIMES) {
           } else assert.match(reply, /^HTTP\/1\.1 101 Switching Protocols\r\n/, app);
         }, { cwd: WS });
       }
+    });
+
+    for (const app of ["socketio.cjs", "socketio-hook.mjs"]) {
+      test(`Socket.IO (${app === "socketio.cjs" ? "its own http.Server, listening" : "through the onServer hook"}), websocket transport, -w 2: every client gets its acknowledgement`, async () => {
+        await withTsgw(rt, [app, ...LOCAL, "-w", "2"], async (server) => {
+          const clients = Array.from({ length: 8 }, () => ioClient(`http://127.0.0.1:${server.port}`, { transports: ["websocket"], reconnection: false }));
+          const acks = await Promise.all(clients.map((c, i) => c.timeout(10_000).emitWithAck("echo", `n${i}`) as Promise<string>));
+          acks.forEach((a, i) => assert.match(a, new RegExp(`^echo n${i} from socket\\.io in \\d+$`)));
+          for (const c of clients) c.disconnect();
+        }, { cwd: WS });
+      });
+    }
+
+    test("other clients: Python's websockets, Bun's and Deno's built-in WebSocket", async (t) => {
+      const clients: [string, string[]][] = [
+        [
+          "python3-websockets",
+          [
+            PYTHON,
+            "-c",
+            "import asyncio, sys, websockets\nasync def main():\n  async with websockets.connect(sys.argv[1]) as ws:\n    await ws.send('hi')\n    print(await ws.recv())\nasyncio.run(main())",
+          ],
+        ],
+        ["bun", [join(BIN, "bun"), "-e", SCRIPT]],
+        ["deno", [join(BIN, "deno"), "eval", SCRIPT]],
+      ];
+      await withTsgw(rt, ["crossws.mjs", ...LOCAL], async (server) => {
+        for (const [name, argv] of clients) {
+          if (!existsSync(argv[0]!)) {
+            t.diagnostic(`${name}: ${argv[0]} is not installed (apt-get install -y python3-websockets; .ci/run installs it)`);
+            continue;
+          }
+          const url = `ws://127.0.0.1:${server.port}/ws`;
+          const out = execFileSync(argv[0]!, [...argv.slice(1), url], { encoding: "utf8", timeout: 20_000, env: { ...process.env, NO_COLOR: "1" } });
+          assert.equal(out.trim(), "echo hi from crossws", name);
+        }
+      }, { cwd: WS });
     });
 
     for (const [kind, app] of [["fetch app", "test/fixtures/fetch"], ["Node listener", "test/fixtures/express.cjs"]] as const) {

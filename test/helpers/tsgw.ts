@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const FIXTURES = join(ROOT, "test", "fixtures");
-const BIN = join(ROOT, "node_modules", ".bin");
+export const BIN = join(ROOT, "node_modules", ".bin");
 
 /** Where tsgw runs: from source on each runtime, or as the standalone binary (dist/tsgw, bun build --compile). */
 export type RuntimeName = "node" | "bun" | "deno" | "binary";
