@@ -371,13 +371,13 @@ function download(port: number, path: string): Promise<{ status: number; size: n
 }
 
 for (const rt of RUNTIMES) {
-  describe(`nginx in front of a Node listener writing 50 MB with backpressure, on ${rt}`, { skip: SKIP }, () => {
+  describe(`nginx in front of a Node listener writing 100 MB with backpressure (Deno's lazy collection of the chunks it sent costs it 60 MB at peak; holding the answer would cost more than all of it), on ${rt}`, { skip: SKIP }, () => {
     const front = behindNginx(rt, "test/fixtures/faults-node.mjs");
-    const MB = 50;
+    const MB = 100;
     let file = "";
     let expected = "";
     before(() => {
-      file = join(tempDir(), "50mb.bin");
+      file = join(tempDir(), "big.bin");
       const big = Buffer.alloc(MB * 1024 * 1024);
       for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i);
       writeFileSync(file, big);
