@@ -17,7 +17,8 @@
  * hand-written uwsgi server on the same runtime, static files (--static-map vs the runtime's own file serving
  * and express.static), vs uWSGI's C server
  * with a Python hello world, Gunicorn as the Python reference; reloads under
- * load (errors must be 0); idle worker memory and cold start. Scenarios whose
+ * load (errors must be 0); WebSocket echo throughput and memory per idle
+ * connection (scripts/ws-load.ts); idle worker memory and cold start. Scenarios whose
  * tool is missing (nginx, uwsgi, gunicorn) are skipped with a line saying so.
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -25,6 +26,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import { availableParallelism, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { askMaster } from "../src/master/control.ts";
+import { echo, hold } from "./ws-load.ts";
 import { BINARY, commandFor, engineOf, NODE_BINARY, ROOT, type RuntimeName, RUNTIMES } from "../test/helpers/tsgw.ts";
 
 const args = process.argv.slice(2);
@@ -563,6 +565,93 @@ async function reloadUnderLoad(rt: RuntimeName): Promise<ReloadResult> {
   }
 }
 
+// ------------------------------------------------------------ WebSockets
+
+interface WsResult {
+  /** messages echoed per second over 100 connections */
+  rate: number;
+  errors: number;
+  /** resident memory 1,000 idle connections added, MB (every process of the server) */
+  mb: number;
+}
+
+const totalRss = (pids: number[]) => pids.reduce((n, pid) => n + rssMb(pid), 0);
+
+/** A fresh server: memory for 1,000 idle WebSockets first, then echo throughput over 100. */
+async function measureWebSockets(launch: Launch): Promise<WsResult> {
+  const port = freshPort();
+  const server = await launch(port);
+  try {
+    await waitUntilServing(`http://127.0.0.1:${port}/`);
+    const pids = await server.workerPids();
+    const before = totalRss(pids);
+    const held = await hold(port, smoke ? 100 : 1000);
+    await new Promise((r) => setTimeout(r, smoke ? 100 : 500));
+    const mb = (totalRss(pids) - before) * (smoke ? 10 : 1);
+    held.close();
+    if (!smoke) await echo(port, { connections: 100, seconds: 1 }); // warm-up
+    const { perSecond, errors } = await echo(port, { connections: 100, seconds });
+    return { rate: perSecond, errors, mb };
+  } finally {
+    await server.stop();
+  }
+}
+
+interface WsRow {
+  runtime: string;
+  name: string;
+  baselineName: string;
+  /** per alternating round: candidate / baseline */
+  rates: number[];
+  mems: number[];
+  base: WsResult;
+  cand: WsResult;
+  /** targets: throughput ratio at least, memory ratio at most; null: for reference */
+  target: { rate: number; mem: number } | null;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const spread = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+const wsVerdict = (r: WsRow) => r.target === null ? "ref" : median(r.rates) >= r.target.rate && median(r.mems) <= r.target.mem ? "PASS" : "FAIL";
+
+const WS_NATIVE = join(BENCH, "ws-echo-native.mjs");
+const wsRows: WsRow[] = [];
+if (wanted("websockets")) {
+  console.log("\nWebSockets: echo messages/s over 100 connections and memory for 1,000 idle ones, median (min–max) of alternating rounds:");
+}
+for (const rt of wanted("websockets") ? engines : []) {
+  const baselineName = { node: "ws on node:http", bun: "Bun.serve websocket", deno: "Deno.upgradeWebSocket" }[rt];
+  const bare: Launch = (port) => group([...runtimeArgs(rt, WS_NATIVE), String(port)]);
+  const candidates: [string, Launch, WsRow["target"]][] = [
+    ["tsgw, the same script (adopted)", (port) => group([...commandFor(rt), WS_NATIVE, "-b", `127.0.0.1:${port}`, "--no-master", ...QUIET]), {
+      rate: 0.95,
+      mem: 1.1,
+    }],
+    ["tsgw, crossws hooks", tsgwOn(commandFor(rt), join(BENCH, "ws-echo-crossws.mjs"), 1), null],
+  ];
+  for (const [name, launch, target] of candidates) {
+    const rates: number[] = [];
+    const mems: number[] = [];
+    let base: WsResult | undefined;
+    let cand: WsResult | undefined;
+    for (let i = 0; i < (smoke || quick ? 1 : 3); i++) {
+      base = await measureWebSockets(bare);
+      cand = await measureWebSockets(launch);
+      rates.push(cand.rate / base.rate);
+      mems.push(cand.mb / Math.max(0.1, base.mb));
+    }
+    const row: WsRow = { runtime: rt, name, baselineName, rates, mems, base: base!, cand: cand!, target };
+    wsRows.push(row);
+    console.log(
+      `${rt.padEnd(5)} ${name.padEnd(32)} vs ${baselineName.padEnd(22)} ${base!.rate.toFixed(0).padStart(7)} -> ${
+        cand!.rate.toFixed(0).padStart(7)
+      } msg/s, ratio ${spread(rates)}; 1,000 idle: ${base!.mb.toFixed(1)} -> ${cand!.mb.toFixed(1)} MB, ratio ${spread(mems)} ${wsVerdict(row)}${
+        base!.errors + cand!.errors ? `  errors: ${base!.errors + cand!.errors}` : ""
+      }`,
+    );
+  }
+}
+
 // ------------------------------------------------------------ cold start
 
 /** Exec to first served response, median of a few starts. */
@@ -729,6 +818,21 @@ if (OUT) {
         `| ${r.runtime} | ${r.requests} | ${r.reloads} | ${r.errors}${r.detail ? ` (${r.detail})` : ""} | ${
           r.errors === 0 && r.reloads === 2 ? "PASS" : "FAIL"
         } |`
+      ),
+      "",
+      "## WebSockets",
+      "",
+      "scripts/ws-load.ts (wrk speaks no WebSocket) against scripts/bench-apps/ws-echo-native.mjs, the runtime's own echo server, run bare and under tsgw",
+      "(which adopts the server it starts), and tsgw serving the same echo as crossws hooks; one process each. Throughput: 32-byte messages echoed per second",
+      "over 100 connections, one in flight on each. Memory: resident memory that 1,000 idle connections add. Ratios are tsgw / bare, median (min–max) of",
+      "alternating rounds; targets: throughput at least 0.95, memory at most 1.1.",
+      "",
+      "| runtime | candidate | baseline | msg/s bare | msg/s tsgw | throughput ratio | MB per 1,000 bare | MB tsgw | memory ratio | verdict |",
+      "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+      ...wsRows.map((r) =>
+        `| ${r.runtime} | ${r.name} | ${r.baselineName} | ${r.base.rate.toFixed(0)} | ${r.cand.rate.toFixed(0)} | ${spread(r.rates)} | ${
+          r.base.mb.toFixed(1)
+        } | ${r.cand.mb.toFixed(1)} | ${spread(r.mems)} | ${wsVerdict(r)} |`
       ),
       "",
       "## Cold start",

@@ -192,18 +192,16 @@ export const runtime: Runtime = {
 /**
  * Deno.upgradeWebSocket, whoever calls it (the app, Hono's helper, crossws),
  * with tsgw's ping where the caller set no idleTimeout (Deno pings after half
- * of it and closes a socket that answered nothing by its end), the request's
- * headers still readable after it, and its sockets counted.
+ * of it and closes a socket that answered nothing by its end), and its
+ * sockets counted. The request stays as Deno made it: once upgraded, its
+ * headers and its info's remoteAddr throw "Request closed" (the access log
+ * writes "-" for them).
  */
 function limitUpgrades(options: ServeOptions): void {
   const upgrade = Deno.upgradeWebSocket;
   if ((upgrade as { [LIMITED]?: true })[LIMITED]) return;
   const limited = (req: Request, opts?: { idleTimeout?: number }) => {
-    // Deno's request lets go of its headers once upgraded ("Request closed"); code after the upgrade
-    // (the access log's user agent, a framework's logger) still reads them
-    const headers = new Headers(req.headers);
     const out = upgrade(req, { idleTimeout: options.websocketPing * 2, ...opts });
-    Object.defineProperty(req, "headers", { value: headers, configurable: true });
     out.socket.addEventListener("open", () => out.socket.addEventListener("close", countWebSocket(), { once: true }), { once: true });
     return out;
   };

@@ -78,6 +78,36 @@ for (const rt of RUNTIMES) {
       }, { cwd: WS });
     });
 
+    test("crossws hooks, the protocol's details: a fragmented message, a subprotocol chosen by the upgrade hook, permessage-deflate offered, a close from the server, 1000 sockets on one worker", async () => {
+      await withTsgw(rt, ["crossws.mjs", ...LOCAL, "-w", "1"], async (server) => {
+        const ws = await open(server);
+        const whole = once(ws, "message");
+        ws.send("frag", { fin: false });
+        ws.send("mented", { fin: true });
+        assert.equal(String((await whole)[0]), "echo fragmented from crossws");
+        // (one offered: Deno.upgradeWebSocket splits the offer on ", " only, and the ws client joins with ",")
+        const chat = await connect(server, "/ws", ["chat"]);
+        assert.ok(chat instanceof WebSocket);
+        assert.equal(chat.protocol, "chat");
+        const deflate = await new Promise<WebSocket>((resolve, reject) => {
+          const c = new WebSocket(`ws://127.0.0.1:${server.port}/ws?deflate`, { perMessageDeflate: true });
+          c.once("open", () => resolve(c)).once("error", reject);
+        });
+        const compressible = "z".repeat(10_000);
+        assert.equal(String((await roundTrip(deflate, compressible)).data), `echo ${compressible} from crossws`);
+        // crossws negotiates it per request on ws (Node's adapter); Bun.serve and Deno.upgradeWebSocket leave it off
+        assert.equal(deflate.extensions, engine === "node" ? "permessage-deflate" : "");
+        const closed = once(chat, "close") as Promise<[number, Buffer]>;
+        chat.send("close me");
+        const [code, reason] = await closed;
+        assert.deepEqual([code, String(reason)], [4003, "server says bye"]);
+        const many = await Promise.all(Array.from({ length: 1000 }, () => open(server)));
+        const replies = await Promise.all(many.map((s, i) => roundTrip(s, `m${i}`)));
+        replies.forEach((r, i) => assert.equal(String(r.data), `echo m${i} from crossws`));
+        await Promise.all([ws, deflate, ...many].map(closeCleanly));
+      }, { cwd: WS });
+    });
+
     test("ws attached to a self-listening Express server: text, a 1 MB binary message, ping/pong, close code and reason", async () => {
       await withTsgw(rt, ["express-ws.cjs", ...LOCAL, "-w", "2"], async (server) => {
         const ws = await open(server);
