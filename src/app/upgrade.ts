@@ -38,7 +38,8 @@ export function refuseUntakenUpgrades(handler: FetchHandler, log: (m: string) =>
 }
 
 /** This worker's WebSockets, whoever serves them: reported with each heartbeat (--stats). */
-export const webSockets = { open: 0, opened: 0 };
+export const webSockets = { open: 0, opened: 0, messagesIn: 0, messagesOut: 0 };
+export type WebSocketCounts = typeof webSockets;
 
 /** Count one WebSocket open; the function returned counts it closed (once, however often called). */
 export function countWebSocket(): () => void {

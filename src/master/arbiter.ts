@@ -24,7 +24,7 @@ import type { Logger } from "../log/logger.ts";
 import { bindError, prepareUnixPath, removeSocket } from "../runtime/socket-files.ts";
 import type { Runtime, WorkerProcess } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
-import { isWorkerMessage, WORKER_ENV, type WorkerMessage } from "../protocol/worker.ts";
+import { isWorkerMessage, type WebSocketCounts, WORKER_ENV, type WorkerMessage } from "../protocol/worker.ts";
 import { reportToLauncher } from "./daemon.ts";
 import { closeControl, type MasterStatus, removeStaleControls, serveControl } from "./control.ts";
 import { serveStats, type StatsServer } from "./stats.ts";
@@ -47,9 +47,7 @@ interface Worker {
   requests: number;
   inFlight: number;
   rss: number;
-  /** open now, and opened since it started */
-  webSockets: number;
-  webSocketsOpened: number;
+  webSockets: WebSocketCounts;
   /** the worker's place in the pool (1..N), kept by its replacements, as uWSGI's worker ids */
   slot: number;
   /** intent: leave at once, or once a replacement serves (max-requests, reload-on-rss, a dead listener) */
@@ -300,8 +298,7 @@ export class Arbiter {
       requests: 0,
       inFlight: 0,
       rss: 0,
-      webSockets: 0,
-      webSocketsOpened: 0,
+      webSockets: { open: 0, opened: 0, messagesIn: 0, messagesOut: 0 },
       abandoned: false,
       urls: [],
       booted,
@@ -352,7 +349,6 @@ export class Arbiter {
         w.inFlight = msg.inFlight;
         w.rss = msg.rss;
         w.webSockets = msg.webSockets;
-        w.webSocketsOpened = msg.webSocketsOpened;
         return;
       case "retire":
         if (w.leave || w.state === "stopping") return;
@@ -569,11 +565,10 @@ export class Arbiter {
           pid: w.proc.pid,
           generation: w.generation,
           state: w.state,
-          status: w.inFlight > 0 || w.webSockets > 0 ? "busy" : "idle",
+          status: w.inFlight > 0 || w.webSockets.open > 0 ? "busy" : "idle",
           requests: w.requests,
           inFlight: w.inFlight,
           webSockets: w.webSockets,
-          webSocketsOpened: w.webSocketsOpened,
           rss: w.rss,
           lastBeat: Math.max(0, now - w.lastBeat) / 1000,
           respawns: this.spawnsBySlot.get(w.slot) ?? 0,

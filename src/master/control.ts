@@ -4,6 +4,7 @@
  * use it to tell a live tsgw master from a foreign process and to learn when
  * a reload has finished.
  */
+import type { WebSocketCounts } from "../protocol/worker.ts";
 import { connect, createServer, type Server } from "node:net";
 import { readdirSync, unlinkSync } from "node:fs";
 import { listenOn } from "../runtime/socket-files.ts";
@@ -35,9 +36,8 @@ export interface WorkerStatus {
   status: "idle" | "busy";
   requests: number;
   inFlight: number;
-  /** WebSockets open at the last heartbeat, and opened since the worker started */
-  webSockets: number;
-  webSocketsOpened: number;
+  /** at the last heartbeat */
+  webSockets: WebSocketCounts;
   /** bytes, at the last heartbeat */
   rss: number;
   /** seconds since the last heartbeat */

@@ -56,7 +56,7 @@ export async function statusOf(pidfile: string, json: boolean): Promise<string> 
       w.status,
       String(w.requests),
       String(w.inFlight),
-      String(w.webSockets),
+      String(w.webSockets.open),
       w.rss ? `${(w.rss / 1048576).toFixed(1)} MB` : "-",
       `${w.lastBeat.toFixed(1)}s`,
       String(w.respawns),

@@ -24,9 +24,17 @@ export const WORKER_ENV = {
 export type WorkerMessage =
   | { tsgw: "ready"; id: number; urls: string[] }
   | { tsgw: "boot-error"; id: number; code: number; message: string }
-  | { tsgw: "beat"; id: number; requests: number; inFlight: number; rss: number; webSockets: number; webSocketsOpened: number }
+  | { tsgw: "beat"; id: number; requests: number; inFlight: number; rss: number; webSockets: WebSocketCounts }
   | { tsgw: "retire"; id: number; reason: string };
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   return typeof m === "object" && m !== null && typeof (m as { tsgw?: unknown }).tsgw === "string";
+}
+
+/** A worker's WebSockets: open now, opened since it started, messages received and sent. */
+export interface WebSocketCounts {
+  open: number;
+  opened: number;
+  messagesIn: number;
+  messagesOut: number;
 }

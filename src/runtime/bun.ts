@@ -4,7 +4,7 @@ import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
 import type { FetchHandler, RemoteAddr, RequestInfo } from "../app/contract.ts";
 import { guardFetch } from "../app/guard.ts";
-import { countWebSocket } from "../app/upgrade.ts";
+import { countWebSocket, webSockets } from "../app/upgrade.ts";
 import { BunAdoption, type BunServer, bunServeTrap } from "./bun-adopt.ts";
 import { crosswsBun, crosswsNode, isHooks, withHandshakes } from "./crossws.ts";
 import { listenBunSockets } from "./bun-socket.ts";
@@ -79,14 +79,20 @@ function tracked(handlers: Record<string, unknown>, sockets: Map<BunWebSocket, (
   type Handler = (this: unknown, ws: BunWebSocket, ...rest: unknown[]) => unknown;
   const open = handlers.open as Handler | undefined;
   const close = handlers.close as Handler | undefined;
+  const message = handlers.message as Handler | undefined;
   return {
     idleTimeout: limits.websocketPing,
     sendPings: limits.websocketPing > 0,
     maxPayloadLength: limits.websocketMaxSize,
     ...handlers,
     open(ws: BunWebSocket, ...rest: unknown[]) {
+      countSends(ws);
       sockets.set(ws, countWebSocket());
       return open?.call(handlers, ws, ...rest);
+    },
+    message(ws: BunWebSocket, ...rest: unknown[]) {
+      webSockets.messagesIn++;
+      return message?.call(handlers, ws, ...rest);
     },
     close(ws: BunWebSocket, ...rest: unknown[]) {
       sockets.get(ws)?.();
@@ -96,6 +102,23 @@ function tracked(handlers: Record<string, unknown>, sockets: Map<BunWebSocket, (
   };
 }
 type BunWebSocket = { close(code?: number, reason?: string): void };
+
+let sendsCounted = false;
+
+/** Bun's ServerWebSocket sends, counted (--stats): wrapped once, on the prototype every socket shares. */
+function countSends(ws: BunWebSocket): void {
+  if (sendsCounted) return;
+  sendsCounted = true;
+  const proto = Object.getPrototypeOf(ws) as Record<string, (...a: unknown[]) => unknown>;
+  for (const name of ["send", "sendText", "sendBinary", "publish", "publishText", "publishBinary"]) {
+    const original = proto[name];
+    if (typeof original !== "function") continue;
+    proto[name] = function (this: unknown, ...a: unknown[]) {
+      webSockets.messagesOut++;
+      return original.apply(this, a);
+    };
+  }
+}
 
 /**
  * At a graceful stop, Bun.serve keeps its WebSockets open until the worker

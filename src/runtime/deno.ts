@@ -2,7 +2,7 @@
 import { resolve } from "node:path";
 import { bytesOnly } from "../app/body-stream.ts";
 import { installRequestCompat } from "../app/light/globals.ts";
-import { countWebSocket } from "../app/upgrade.ts";
+import { countWebSocket, webSockets } from "../app/upgrade.ts";
 import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import type { AdoptedServer, FetchHandler, RequestInfo, TrapServers } from "../app/contract.ts";
 import { listenNative } from "./native-server.ts";
@@ -202,7 +202,11 @@ function limitUpgrades(options: ServeOptions): void {
   if ((upgrade as { [LIMITED]?: true })[LIMITED]) return;
   const limited = (req: Request, opts?: { idleTimeout?: number }) => {
     const out = upgrade(req, { idleTimeout: options.websocketPing * 2, ...opts });
-    out.socket.addEventListener("open", () => out.socket.addEventListener("close", countWebSocket(), { once: true }), { once: true });
+    const socket = out.socket;
+    socket.addEventListener("open", () => socket.addEventListener("close", countWebSocket(), { once: true }), { once: true });
+    socket.addEventListener("message", () => webSockets.messagesIn++);
+    const send = socket.send;
+    socket.send = (data) => (webSockets.messagesOut++, send.call(socket, data));
     return out;
   };
   Object.defineProperty(Deno, "upgradeWebSocket", { value: Object.assign(limited, { [LIMITED]: true }), configurable: true, writable: true });

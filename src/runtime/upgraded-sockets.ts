@@ -6,7 +6,8 @@
  * pings the quiet ones and says goodbye with 1001 at a graceful stop.
  */
 import type { Duplex } from "node:stream";
-import { countWebSocket } from "../app/upgrade.ts";
+import { countWebSocket, webSockets } from "../app/upgrade.ts";
+import { MessageCounter } from "../protocol/websocket-frames.ts";
 import { beforeGraceEnds } from "./native-server.ts";
 
 /** A server's ping frame, unmasked and empty. */
@@ -28,6 +29,8 @@ function statusOf(chunk: unknown): number {
 interface Upgraded {
   /** counts its WebSocket closed; set once the handshake was answered 101 */
   uncount?: () => void;
+  /** the messages it writes, counted once it is a WebSocket */
+  out?: MessageCounter;
   /** writes so far, and as the last sweep saw them */
   writes: number;
   seen: number;
@@ -67,9 +70,12 @@ export class UpgradedSockets {
         if (status) onAnswer(status);
         if (status === 101 && this.open.has(socket)) {
           state.uncount = countWebSocket();
+          state.out = new MessageCounter();
+          const inbound = new MessageCounter();
+          socket.on("data", (d: Uint8Array) => void (webSockets.messagesIn += inbound.feed(d)));
           this.startPings();
         }
-      }
+      } else if (state.out && chunk instanceof Uint8Array) webSockets.messagesOut += state.out.feed(chunk);
       return write.call(socket, chunk, ...rest);
     }) as typeof socket.write;
   }

@@ -76,7 +76,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
         // out of file descriptors (Node and Bun read /proc for it): report the last figure
       }
       checkFds();
-      send({ tsgw: "beat", id, requests: counter.started, inFlight: counter.inFlight, rss, webSockets: webSockets.open, webSocketsOpened: webSockets.opened });
+      send({ tsgw: "beat", id, requests: counter.started, inFlight: counter.inFlight, rss, webSockets });
       if (rssLimit && rss > rssLimit) retire(`resident memory ${Math.round(rss / 1048576)} MB is over reload-on-rss ${config.reloadOnRss} MB`);
     };
     // beat often enough that a healthy worker is never near its timeout

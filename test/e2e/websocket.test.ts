@@ -231,7 +231,7 @@ for (const rt of RUNTIMES) {
     }
 
     for (const app of ["crossws.mjs", "express-ws.cjs"]) {
-      test(`${app}: open WebSockets per worker in --stats, an access-log line with 101 at each upgrade, sockets outliving --timeout`, async () => {
+      test(`${app}: open WebSockets and their messages per worker in --stats, an access-log line with 101 at each upgrade, sockets outliving --timeout`, async () => {
         const stats = join(tempDir(), "stats.sock");
         // On Bun, `ws` is Bun's own implementation inside node:http: its sockets are neither counted nor logged (README)
         const seen = engine === "bun" && app === "express-ws.cjs" ? 0 : 3;
@@ -245,11 +245,12 @@ for (const rt of RUNTIMES) {
                   res.on("data", (d) => (body += d)).on("end", () => resolve(body));
                 }).on("error", reject);
               }),
-            ) as { workers: { webSockets: number; webSocketsOpened: number }[] };
-            return doc.workers.reduce((n, w) => [n[0]! + w.webSockets, n[1]! + w.webSocketsOpened], [0, 0]);
+            ) as { workers: { webSockets: { open: number; opened: number; messagesIn: number; messagesOut: number } }[] };
+            const sum = (k: "open" | "opened" | "messagesIn" | "messagesOut") => doc.workers.reduce((n, w) => n + w.webSockets[k], 0);
+            return [sum("open"), sum("opened"), sum("messagesIn"), sum("messagesOut")];
           };
           for (let i = 0; i < 30 && (await counts())[0] !== seen; i++) await new Promise((r) => setTimeout(r, 200));
-          assert.deepEqual(await counts(), [seen, seen]);
+          assert.deepEqual(await counts(), [seen, seen, 0, 0]);
           // (access log lines are written at least every second)
           if (seen) await waitForLog(server, /(?:"GET \/ws HTTP\/1\.1" 101 [^]*){3}/);
           // open longer than --timeout, quiet: no worker is killed for it
@@ -257,7 +258,8 @@ for (const rt of RUNTIMES) {
           for (const ws of sockets) assert.equal(String((await roundTrip(ws, "late")).data), `echo late from ${app === "crossws.mjs" ? "crossws" : "express"}`);
           await Promise.all(sockets.map(closeCleanly));
           for (let i = 0; i < 30 && (await counts())[0] !== 0; i++) await new Promise((r) => setTimeout(r, 200));
-          assert.deepEqual(await counts(), [0, seen]);
+          // one message each way per socket ("late" and its echo)
+          assert.deepEqual(await counts(), [0, seen, seen, seen]);
           assert.doesNotMatch(server.logs(), /timed out|killed/);
         }, { cwd: WS });
       });

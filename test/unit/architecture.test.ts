@@ -52,7 +52,7 @@ const ALLOWED: Record<string, string[]> = {
   log: ["errors"],
   config: ["errors", "log", "app/contract", "protocol"],
   hooks: ["config", "errors", "log"],
-  runtime: ["app", "config/address", "errors", "log"],
+  runtime: ["app", "config/address", "errors", "log", "protocol"],
   worker: ["app", "config", "errors", "hooks", "log", "protocol", "runtime"],
   master: ["config", "errors", "hooks", "log", "protocol", "runtime/socket-files", "runtime/types", "version", "worker/user"],
   cli: ["app/spec", "config", "errors", "log", "master", "protocol", "runtime", "version", "worker"],
