@@ -90,9 +90,9 @@ function tracked(handlers: Record<string, unknown>, sockets: Map<BunWebSocket, (
       sockets.set(ws, countWebSocket());
       return open?.call(handlers, ws, ...rest);
     },
-    message(ws: BunWebSocket, ...rest: unknown[]) {
+    message(ws: BunWebSocket, data: unknown) {
       webSockets.messagesIn++;
-      return message?.call(handlers, ws, ...rest);
+      return message?.call(handlers, ws, data);
     },
     close(ws: BunWebSocket, ...rest: unknown[]) {
       sockets.get(ws)?.();
@@ -113,9 +113,10 @@ function countSends(ws: BunWebSocket): void {
   for (const name of ["send", "sendText", "sendBinary", "publish", "publishText", "publishBinary"]) {
     const original = proto[name];
     if (typeof original !== "function") continue;
-    proto[name] = function (this: unknown, ...a: unknown[]) {
+    // fixed arguments (at most three: topic, data, compress), not a rest array: one call per message sent
+    proto[name] = function (this: unknown, a: unknown, b: unknown, c: unknown) {
       webSockets.messagesOut++;
-      return original.apply(this, a);
+      return original.call(this, a, b, c);
     };
   }
 }
