@@ -12,7 +12,6 @@ import WebSocket from "ws";
 import { io as ioClient } from "socket.io-client";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { get as httpGet } from "node:http";
 import { createConnection } from "node:net";
 import { BIN, engineOf, FIXTURES, rawSend, RUNTIMES, type Server, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
 import { closeCode, type Frame, rawWebSocket } from "../helpers/websocket.ts";
@@ -64,7 +63,8 @@ async function closeCleanly(ws: WebSocket): Promise<number> {
 
 for (const rt of RUNTIMES) {
   const engine = engineOf(rt);
-  describe(`WebSockets on ${rt}`, () => {
+  // the cases at once, each with its own server: most of their time is waiting (pings, graceful stops)
+  describe(`WebSockets on ${rt}`, { concurrency: true }, () => {
     test("crossws hooks: echo, an upgrade hook's refusal (401), 100 sockets at once, a clean close", async () => {
       await withTsgw(rt, ["crossws.mjs", ...LOCAL, "-w", "1"], async (server) => {
         const ws = await open(server);
@@ -211,7 +211,7 @@ for (const rt of RUNTIMES) {
         await withTsgw(rt, [app, ...LOCAL, "-w", "1", "--websocket-ping", "1"], async (server) => {
           const raw = await rawWebSocket(server.port);
           const bunWs = engine === "bun" && app === "express-ws.cjs";
-          const ping = await raw.next((f: Frame) => f.opcode === 9, bunWs ? 4000 : 12_000);
+          const ping = await raw.next((f: Frame) => f.opcode === 9, bunWs ? 2500 : 12_000);
           // On Bun, `ws` is Bun's own implementation, served by Bun.serve inside node:http: Bun pings (every 120 s), not tsgw
           if (bunWs) assert.equal(ping, undefined);
           else assert.ok(ping, "no ping within 12 s");
@@ -223,7 +223,7 @@ for (const rt of RUNTIMES) {
           raw.sock.destroy();
           // a client that answers (ws does, by itself) stays open across many intervals
           const ws = await open(server);
-          await new Promise((r) => setTimeout(r, 3500));
+          await new Promise((r) => setTimeout(r, 2500));
           assert.equal(ws.readyState, WebSocket.OPEN);
           await closeCleanly(ws);
         }, { cwd: WS });
@@ -235,15 +235,14 @@ for (const rt of RUNTIMES) {
         const stats = join(tempDir(), "stats.sock");
         // On Bun, `ws` is Bun's own implementation inside node:http: its sockets are neither counted nor logged (README)
         const seen = engine === "bun" && app === "express-ws.cjs" ? 0 : 3;
-        await withTsgw(rt, [app, ...LOCAL, "-w", "2", "--stats", stats, "--access-log", "-", "--timeout", "2"], async (server) => {
+        await withTsgw(rt, [app, ...LOCAL, "-w", "2", "--stats", stats, "--access-log", "-", "--timeout", "4"], async (server) => {
           const sockets = await Promise.all([1, 2, 3].map(() => open(server)));
           const counts = async () => {
             const doc = JSON.parse(
+              // uWSGI's way: connect and read (an HTTP client that is slow to send its request gets this too)
               await new Promise<string>((resolve, reject) => {
-                httpGet({ socketPath: stats, path: "/" }, (res) => {
-                  let body = "";
-                  res.on("data", (d) => (body += d)).on("end", () => resolve(body));
-                }).on("error", reject);
+                let body = "";
+                createConnection(stats).on("data", (d) => (body += d)).on("end", () => resolve(body)).on("error", reject);
               }),
             ) as { workers: { webSockets: { open: number; opened: number; messagesIn: number; messagesOut: number } }[] };
             const sum = (k: "open" | "opened" | "messagesIn" | "messagesOut") => doc.workers.reduce((n, w) => n + w.webSockets[k], 0);
@@ -254,7 +253,7 @@ for (const rt of RUNTIMES) {
           // (access log lines are written at least every second)
           if (seen) await waitForLog(server, /(?:"GET \/ws HTTP\/1\.1" 101 [^]*){3}/);
           // open longer than --timeout, quiet: no worker is killed for it
-          await new Promise((r) => setTimeout(r, 3000));
+          await new Promise((r) => setTimeout(r, 5000));
           for (const ws of sockets) assert.equal(String((await roundTrip(ws, "late")).data), `echo late from ${app === "crossws.mjs" ? "crossws" : "express"}`);
           await Promise.all(sockets.map(closeCleanly));
           for (let i = 0; i < 30 && (await counts())[0] !== 0; i++) await new Promise((r) => setTimeout(r, 200));
