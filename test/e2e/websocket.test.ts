@@ -13,7 +13,7 @@ import { io as ioClient } from "socket.io-client";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createConnection } from "node:net";
-import { BIN, engineOf, FIXTURES, rawSend, RUNTIMES, type Server, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
+import { BIN, engineOf, FIXTURES, rawSend, RUNTIMES, type Server, startTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
 import { closeCode, type Frame, rawWebSocket } from "../helpers/websocket.ts";
 import { encodeRequest } from "../../src/protocol/uwsgi.ts";
 
@@ -272,9 +272,9 @@ for (const rt of RUNTIMES) {
           const codes = Promise.all(sockets.map((ws) => once(ws, "close").then(([code]) => code as number)));
           server.child.kill("SIGHUP");
           assert.deepEqual(await codes, Array(100).fill(1001));
-          const again = await open(server);
-          assert.equal(String((await roundTrip(again, "after")).data), `echo after ${echo}`);
-          await closeCleanly(again);
+          const again = await Promise.all(sockets.map(() => open(server)));
+          for (const ws of again) assert.equal(String((await roundTrip(ws, "after")).data), `echo after ${echo}`);
+          await Promise.all(again.map(closeCleanly));
         }, { cwd: WS });
       });
     }
@@ -345,6 +345,18 @@ for (const rt of RUNTIMES) {
           assert.equal(out.trim(), "echo hi from crossws", name);
         }
       }, { cwd: WS });
+    });
+
+    test("TERM with WebSockets open: each gets close 1001 before --graceful-timeout ends, and the master exits 0", async () => {
+      const server = await startTsgw(rt, ["express-ws.cjs", ...LOCAL, "-w", "1", "--graceful-timeout", "3"], { cwd: WS });
+      try {
+        const sockets = await Promise.all(Array.from({ length: 20 }, () => open(server)));
+        const codes = Promise.all(sockets.map((ws) => once(ws, "close").then(([code]) => code as number)));
+        assert.equal(await server.stop("SIGTERM"), 0);
+        assert.deepEqual(await codes, Array(20).fill(1001));
+      } finally {
+        await server.stop();
+      }
     });
 
     for (const [kind, app] of [["fetch app", "test/fixtures/fetch"], ["Node listener", "test/fixtures/express.cjs"]] as const) {
