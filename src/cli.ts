@@ -91,14 +91,11 @@ export async function main(commandLine: string[], options: MainOptions = {}): Pr
     await runCommand(defineCommand(command(options)), { rawArgs: argv });
   } catch (err) {
     if (err instanceof TsgwError) {
-      process.stderr.write(`tsgw: error: ${err.message}\n`);
       await failedDaemon(err.exitCode, err.message);
-      process.exit(err.exitCode);
+      await exitWith(err.exitCode, `tsgw: error: ${err.message}\n`);
     }
-    process.stderr.write(`tsgw: internal error: ${describeError(err)}\n`);
     await failedDaemon(EXIT.usage, `internal error: ${describeError(err)}`);
-    if (process.env.TSGW_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
-    process.exit(EXIT.usage);
+    await exitWith(EXIT.usage, `tsgw: internal error: ${describeError(err)}\n${process.env.TSGW_DEBUG ? `${(err as Error)?.stack}\n` : ""}`);
   }
 }
 
@@ -124,3 +121,15 @@ async function failedDaemon(code: number, message: string): Promise<void> {
 
 // `deno run -A src/cli.ts` and `bun src/cli.ts` run this file directly; bin/tsgw.mjs imports it.
 if ((import.meta as { main?: boolean }).main) void main(process.argv.slice(2));
+
+/**
+ * Say why on stderr, then exit once it is written: Bun and Deno write to a
+ * pipe asynchronously, and an exit right after a write could lose the one
+ * line the operator needs (seen under load).
+ */
+function exitWith(code: number, text: string): Promise<never> {
+  return new Promise(() => {
+    process.stderr.write(text, () => process.exit(code));
+    setTimeout(() => process.exit(code), 2000);
+  });
+}

@@ -11,10 +11,12 @@ export const DEFAULT_BIND = `127.0.0.1:${DEFAULT_PORT}`;
 export interface Listener {
   protocol: "http" | "uwsgi";
   address: Address;
+  /** HTTPS: the certificate and key files (absolute paths), read by each worker when it listens */
+  tls?: { cert: string; key: string };
 }
 
 export function formatListener(l: Listener): string {
-  return formatAddress(l.address, l.protocol);
+  return formatAddress(l.address, l.tls ? "https" : l.protocol);
 }
 
 /**

@@ -5,6 +5,7 @@
  * A higher source replaces a setting wholesale (lists included); within one
  * source, repeated list settings accumulate.
  */
+import { resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
 import type { ImportModule } from "../app/contract.ts";
 import { DEFAULT_BIND, type Listener, parseAddress } from "./address.ts";
@@ -54,7 +55,17 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
   if (iniFile) layers.push((await import("./ini.ts")).loadIni(iniFile, input.cwd));
   layers.push(cmdArgs, cli);
   const second = actionsOf("check").find((a) => has(cli, a) || has(cmdArgs, a));
-  return finish(layers, input, second);
+  const resolved = finish(layers, input, second);
+  const withTls = resolved.listeners.filter((l) => l.tls);
+  if (withTls.length > 0) {
+    // loaded only where TLS is configured: node:crypto costs every process memory
+    const { checkTls } = await import("./tls.ts");
+    for (const l of withTls) {
+      const where = resolved.sources[l.tls!.cert === resolve(input.cwd, resolved.config.certfile ?? "") ? "certfile" : "https"];
+      resolved.warnings.push(...checkTls(l.tls!, resolved.config.keyfilePassword, where));
+    }
+  }
+  return resolved;
 }
 
 function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["action"]): ResolvedConfig {
@@ -89,7 +100,27 @@ function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["a
       return { protocol, address };
     });
   // http-socket is HTTP for a proxy: served like bind, written like socket (a bare /path is a unix socket)
-  resolved.listeners = [...parse("bind", "http"), ...parse("http-socket", "http"), ...parse("socket", "uwsgi")];
+  const binds = parse("bind", "http");
+  const certfile = values.certfile as string | null;
+  const keyfile = values.keyfile as string | null;
+  if (!certfile !== !keyfile) {
+    throw new ConfigError(
+      certfile ? "certfile needs keyfile (the certificate's private key)" : "keyfile needs certfile",
+      sources[certfile ? "certfile" : "keyfile"],
+    );
+  }
+  if (certfile && keyfile) {
+    const tls = { cert: resolve(input.cwd, certfile), key: resolve(input.cwd, keyfile) };
+    for (const l of binds) l.tls = tls;
+  }
+  const https = (values.https as string[]).map((text): Listener => {
+    const [addr, cert, key, ...rest] = text.split(",").map((p) => p.trim());
+    if (!addr || !cert || !key || rest.length > 0) throw new ConfigError(`bad https value "${text}": expected ADDR,CERT,KEY`, sources.https);
+    const address = parseAddress(addr, input.cwd);
+    if (typeof address === "string") throw new ConfigError(`bad https address ${address}`, sources.https);
+    return { protocol: "http", address, tls: { cert: resolve(input.cwd, cert), key: resolve(input.cwd, key) } };
+  });
+  resolved.listeners = [...binds, ...https, ...parse("http-socket", "http"), ...parse("socket", "uwsgi")];
   return resolved;
 }
 

@@ -252,7 +252,8 @@ export const runtime: Runtime = {
     return listenNative(address, own(address, options), options.observe.fetch(app), (serving) => {
       // deno-lint-ignore prefer-const -- read by the closures below before it is assigned
       let server: BunServer | undefined;
-      const origin = () => (address.kind === "tcp" ? formatAddress({ ...address, port: server!.port }) : "http://localhost");
+      const scheme = options.tls ? "https" : "http";
+      const origin = () => (address.kind === "tcp" ? formatAddress({ ...address, port: server!.port }, scheme) : `${scheme}://localhost`);
       const call = (h: FetchHandler) => (req: Request, bun: BunServer) => {
         // Bun leaves the URL relative ("/path") when a request has no Host header (HTTP/1.0
         // clients, health checkers); apps rightly expect an absolute one, as on Node and Deno.
@@ -267,6 +268,7 @@ export const runtime: Runtime = {
       const build = () => ({
         ...adoption?.serveOptions(route, options.onWarning),
         ...(handlers ? { websocket: tracked(handlers, sockets, options) } : {}),
+        ...(options.tls ? { tls: options.tls } : {}),
         ...(address.kind === "unix" ? { unix: address.path } : { hostname: address.host, port: address.port, reusePort: options.shared }),
         // bodies stream through; the app decides what is too large
         maxRequestBodySize: (adoption?.options.maxRequestBodySize as number | undefined) ?? Number.MAX_SAFE_INTEGER,

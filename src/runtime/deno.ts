@@ -222,6 +222,7 @@ async function serveNative(address: Address, handler: FetchHandler, options: Ser
     const server = Deno.serve(
       {
         ...(address.kind === "unix" ? { path: address.path, transport: "unix" } : { hostname: address.host, port: address.port, reusePort: options.shared }), // reusePort needs --unstable-net
+        ...options.tls,
         onListen() {},
         onError(err: unknown) {
           options.onError(`request failed: ${String(err)}`);

@@ -48,7 +48,12 @@ function closingConnection(res: Response): Response {
  * checks before, one-line bind errors, socket permissions after, and the
  * socket file removed on stop.
  */
-export async function listenBound(address: Address, options: ServeOptions, start: () => NativeServer, scheme = "http"): Promise<RunningServer> {
+export async function listenBound(
+  address: Address,
+  options: ServeOptions,
+  start: () => NativeServer,
+  scheme = options.tls ? "https" : "http",
+): Promise<RunningServer> {
   if (address.kind === "unix" && !options.shared) await prepareUnixPath(address.path);
   let server: NativeServer;
   try {

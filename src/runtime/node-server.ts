@@ -34,7 +34,12 @@ function answerMalformed(err: NodeJS.ErrnoException, socket: import("node:stream
 }
 
 /** Listen with a node:http or node:net server and describe it as a RunningServer. */
-export async function listenNodeServer(server: NetServer, address: Address, options: ServeOptions, scheme = "http"): Promise<RunningServer> {
+export async function listenNodeServer(
+  server: NetServer,
+  address: Address,
+  options: ServeOptions,
+  scheme = options.tls ? "https" : "http",
+): Promise<RunningServer> {
   if (address.kind === "unix" && !options.shared) await prepareUnixPath(address.path);
   await listenOn(server, address);
   chmodSocket(address, options.socketMode);
@@ -111,12 +116,16 @@ export async function serveNetConnections(
  * worker loads costs it memory.
  */
 export async function nodeHttpServer(listener: RequestListener, options: ServeOptions): Promise<HttpServer> {
-  const { createServer } = await import("node:http");
   const headersTimeout = Math.max(1, Math.round(options.headerTimeout * 1000));
-  const server = createServer(
-    { headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout) },
-    refuseHandshakes(watchBodies(listener, options), options),
-  );
+  const serverOptions = { headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout) };
+  const serving = refuseHandshakes(watchBodies(listener, options), options);
+  const server = options.tls
+    // a TLS handshake is bounded as a request head is (node:https waits 120 s by default)
+    ? (await import("node:https")).createServer(
+      { ...serverOptions, ...options.tls, minVersion: "TLSv1.2", handshakeTimeout: headersTimeout },
+      serving,
+    ) as unknown as HttpServer
+    : (await import("node:http")).createServer(serverOptions, serving);
   server.keepAliveTimeout = Math.round(options.keepAlive * 1000);
   takeUpgrades(server, options);
   return server;

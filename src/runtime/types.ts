@@ -44,6 +44,8 @@ export interface ServeOptions {
   onServer?: (server: unknown) => void;
   /** a fetch app's `websocket` member (Bun's handlers, or crossws hooks) */
   websocket?: unknown;
+  /** HTTPS: the certificate chain and the (decrypted) private key, PEM */
+  tls?: { cert: string; key: string };
 }
 
 export interface RequestObserver {

@@ -149,7 +149,7 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
   const servers: RunningServer[] = [];
   let tunnels: Tunnels | undefined | null;
   try {
-    for (const { protocol, address } of resolved.listeners) {
+    for (const { protocol, address, tls: tlsFiles } of resolved.listeners) {
       if (protocol === "uwsgi") {
         tunnels ??= await uwsgiTunnels(runtime, app, options);
         const uwsgi = {
@@ -171,10 +171,12 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
           goodbye ? { url: running.url, stop: (graceful) => (goodbye.goingAway(graceful ? config.gracefulTimeout : 0), running.stop(graceful)) } : running,
         );
       } else {
+        // read by each worker as it listens: a renewed certificate is served after a reload
+        const tls = tlsFiles ? (await import("../config/tls.ts")).readTls(tlsFiles, config.keyfilePassword) : undefined;
         servers.push(
           handler
-            ? await runtime.serveFetch(address, handler, { ...options, native: app.kind === "fetch" ? app.native : undefined })
-            : await runtime.serveNode(address, listener!, options),
+            ? await runtime.serveFetch(address, handler, { ...options, tls, native: app.kind === "fetch" ? app.native : undefined })
+            : await runtime.serveNode(address, listener!, { ...options, tls }),
         );
       }
     }

@@ -91,10 +91,10 @@ export function runTsgw(rt: Target, args: string[], opts: RunOptions = {}): Prom
       child.kill("SIGKILL");
       reject(new Error(`tsgw ${args.join(" ")} did not exit within ${opts.timeoutMs ?? 20000} ms\n${stderr}`));
     }, opts.timeoutMs ?? 20000);
-    child.once("exit", (code) => {
+    // "close", not "exit": the output is read whole only once the pipes closed (a busy machine reads them late)
+    child.once("close", (code) => {
       clearTimeout(timer);
-      // let the pipes drain
-      setImmediate(() => resolve({ code, stdout, stderr }));
+      resolve({ code, stdout, stderr });
     });
   });
 }

@@ -1,0 +1,61 @@
+/**
+ * TLS certificates and keys as tsgw reads them: checked once at start (a
+ * missing file, a key that does not match, a wrong password: one line, exit
+ * 1; an expired certificate: a warning, still served, as nginx does), and
+ * read again by each worker when it listens, so a renewed certificate is
+ * served after a reload. The key is decrypted here, so every runtime's
+ * server gets a plain PEM (Deno.serve takes no password).
+ */
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { ConfigError } from "../errors.ts";
+
+/** A listener's certificate chain and its decrypted private key, PEM. */
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+}
+
+function readPem(path: string, what: string, where: string | undefined): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read the TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, where);
+  }
+}
+
+/** Read and decrypt; a problem is one line naming the file. */
+export function readTls(files: { cert: string; key: string }, password: string | null, where?: string): TlsMaterial {
+  const cert = readPem(files.cert, "certificate", where);
+  const keyText = readPem(files.key, "key", where);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new ConfigError(`${files.cert} holds no PEM certificate`, where);
+  }
+  // told by the PEM itself (PKCS#8's "ENCRYPTED PRIVATE KEY", or the older "Proc-Type: 4,ENCRYPTED"): each runtime's
+  // crypto words a missing or wrong password differently
+  const encrypted = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,ENCRYPTED/.test(keyText);
+  if (encrypted && password === null) {
+    throw new ConfigError(`the key ${files.key} is encrypted: give its password (--keyfile-password or TSGW_KEYFILE_PASSWORD)`, where);
+  }
+  let key;
+  try {
+    key = createPrivateKey(encrypted ? { key: keyText, passphrase: password! } : keyText);
+  } catch {
+    throw new ConfigError(encrypted ? `wrong password for the key ${files.key}` : `${files.key} holds no usable PEM private key`, where);
+  }
+  if (!x509.checkPrivateKey(key)) throw new ConfigError(`the key ${files.key} does not match the certificate ${files.cert}`, where);
+  return { cert, key: key.export({ type: "pkcs8", format: "pem" }) as string };
+}
+
+/** The start-up check: throws for what cannot be served, returns warnings for what can. */
+export function checkTls(files: { cert: string; key: string }, password: string | null, where?: string): string[] {
+  readTls(files, password, where);
+  const x509 = new X509Certificate(readFileSync(files.cert));
+  const expires = new Date(x509.validTo);
+  return expires.getTime() < Date.now()
+    ? [`${files.cert}: the certificate expired on ${expires.toISOString().slice(0, 10)}; serving it anyway (clients will refuse it)`]
+    : [];
+}
