@@ -64,7 +64,7 @@ async function closeCleanly(ws: WebSocket): Promise<number> {
 for (const rt of RUNTIMES) {
   const engine = engineOf(rt);
   // the cases at once, each with its own server: most of their time is waiting (pings, graceful stops)
-  describe(`WebSockets on ${rt}`, { concurrency: true }, () => {
+  describe(`WebSockets on ${rt}`, { concurrency: 6 }, () => {
     test("crossws hooks: echo, an upgrade hook's refusal (401), 100 sockets at once, a clean close", async () => {
       await withTsgw(rt, ["crossws.mjs", ...LOCAL, "-w", "1"], async (server) => {
         const ws = await open(server);
@@ -235,7 +235,7 @@ for (const rt of RUNTIMES) {
         const stats = join(tempDir(), "stats.sock");
         // On Bun, `ws` is Bun's own implementation inside node:http: its sockets are neither counted nor logged (README)
         const seen = engine === "bun" && app === "express-ws.cjs" ? 0 : 3;
-        await withTsgw(rt, [app, ...LOCAL, "-w", "2", "--stats", stats, "--access-log", "-", "--timeout", "4"], async (server) => {
+        await withTsgw(rt, [app, ...LOCAL, "-w", "2", "--stats", stats, "--access-log", "-", "--timeout", "6"], async (server) => {
           const sockets = await Promise.all([1, 2, 3].map(() => open(server)));
           const counts = async () => {
             const doc = JSON.parse(
@@ -252,8 +252,8 @@ for (const rt of RUNTIMES) {
           assert.deepEqual(await counts(), [seen, seen, 0, 0]);
           // (access log lines are written at least every second)
           if (seen) await waitForLog(server, /(?:"GET \/ws HTTP\/1\.1" 101 [^]*){3}/);
-          // open longer than --timeout, quiet: no worker is killed for it
-          await new Promise((r) => setTimeout(r, 5000));
+          // open longer than --timeout, quiet: no worker is killed for it (a boot on a busy machine needs the 6 s)
+          await new Promise((r) => setTimeout(r, 7000));
           for (const ws of sockets) assert.equal(String((await roundTrip(ws, "late")).data), `echo late from ${app === "crossws.mjs" ? "crossws" : "express"}`);
           await Promise.all(sockets.map(closeCleanly));
           for (let i = 0; i < 30 && (await counts())[0] !== 0; i++) await new Promise((r) => setTimeout(r, 200));
