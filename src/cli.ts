@@ -28,6 +28,10 @@ const command = (options: MainOptions) => ({
         `tsgw ${VERSION} (${runtime.name} ${runtime.version}${options.binary ? `, standalone binary: ${options.binary}` : ""})\n`,
       );
     }
+    if (resolved.listeners.some((l) => l.tls)) {
+      // loaded only where TLS is configured: node:crypto costs a process memory
+      resolved.warnings.push(...(await import("./config/tls.ts")).checkTls(resolved));
+    }
     if (resolved.action === "print-config") return void process.stdout.write((await import("./config/render.ts")).renderPrintConfig(resolved));
     if (resolved.action && actionsOf("manage").includes(resolved.action)) {
       const { reloadMaster, statusOf, stopMaster } = await import("./master/manage.ts");
@@ -123,9 +127,9 @@ async function failedDaemon(code: number, message: string): Promise<void> {
 if ((import.meta as { main?: boolean }).main) void main(process.argv.slice(2));
 
 /**
- * Say why on stderr, then exit once it is written: Bun and Deno write to a
- * pipe asynchronously, and an exit right after a write could lose the one
- * line the operator needs (seen under load).
+ * Say why on stderr, then exit once it is written: where a runtime writes
+ * to a pipe asynchronously, an exit right after the write could lose the
+ * one line the operator needs.
  */
 function exitWith(code: number, text: string): Promise<never> {
   return new Promise(() => {

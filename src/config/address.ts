@@ -11,8 +11,14 @@ export const DEFAULT_BIND = `127.0.0.1:${DEFAULT_PORT}`;
 export interface Listener {
   protocol: "http" | "uwsgi";
   address: Address;
-  /** HTTPS: the certificate and key files (absolute paths), read by each worker when it listens */
-  tls?: { cert: string; key: string };
+  /** HTTPS: the certificate and key files (absolute paths), read by each worker when it listens, and the setting that gave them */
+  tls?: TlsFiles;
+}
+
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  setting: "certfile" | "https";
 }
 
 export function formatListener(l: Listener): string {

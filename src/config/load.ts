@@ -55,17 +55,7 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
   if (iniFile) layers.push((await import("./ini.ts")).loadIni(iniFile, input.cwd));
   layers.push(cmdArgs, cli);
   const second = actionsOf("check").find((a) => has(cli, a) || has(cmdArgs, a));
-  const resolved = finish(layers, input, second);
-  const withTls = resolved.listeners.filter((l) => l.tls);
-  if (withTls.length > 0) {
-    // loaded only where TLS is configured: node:crypto costs every process memory
-    const { checkTls } = await import("./tls.ts");
-    for (const l of withTls) {
-      const where = resolved.sources[l.tls!.cert === resolve(input.cwd, resolved.config.certfile ?? "") ? "certfile" : "https"];
-      resolved.warnings.push(...checkTls(l.tls!, resolved.config.keyfilePassword, where));
-    }
-  }
-  return resolved;
+  return finish(layers, input, second);
 }
 
 function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["action"]): ResolvedConfig {
@@ -110,7 +100,7 @@ function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["a
     );
   }
   if (certfile && keyfile) {
-    const tls = { cert: resolve(input.cwd, certfile), key: resolve(input.cwd, keyfile) };
+    const tls = { cert: resolve(input.cwd, certfile), key: resolve(input.cwd, keyfile), setting: "certfile" as const };
     for (const l of binds) l.tls = tls;
   }
   const https = (values.https as string[]).map((text): Listener => {
@@ -118,7 +108,7 @@ function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["a
     if (!addr || !cert || !key || rest.length > 0) throw new ConfigError(`bad https value "${text}": expected ADDR,CERT,KEY`, sources.https);
     const address = parseAddress(addr, input.cwd);
     if (typeof address === "string") throw new ConfigError(`bad https address ${address}`, sources.https);
-    return { protocol: "http", address, tls: { cert: resolve(input.cwd, cert), key: resolve(input.cwd, key) } };
+    return { protocol: "http", address, tls: { cert: resolve(input.cwd, cert), key: resolve(input.cwd, key), setting: "https" } };
   });
   resolved.listeners = [...binds, ...https, ...parse("http-socket", "http"), ...parse("socket", "uwsgi")];
   return resolved;

@@ -9,6 +9,8 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.ts";
+import type { TlsFiles } from "./address.ts";
+import type { ResolvedConfig } from "./load.ts";
 
 /** A listener's certificate chain and its decrypted private key, PEM. */
 export interface TlsMaterial {
@@ -24,8 +26,8 @@ function readPem(path: string, what: string, where: string | undefined): string 
   }
 }
 
-/** Read and decrypt; a problem is one line naming the file. */
-export function readTls(files: { cert: string; key: string }, password: string | null, where?: string): TlsMaterial {
+/** Read, parse and decrypt once; a problem is one line naming the file (and the setting's `where`). */
+function loadTls(files: TlsFiles, password: string | null, where: string | undefined): { material: TlsMaterial; expires: Date } {
   const cert = readPem(files.cert, "certificate", where);
   const keyText = readPem(files.key, "key", where);
   let x509: X509Certificate;
@@ -47,15 +49,27 @@ export function readTls(files: { cert: string; key: string }, password: string |
     throw new ConfigError(encrypted ? `wrong password for the key ${files.key}` : `${files.key} holds no usable PEM private key`, where);
   }
   if (!x509.checkPrivateKey(key)) throw new ConfigError(`the key ${files.key} does not match the certificate ${files.cert}`, where);
-  return { cert, key: key.export({ type: "pkcs8", format: "pem" }) as string };
+  return { material: { cert, key: key.export({ type: "pkcs8", format: "pem" }) as string }, expires: new Date(x509.validTo) };
 }
 
-/** The start-up check: throws for what cannot be served, returns warnings for what can. */
-export function checkTls(files: { cert: string; key: string }, password: string | null, where?: string): string[] {
-  readTls(files, password, where);
-  const x509 = new X509Certificate(readFileSync(files.cert));
-  const expires = new Date(x509.validTo);
-  return expires.getTime() < Date.now()
-    ? [`${files.cert}: the certificate expired on ${expires.toISOString().slice(0, 10)}; serving it anyway (clients will refuse it)`]
-    : [];
+/** What a worker serves a listener with: the files read now (so a reload serves renewed ones). */
+export function readTls(files: TlsFiles, password: string | null, where?: string): TlsMaterial {
+  return loadTls(files, password, where).material;
+}
+
+/**
+ * The start-up check of every TLS listener (by the command, not by each
+ * worker, which reads the files as it listens): throws for what cannot be
+ * served, returns warnings for what can.
+ */
+export function checkTls(resolved: ResolvedConfig): string[] {
+  const warnings: string[] = [];
+  for (const { tls } of resolved.listeners) {
+    if (!tls) continue;
+    const { expires } = loadTls(tls, resolved.config.keyfilePassword, resolved.sources[tls.setting]);
+    if (expires.getTime() < Date.now()) {
+      warnings.push(`${tls.cert}: the certificate expired on ${expires.toISOString().slice(0, 10)}; serving it anyway (clients will refuse it)`);
+    }
+  }
+  return warnings;
 }

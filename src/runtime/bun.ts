@@ -6,7 +6,7 @@ import type { FetchHandler, RemoteAddr, RequestInfo } from "../app/contract.ts";
 import { guardFetch } from "../app/guard.ts";
 import { countWebSocket, webSockets } from "../app/upgrade.ts";
 import { BunAdoption, type BunServer, bunServeTrap } from "./bun-adopt.ts";
-import { crosswsBun, crosswsNode, isHooks, withHandshakes } from "./crossws.ts";
+import { crosswsBun, crosswsStreams, isHooks, withHandshakes } from "./crossws.ts";
 import { listenBunSockets } from "./bun-socket.ts";
 import { beforeGraceEnds, listenBound, listenNative } from "./native-server.ts";
 import { listenNodeServer, nodeHttpServer } from "./node-server.ts";
@@ -293,7 +293,7 @@ export const runtime: Runtime = {
   async serveNode(address, listener, options) {
     return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, own(address, options));
   },
-  streamUpgrades: (websocket, limits) => (crosswsHooks(websocket) ? crosswsNode(websocket, limits) : Promise.resolve(undefined)),
+  streamUpgrades: (websocket, limits) => crosswsStreams(websocket, limits, crosswsHooks),
   serveConnections(address, scheme, onConnection, options) {
     return listenBound(address, own(address, options), () => listenBunSockets(address, options.shared, onConnection), scheme);
   },

@@ -66,7 +66,11 @@ export async function crosswsBun(
   return { websocket, upgrade: (req, server) => ws.handleUpgrade(req, server as never) };
 }
 
-/** Runtime.streamUpgrades where any hooks object is crossws's (Node, Deno). */
-export function crosswsStreams(websocket: unknown, limits: WebSocketLimits): Promise<UpgradeListener | undefined> {
-  return isHooks(websocket) ? crosswsNode(websocket, limits) : Promise.resolve(undefined);
+/** Runtime.streamUpgrades: crossws's hooks, told by `isCrossws` (any hooks object on Node and Deno; Bun's shim has its own rule). */
+export function crosswsStreams(
+  websocket: unknown,
+  limits: WebSocketLimits,
+  isCrossws: (w: unknown) => w is Hooks = isHooks,
+): Promise<UpgradeListener | undefined> {
+  return isCrossws(websocket) ? crosswsNode(websocket, limits) : Promise.resolve(undefined);
 }

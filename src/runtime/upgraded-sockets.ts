@@ -47,10 +47,6 @@ export class UpgradedSockets {
     private readonly pingSeconds: number,
   ) {}
 
-  get size(): number {
-    return this.open.size;
-  }
-
   /**
    * Watch a connection just handed over: its first write is the handshake's
    * answer, told to `onAnswer` (the access log); its writes are counted
