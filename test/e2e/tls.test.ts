@@ -82,6 +82,32 @@ describe("TLS", { skip: SKIP }, () => {
     renewed = makeCert("b");
     openssl("pkey", "-in", file("a.key"), "-aes256", "-passout", "pass:s3cret", "-out", file("a-enc.key"));
     writeFileSync(file("junk.pem"), "not a certificate\n");
+    // expired: signed by `openssl ca`, the one that takes a start and an end date
+    writeFileSync(
+      file("ca.cnf"),
+      // (with an extension, so it is X.509 v3: Deno's rustls refuses a v1 certificate)
+      "[ca]\ndefault_ca = x\n[x]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\nx509_extensions = ext\n[p]\ncommonName = supplied\n[ext]\nbasicConstraints = CA:FALSE\n",
+    );
+    writeFileSync(file("index.txt"), "");
+    writeFileSync(file("serial"), "01\n");
+    openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", file("old.key"), "-out", file("old.csr"), "-subj", "/CN=localhost");
+    execFileSync(OPENSSL!, [
+      "ca",
+      "-batch",
+      "-config",
+      "ca.cnf",
+      "-selfsign",
+      "-keyfile",
+      "old.key",
+      "-in",
+      "old.csr",
+      "-out",
+      "old.pem",
+      "-startdate",
+      "20200101000000Z",
+      "-enddate",
+      "20200102000000Z",
+    ], { cwd: dir, stdio: "ignore" });
   });
 
   for (const rt of RUNTIMES) {
@@ -124,6 +150,13 @@ describe("TLS", { skip: SKIP }, () => {
             await once(ws, "close");
           }, { cwd: join(FIXTURES, "ws") });
         }
+      });
+
+      test("an expired certificate: a warning naming it, and it is served (as nginx does)", async () => {
+        await withTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--certfile", file("old.pem"), "--keyfile", file("old.key")], async (server) => {
+          assert.match(server.logs(), /\[WARNING\] .*old\.pem: the certificate expired on 2020-01-02; serving it anyway/);
+          assert.equal(handshake(portOf(server, "https")).serial, "01");
+        });
       });
 
       test("a renewed certificate (new files, then a reload) is served by the new generation", async () => {
