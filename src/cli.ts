@@ -30,7 +30,7 @@ const command = (options: MainOptions) => ({
     }
     if (resolved.listeners.some((l) => l.tls)) {
       // loaded only where TLS is configured: node:crypto costs a process memory
-      resolved.warnings.push(...(await import("./config/tls.ts")).checkTls(resolved));
+      resolved.warnings.push(...(await import("./config/tls.ts")).checkTls(resolved, runtime.tlsRefusal));
     }
     if (resolved.action === "print-config") return void process.stdout.write((await import("./config/render.ts")).renderPrintConfig(resolved));
     if (resolved.action && actionsOf("manage").includes(resolved.action)) {

@@ -10,7 +10,8 @@ import { chunkBytes } from "./body-stream.ts";
 import { fail500 } from "./guard.ts";
 import { hasHeader } from "./node-headers.ts";
 import { LightRequest } from "./light/request.ts";
-import { streamedParts, writeKnownBody } from "./light/response.ts";
+import { type TlsInfo, tlsInfo } from "./tls-info.ts";
+import { reasonPhrase, streamedParts, writeKnownBody } from "./light/response.ts";
 
 const remote = (socket: BridgeRequest["socket"]): RemoteAddr => ({ hostname: socket?.remoteAddress ?? "", port: socket?.remotePort ?? 0 });
 
@@ -24,6 +25,10 @@ const remote = (socket: BridgeRequest["socket"]): RemoteAddr => ({ hostname: soc
 class NodeRequestInfo extends LazyRequestInfo<BridgeRequest["socket"]> {
   constructor(readonly incoming: BridgeRequest, readonly outgoing: BridgeResponse, workerId: number) {
     super(incoming.socket, remote, workerId);
+  }
+  /** the connection's TLS (protocol, cipher, the client certificate's subject...), undefined over plain HTTP */
+  get tls(): TlsInfo | undefined {
+    return tlsInfo(this.incoming.socket);
   }
   requestIP(): { address: string; port: number; family: string } | null {
     const socket = this.incoming.socket;
@@ -54,7 +59,7 @@ const STREAM_AHEAD = 64 * 1024;
 
 async function writeStream(req: BridgeRequest, res: BridgeResponse, response: Response): Promise<void> {
   const { headers, body } = streamedParts(response);
-  const head = () => res.writeHead(response.status, response.statusText || undefined, headers);
+  const head = () => res.writeHead(response.status, reasonPhrase(res, response.statusText), headers);
   if (!body || req.method === "HEAD") {
     head().end();
     if (body) await body.cancel().catch(() => {});

@@ -18,7 +18,27 @@ export interface Listener {
 export interface TlsFiles {
   cert: string;
   key: string;
+  /** CA certificates client certificates must chain to (mutual TLS) */
+  ca?: string;
+  /** client certificates: not asked for, asked for and checked, or needed for the handshake */
+  clientCerts: ClientCerts;
+  /** an OpenSSL cipher list; the runtime's defaults when absent */
+  ciphers?: string;
   setting: "certfile" | "https";
+}
+
+export type ClientCerts = "none" | "optional" | "required";
+
+/** What a TLS listener is served with: its certificate chain and decrypted private key (PEM), and how it treats clients. */
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  /** the CA certificates (PEM) client certificates must chain to */
+  ca?: string;
+  clientCerts: ClientCerts;
+  ciphers?: string;
+  /** offer HTTP/2 by ALPN (with HTTP/1.1 for the rest) */
+  h2: boolean;
 }
 
 export function formatListener(l: Listener): string {

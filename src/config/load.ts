@@ -8,7 +8,7 @@
 import { resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
 import type { ImportModule } from "../app/contract.ts";
-import { DEFAULT_BIND, type Listener, parseAddress } from "./address.ts";
+import { DEFAULT_BIND, type Listener, parseAddress, type TlsFiles } from "./address.ts";
 import { parseArgv } from "./cli.ts";
 import { cmdArgsLayer, envDefaultsLayer } from "./env.ts";
 import type { Entry, Layer } from "./layer.ts";
@@ -100,18 +100,51 @@ function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["a
     );
   }
   if (certfile && keyfile) {
-    const tls = { cert: resolve(input.cwd, certfile), key: resolve(input.cwd, keyfile), setting: "certfile" as const };
+    const tls: TlsFiles = {
+      cert: resolve(input.cwd, certfile),
+      key: resolve(input.cwd, keyfile),
+      ...clientCerts(values, sources, input.cwd, warnings),
+      ...(values.ciphers ? { ciphers: values.ciphers as string } : {}),
+      setting: "certfile",
+    };
     for (const l of binds) l.tls = tls;
   }
-  const https = (values.https as string[]).map((text): Listener => {
-    const [addr, cert, key, ...rest] = text.split(",").map((p) => p.trim());
-    if (!addr || !cert || !key || rest.length > 0) throw new ConfigError(`bad https value "${text}": expected ADDR,CERT,KEY`, sources.https);
-    const address = parseAddress(addr, input.cwd);
-    if (typeof address === "string") throw new ConfigError(`bad https address ${address}`, sources.https);
-    return { protocol: "http", address, tls: { cert: resolve(input.cwd, cert), key: resolve(input.cwd, key), setting: "https" } };
-  });
+  const https = (values.https as string[]).map((text) => httpsListener(text, input.cwd, sources.https));
   resolved.listeners = [...binds, ...https, ...parse("http-socket", "http"), ...parse("socket", "uwsgi")];
   return resolved;
+}
+
+/** --ca-certs and --cert-reqs (Gunicorn's numbers 0, 1, 2 too) for the --bind listeners */
+function clientCerts(values: Record<string, unknown>, sources: Record<string, string>, cwd: string, warnings: string[]): Pick<TlsFiles, "ca" | "clientCerts"> {
+  const reqs = values["cert-reqs"] as string;
+  const wanted = (["none", "optional", "required"] as const)[Number.isNaN(Number(reqs)) ? ["none", "optional", "required"].indexOf(reqs) : Number(reqs)]!;
+  const ca = values["ca-certs"] as string | null;
+  if (wanted !== "none" && !ca) {
+    throw new ConfigError(`cert-reqs ${wanted} needs ca-certs (the CA certificates client certificates chain to)`, sources["cert-reqs"]);
+  }
+  if (ca && wanted === "none") {
+    warnings.push(`${sources["ca-certs"]}: ca-certs has no effect while cert-reqs is none (as in Gunicorn): give --cert-reqs optional or required`);
+    return { clientCerts: "none" };
+  }
+  return ca ? { ca: resolve(cwd, ca), clientCerts: wanted } : { clientCerts: "none" };
+}
+
+/** uWSGI's --https ADDR,CERT,KEY[,CIPHERS[,CA]]: a CA asks for client certificates, !CA requires them */
+function httpsListener(text: string, cwd: string, where: string | undefined): Listener {
+  const [addr, cert, key, ciphers, ca, ...rest] = text.split(",").map((p) => p.trim());
+  if (!addr || !cert || !key || rest.length > 0) throw new ConfigError(`bad https value "${text}": expected ADDR,CERT,KEY[,CIPHERS[,CA]]`, where);
+  const address = parseAddress(addr, cwd);
+  if (typeof address === "string") throw new ConfigError(`bad https address ${address}`, where);
+  const required = ca?.startsWith("!") ?? false;
+  const caFile = required ? ca!.slice(1) : ca;
+  const tls: TlsFiles = {
+    cert: resolve(cwd, cert),
+    key: resolve(cwd, key),
+    ...(caFile ? { ca: resolve(cwd, caFile), clientCerts: required ? "required" : "optional" } : { clientCerts: "none" }),
+    ...(ciphers ? { ciphers } : {}),
+    setting: "https",
+  };
+  return { protocol: "http", address, tls };
 }
 
 function validate(values: Record<string, unknown>, sources: Record<string, string>, warnings: string[]): void {

@@ -343,9 +343,56 @@ export const SETTINGS = [
     section: "Server socket",
     type: "list",
     default: [],
-    meta: "ADDR,CERT,KEY",
-    help: "Serve HTTPS at ADDR with that certificate and key (uWSGI's --https; repeatable), beside any plain listener.",
+    meta: "ADDR,CERT,KEY[,CIPHERS[,CA]]",
+    help:
+      "Serve HTTPS at ADDR with that certificate and key (uWSGI's --https; repeatable), beside any plain listener; CIPHERS as --ciphers (empty: the default), CA asks for client certificates that chain to it (optional; !CA: required, as in uWSGI).",
     reload: false,
+  },
+  {
+    name: "ca-certs",
+    section: "Server socket",
+    type: "path",
+    default: null,
+    meta: "FILE",
+    help:
+      "CA certificates (PEM) that client certificates must chain to, with --cert-reqs (Gunicorn's --ca-certs): mutual TLS. The client's subject reaches the app (info.tls; req.socket.getPeerCertificate() in Node listeners) and the access log (%({ssl_client_s_dn}e)s).",
+    reload: true,
+  },
+  {
+    name: "cert-reqs",
+    section: "Server socket",
+    type: "enum",
+    default: "none",
+    choices: ["none", "optional", "required", "0", "1", "2"],
+    help:
+      "Client certificates on --bind's TLS listeners (Gunicorn's --cert-reqs; 0, 1, 2 as there): none (not asked for), optional (asked for and checked against --ca-certs; the app sees whether one was verified), required (the handshake fails without a valid one).",
+    reload: true,
+  },
+  {
+    name: "ciphers",
+    section: "Server socket",
+    type: "string",
+    default: null,
+    meta: "LIST",
+    help:
+      "OpenSSL cipher list for --bind's TLS listeners (Gunicorn's --ciphers), e.g. ECDHE+AESGCM; the runtime's own defaults when unset. Node and Bun; Deno's TLS takes none.",
+    reload: true,
+  },
+  {
+    name: "http-protocols",
+    section: "Server socket",
+    type: "list",
+    default: ["h1"],
+    split: ",",
+    meta: "h1,h2",
+    help:
+      "Protocols TLS listeners offer by ALPN (Gunicorn's --http-protocols): h1 (HTTP/1.1), h2 (HTTP/2, with HTTP/1.1 kept for clients that do not offer h2). Deno.serve offers h2 over TLS whatever this says.",
+    reload: true,
+    check: (list: string[]) => {
+      const bad = list.find((p) => p !== "h1" && p !== "h2");
+      if (bad) return `unknown protocol "${bad}" (expected h1, h2)`;
+      return list.includes("h1") ? undefined : "h1 must stay on (HTTP/1.1 for clients that do not offer h2)";
+    },
   },
   {
     name: "chmod-socket",

@@ -8,15 +8,10 @@
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import { ConfigError } from "../errors.ts";
-import type { TlsFiles } from "./address.ts";
+import type { TlsFiles, TlsMaterial } from "./address.ts";
 import type { ResolvedConfig } from "./load.ts";
-
-/** A listener's certificate chain and its decrypted private key, PEM. */
-export interface TlsMaterial {
-  cert: string;
-  key: string;
-}
 
 function readPem(path: string, what: string, where: string | undefined): string {
   try {
@@ -27,7 +22,7 @@ function readPem(path: string, what: string, where: string | undefined): string 
 }
 
 /** Read, parse and decrypt once; a problem is one line naming the file (and the setting's `where`). */
-function loadTls(files: TlsFiles, password: string | null, where: string | undefined): { material: TlsMaterial; expires: Date } {
+function loadTls(files: TlsFiles, password: string | null, h2: boolean, where: string | undefined): { material: TlsMaterial; expires: Date } {
   const cert = readPem(files.cert, "certificate", where);
   const keyText = readPem(files.key, "key", where);
   let x509: X509Certificate;
@@ -49,27 +44,61 @@ function loadTls(files: TlsFiles, password: string | null, where: string | undef
     throw new ConfigError(encrypted ? `wrong password for the key ${files.key}` : `${files.key} holds no usable PEM private key`, where);
   }
   if (!x509.checkPrivateKey(key)) throw new ConfigError(`the key ${files.key} does not match the certificate ${files.cert}`, where);
-  return { material: { cert, key: key.export({ type: "pkcs8", format: "pem" }) as string }, expires: new Date(x509.validTo) };
+  const material: TlsMaterial = {
+    cert,
+    key: key.export({ type: "pkcs8", format: "pem" }) as string,
+    ...(files.ca ? { ca: readCa(files.ca, where) } : {}),
+    clientCerts: files.clientCerts,
+    ...(files.ciphers ? { ciphers: files.ciphers } : {}),
+    h2,
+  };
+  return { material, expires: new Date(x509.validTo) };
+}
+
+function readCa(path: string, where: string | undefined): string {
+  const text = readPem(path, "CA certificates", where);
+  try {
+    new X509Certificate(text);
+  } catch {
+    throw new ConfigError(`${path} holds no PEM certificate (the CA certificates for client certificates)`, where);
+  }
+  return text;
 }
 
 /** What a worker serves a listener with: the files read now (so a reload serves renewed ones). */
-export function readTls(files: TlsFiles, password: string | null, where?: string): TlsMaterial {
-  return loadTls(files, password, where).material;
+export function readTls(files: TlsFiles, config: TlsConfig, where?: string): TlsMaterial {
+  return loadTls(files, config.keyfilePassword, config.httpProtocols.includes("h2"), where).material;
 }
+
+/** the settings that apply to every TLS listener */
+type TlsConfig = Pick<ResolvedConfig["config"], "keyfilePassword" | "httpProtocols">;
 
 /**
  * The start-up check of every TLS listener (by the command, not by each
  * worker, which reads the files as it listens): throws for what cannot be
  * served, returns warnings for what can.
  */
-export function checkTls(resolved: ResolvedConfig): string[] {
+export function checkTls(resolved: ResolvedConfig, refusal: (tls: TlsMaterial) => string | undefined): string[] {
   const warnings: string[] = [];
   for (const { tls } of resolved.listeners) {
     if (!tls) continue;
-    const { expires } = loadTls(tls, resolved.config.keyfilePassword, resolved.sources[tls.setting]);
+    const where = resolved.sources[tls.setting];
+    const { material, expires } = loadTls(tls, resolved.config.keyfilePassword, resolved.config.httpProtocols.includes("h2"), where);
+    const refused = refusal(material);
+    if (refused) throw new ConfigError(refused, where);
+    if (material.ciphers) checkCiphers(material.ciphers, where);
     if (expires.getTime() < Date.now()) {
       warnings.push(`${tls.cert}: the certificate expired on ${expires.toISOString().slice(0, 10)}; serving it anyway (clients will refuse it)`);
     }
   }
   return warnings;
+}
+
+/** An OpenSSL cipher list that matches nothing fails every handshake: refused at start. */
+function checkCiphers(ciphers: string, where: string | undefined): void {
+  try {
+    createSecureContext({ ciphers });
+  } catch (err) {
+    throw new ConfigError(`ciphers "${ciphers}": ${(err as Error).message}`, where);
+  }
 }

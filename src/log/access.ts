@@ -22,6 +22,8 @@ export interface AccessRecord {
   elapsed: number;
   requestHeader(name: string): string | undefined;
   responseHeader(name: string): string | undefined;
+  /** a TLS variable of the request's connection (nginx's names, ssl_client_s_dn...), undefined when there is none */
+  tlsVariable(name: string): string | undefined;
 }
 
 type Atom = (r: AccessRecord) => string;
@@ -104,7 +106,12 @@ export function compileAccessFormat(format: string): (r: AccessRecord) => string
       const lower = key.toLowerCase();
       const kind = name[name.length - 1];
       parts.push(
-        kind === "i" ? (r) => dash(r.requestHeader(lower)) : kind === "o" ? (r) => dash(r.responseHeader(lower)) : () => dash(process.env[key]),
+        kind === "i" ? (r) => dash(r.requestHeader(lower)) : kind === "o"
+          ? (r) => dash(r.responseHeader(lower))
+          // nginx's ssl_* names are the connection's TLS variables; the rest, as in Gunicorn, the environment's
+          : lower.startsWith("ssl_")
+          ? (r) => dash(r.tlsVariable(lower))
+          : () => dash(process.env[key]),
       );
     } else {
       parts.push(ATOMS[name] ?? (() => "-"));

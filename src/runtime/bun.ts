@@ -15,7 +15,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { readProjectTs } from "./tsconfig.ts";
 import { webThread } from "./threads.ts";
-import type { Address } from "../config/address.ts";
+import type { Address, TlsMaterial } from "../config/address.ts";
 import type { Runtime, ServeOptions } from "./types.ts";
 
 declare const Bun: {
@@ -38,6 +38,19 @@ declare const Bun: {
  * (requestIP, upgrade, publish, timeout... bound to the real server), so
  * code written for Bun.serve (Hono's getConnInfo, server.upgrade) works.
  */
+/** Bun.serve's TLS options: client certificates checked against the CA (Bun shows them to no app), HTTP/2 by ALPN when asked */
+function bunTls(tls: TlsMaterial) {
+  return {
+    tls: {
+      cert: tls.cert,
+      key: tls.key,
+      ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
+      ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+    },
+    ...(tls.h2 ? { http2: true } : {}),
+  };
+}
+
 /** the real Bun server behind a BunRequestInfo */
 const REAL = Symbol("tsgw.bunServer");
 
@@ -242,6 +255,10 @@ export const runtime: Runtime = {
     return importFile(file);
   },
   trapServers: bunServeTrap(Bun, upgradeNoted),
+  tlsRefusal: (tls) =>
+    tls.clientCerts === "optional"
+      ? "Bun's servers cannot tell the app whether a client certificate was verified: use --cert-reqs required on Bun (optional needs Node or Deno)"
+      : undefined,
   async serveFetch(address, handler, options) {
     const { workerId } = options;
     const adoption = options.native instanceof BunAdoption ? options.native : undefined;
@@ -268,7 +285,7 @@ export const runtime: Runtime = {
       const build = () => ({
         ...adoption?.serveOptions(route, options.onWarning),
         ...(handlers ? { websocket: tracked(handlers, sockets, options) } : {}),
-        ...(options.tls ? { tls: options.tls } : {}),
+        ...(options.tls ? bunTls(options.tls) : {}),
         ...(address.kind === "unix" ? { unix: address.path } : { hostname: address.host, port: address.port, reusePort: options.shared }),
         // bodies stream through; the app decides what is too large
         maxRequestBodySize: (adoption?.options.maxRequestBodySize as number | undefined) ?? Number.MAX_SAFE_INTEGER,

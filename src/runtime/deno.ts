@@ -167,6 +167,8 @@ export const runtime: Runtime = {
   startThread: (body, data, onMessage) => webThread(body, data, onMessage, "() => Deno.ppid", '() => Deno.kill(Deno.pid, "SIGKILL")'),
   importModule: importFile,
   trapServers: denoServeTrap,
+  // Deno's TLS is rustls, for Deno.serve and node:https alike
+  tlsRefusal: (tls) => (tls.ciphers ? "Deno's TLS (rustls) takes no OpenSSL cipher list: drop --ciphers (Node and Bun take one)" : undefined),
   async serveFetch(address, handler, options) {
     reportCut = options.onError;
     const viaNodeHttp = () => {
@@ -175,6 +177,11 @@ export const runtime: Runtime = {
     };
     // Deno.serve cannot share a unix socket between processes; node:cluster can (through node:http)
     if (address.kind === "unix" && options.shared) return viaNodeHttp();
+    if (options.tls && options.tls.clientCerts !== "none") {
+      // Deno.serve neither asks for client certificates nor shows them; Deno's node:https does both
+      options.onWarning("Deno.serve cannot ask for client certificates: serving this TLS listener through node:https (slower)");
+      return viaNodeHttp();
+    }
     if (options.shared && !UNSTABLE_NET) {
       // Deno exits (rather than throws) when reusePort is used without the flag
       options.onWarning("Deno.serve needs --unstable-net to share a port between workers; serving through node:http (slower): run deno with --unstable-net");
@@ -222,7 +229,8 @@ async function serveNative(address: Address, handler: FetchHandler, options: Ser
     const server = Deno.serve(
       {
         ...(address.kind === "unix" ? { path: address.path, transport: "unix" } : { hostname: address.host, port: address.port, reusePort: options.shared }), // reusePort needs --unstable-net
-        ...options.tls,
+        // (Deno.serve offers h2 and http/1.1 by ALPN whatever http-protocols says: it takes no choice)
+        ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
         onListen() {},
         onError(err: unknown) {
           options.onError(`request failed: ${String(err)}`);

@@ -7,7 +7,7 @@
 import type { IncomingMessage, RequestListener, Server as HttpServer } from "node:http";
 import type { Server as NetServer } from "node:net";
 import type { Duplex } from "node:stream";
-import { type Address, formatAddress } from "../config/address.ts";
+import { type Address, formatAddress, type TlsMaterial } from "../config/address.ts";
 import { rateLimited } from "../log/rate.ts";
 import type { FetchHandler } from "../app/contract.ts";
 import { crosswsNode, isHooks } from "./crossws.ts";
@@ -24,7 +24,10 @@ function isHttp(server: NetServer): server is HttpServer {
 
 /** A malformed request gets an error status and a closed connection; the worker keeps serving. */
 function answerMalformed(err: NodeJS.ErrnoException, socket: import("node:stream").Duplex): void {
-  if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
+  // a TLS handshake that failed or stalled (node:https's tlsClientError: ERR_TLS_*, OpenSSL's ERR_SSL_*) has no
+  // channel to answer on: a write there would wait for the handshake forever
+  const tlsFailure = /^ERR_(TLS|SSL)_/.test(err.code ?? "") || "library" in err;
+  if (tlsFailure || err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
   const status = err.code === "HPE_HEADER_OVERFLOW"
     ? "431 Request Header Fields Too Large"
     : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
@@ -119,16 +122,26 @@ export async function nodeHttpServer(listener: RequestListener, options: ServeOp
   const headersTimeout = Math.max(1, Math.round(options.headerTimeout * 1000));
   const serverOptions = { headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout) };
   const serving = refuseHandshakes(watchBodies(listener, options), options);
-  const server = options.tls
-    // a TLS handshake is bounded as a request head is (node:https waits 120 s by default)
-    ? (await import("node:https")).createServer(
-      { ...serverOptions, ...options.tls, minVersion: "TLSv1.2", handshakeTimeout: headersTimeout },
-      serving,
-    ) as unknown as HttpServer
-    : (await import("node:http")).createServer(serverOptions, serving);
+  const tls = options.tls;
+  const server = !tls ? (await import("node:http")).createServer(serverOptions, serving) : tls.h2
+    // HTTP/2 by ALPN, HTTP/1.1 for the rest; Node listeners get node:http2's compatibility API
+    ? (await import("node:http2")).createSecureServer({ ...secureOptions(tls, headersTimeout), allowHTTP1: true }, serving as never) as unknown as HttpServer
+    : (await import("node:https")).createServer({ ...serverOptions, ...secureOptions(tls, headersTimeout) }, serving) as unknown as HttpServer;
   server.keepAliveTimeout = Math.round(options.keepAlive * 1000);
   takeUpgrades(server, options);
   return server;
+}
+
+/** node:tls's options for a listener: TLS 1.2 at least, client certificates as asked, a handshake bounded as a request head is (node:https waits 120 s by default) */
+function secureOptions(tls: TlsMaterial, handshakeTimeout: number) {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: "TLSv1.2" as const,
+    handshakeTimeout,
+    ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
+    ...(tls.ca ? { ca: tls.ca, requestCert: tls.clientCerts !== "none", rejectUnauthorized: tls.clientCerts === "required" } : {}),
+  };
 }
 
 /**

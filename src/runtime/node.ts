@@ -67,6 +67,8 @@ export const runtime: Runtime = {
   installGlobals() {
     installLightGlobals();
   },
+  // node:https and node:http2 do all of it
+  tlsRefusal: () => undefined,
   serveFetch: serveFetchOverNodeHttp,
   async serveNode(address, listener, options) {
     return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, options);

@@ -1,6 +1,6 @@
 /** The one interface every runtime shim implements. Nothing here asks which runtime it is. */
 import type { FetchHandler, ImportModule, NodeListener, TrapServers, UpgradeListener } from "../app/contract.ts";
-import type { Address } from "../config/address.ts";
+import type { Address, TlsMaterial } from "../config/address.ts";
 
 export interface ServeOptions {
   workerId: number;
@@ -44,8 +44,8 @@ export interface ServeOptions {
   onServer?: (server: unknown) => void;
   /** a fetch app's `websocket` member (Bun's handlers, or crossws hooks) */
   websocket?: unknown;
-  /** HTTPS: the certificate chain and the (decrypted) private key, PEM */
-  tls?: { cert: string; key: string };
+  /** HTTPS: the certificate chain, the (decrypted) private key, client certificates, ciphers, HTTP/2 */
+  tls?: TlsMaterial;
 }
 
 export interface RequestObserver {
@@ -158,6 +158,8 @@ export interface Runtime {
   streamUpgrades(websocket: unknown, limits: ServeOptions): Promise<UpgradeListener | undefined>;
   /** start a helper thread the main thread's loop cannot block (messages it posts go to `onMessage`) */
   startThread(body: ThreadBody, data: unknown, onMessage: (message: unknown) => void): Promise<void>;
+  /** what this runtime's servers cannot do of a TLS listener's settings (one line, refused at start), if anything */
+  tlsRefusal(tls: TlsMaterial): string | undefined;
   serveFetch(address: Address, handler: FetchHandler, options: ServeOptions): Promise<RunningServer>;
   serveNode(address: Address, listener: NodeListener, options: ServeOptions): Promise<RunningServer>;
   /** accept raw connections (the uwsgi protocol); `scheme` names the listener in log lines */

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AccessLog, AccessRecord } from "../log/access.ts";
+import { tlsVariable } from "../app/tls-info.ts";
 import type { FetchHandler, NodeListener, RequestInfo } from "../app/contract.ts";
 import type { RequestObserver } from "../runtime/types.ts";
 
@@ -57,12 +58,12 @@ export class RequestCounter implements RequestObserver {
     return (req, res) => {
       this.onStart(++this.started);
       const t0 = performance.now();
-      // read now: some servers (Bun's node:http) detach the socket by the time the response closes
-      const remote = req.socket?.remoteAddress ?? "";
+      // taken now: some servers (Bun's node:http, node:http2's streams) let go of the connection by the time the response closes
+      const connection = connectionOf(req);
       // "close" comes after the response finished, or when the client went away first
       res.once("close", () => {
         this.finished++;
-        this.access?.log(new NodeRecord(req, res, remote, t0, performance.now() - t0));
+        this.access?.log(new NodeRecord(req, res, connection, t0, performance.now() - t0));
       });
       listener(req, res);
     };
@@ -91,6 +92,7 @@ abstract class BaseRecord implements AccessRecord {
   abstract readonly status: number;
   abstract requestHeader(name: string): string | undefined;
   abstract responseHeader(name: string): string | undefined;
+  abstract tlsVariable(name: string): string | undefined;
 
   constructor(
     /** performance.now() at the start: one clock read per request */
@@ -149,6 +151,10 @@ class FetchRecord extends BaseRecord {
   responseHeader(name: string): string | undefined {
     return this.res?.headers.get(name) ?? undefined;
   }
+  tlsVariable(name: string): string | undefined {
+    // a fetch app served from node:http(s) or node:http2 has its connection in info.incoming; Bun.serve and Deno.serve tell nothing of TLS
+    return tlsVariable((this.info as { incoming?: { socket?: unknown } }).incoming?.socket, name);
+  }
 }
 
 /** What is read alike of a node:http request, answered on a response or (an upgrade) on its connection. */
@@ -174,17 +180,26 @@ abstract class NodeRequestRecord extends BaseRecord {
     const v = this.req.headers[name];
     return Array.isArray(v) ? v.join(", ") : v;
   }
+  tlsVariable(name: string): string | undefined {
+    return tlsVariable(this.req.socket, name);
+  }
 }
 
 class NodeRecord extends NodeRequestRecord {
+  readonly remote: string;
+
   constructor(
     req: IncomingMessage,
     private readonly res: ServerResponse,
-    readonly remote: string,
+    private readonly connection: Connection | undefined,
     t0: number,
     elapsed: number,
   ) {
     super(req, t0, elapsed);
+    this.remote = connection?.remoteAddress ?? "";
+  }
+  override tlsVariable(name: string): string | undefined {
+    return tlsVariable(this.connection, name);
   }
 
   get status(): number {
@@ -196,6 +211,13 @@ class NodeRecord extends NodeRequestRecord {
     // headers given to writeHead() as a list (tsgw's fetch adapter does) are only in the head already sent
     return headerInHead((this.res as { _header?: unknown })._header, name);
   }
+}
+
+type Connection = { remoteAddress?: string };
+
+/** A request's connection: its socket, or for HTTP/2 (node:http2's compatibility request) its session's. */
+function connectionOf(req: IncomingMessage): Connection | undefined {
+  return (req as { stream?: { session?: { socket?: Connection } } }).stream?.session?.socket ?? req.socket ?? undefined;
 }
 
 /** An upgrade request (a WebSocket handshake), answered on its own connection: no response object, no body. */

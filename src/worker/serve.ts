@@ -172,7 +172,7 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
         );
       } else {
         // read by each worker as it listens: a renewed certificate is served after a reload
-        const tls = tlsFiles ? (await import("../config/tls.ts")).readTls(tlsFiles, config.keyfilePassword, resolved.sources[tlsFiles.setting]) : undefined;
+        const tls = tlsFiles ? (await import("../config/tls.ts")).readTls(tlsFiles, config, resolved.sources[tlsFiles.setting]) : undefined;
         servers.push(
           handler
             ? await runtime.serveFetch(address, handler, { ...options, tls, native: app.kind === "fetch" ? app.native : undefined })

@@ -75,6 +75,7 @@ async function rig(args: string[], opts: { autoBoot?: boolean; unixOnly?: boolea
   const runtime: Runtime = {
     name: "node",
     version: "test",
+    tlsRefusal: () => undefined,
     unixSharing: opts.unixOnly ? "none" : "cluster",
     tcpSharing: "cluster",
     spawnWorker(env: Record<string, string>, events: WorkerEvents) {

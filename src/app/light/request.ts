@@ -11,6 +11,9 @@ import { delegateMembers, delegateTo, natives, REAL, REQUEST_MEMBERS, whenNative
 const DECODER = new TextDecoder();
 const ABSOLUTE = /^https?:\/\//i;
 
+/** the Host header, or HTTP/2's :authority */
+const hostOf = (req: BridgeRequest): string => req.headers.host ?? req.headers[":authority"] ?? "localhost";
+
 export class LightRequest {
   #req: BridgeRequest;
   #res: BridgeResponse;
@@ -33,7 +36,7 @@ export class LightRequest {
       const target = this.#req.url ?? "/";
       // absolute-form (GET http://host/path, as proxies send it) is the URL itself; "*" (OPTIONS *) has no path
       if (target.charCodeAt(0) !== 47 && ABSOLUTE.test(target)) this.#url = target;
-      else this.#url = `${scheme}://${this.#req.headers.host ?? "localhost"}${target.charCodeAt(0) === 47 ? target : "/"}`;
+      else this.#url = `${scheme}://${hostOf(this.#req)}${target.charCodeAt(0) === 47 ? target : "/"}`;
     }
     return this.#url;
   }
@@ -42,7 +45,13 @@ export class LightRequest {
     if (!this.#headers) {
       const h = new Headers();
       const raw = this.#req.rawHeaders;
-      for (let i = 0; i < raw.length; i += 2) h.append(raw[i]!, raw[i + 1]!);
+      if (raw[0]?.charCodeAt(0) === 58) {
+        // HTTP/2 (node:http2): its pseudo-headers (:method, :path...) are no headers; :authority is the Host
+        for (let i = 0; i < raw.length; i += 2) if (raw[i]!.charCodeAt(0) !== 58) h.append(raw[i]!, raw[i + 1]!);
+        if (!h.has("host")) h.set("host", hostOf(this.#req));
+      } else {
+        for (let i = 0; i < raw.length; i += 2) h.append(raw[i]!, raw[i + 1]!);
+      }
       this.#headers = h;
     }
     return this.#headers;

@@ -114,7 +114,7 @@ export class LightResponse {
     }
     const bytes = body === null ? undefined : typeof body === "string" ? body : new Uint8Array(body);
     headers["content-length"] = bytes === undefined ? 0 : typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.byteLength;
-    res.writeHead(this.status, this.statusText || undefined, headers);
+    res.writeHead(this.status, reasonPhrase(res, this.statusText), headers);
     res.end(bytes);
     return true;
   }
@@ -151,3 +151,8 @@ export function writeKnownBody(response: Response, res: BridgeResponse): boolean
 }
 
 whenNativesLoaded(({ NativeResponse }) => delegateTo(LightResponse.prototype, NativeResponse.prototype));
+
+/** HTTP/2 has no reason phrase (node:http2's compatibility response warns at one): given only over HTTP/1 */
+export function reasonPhrase(res: BridgeResponse, text: string): string | undefined {
+  return text && !(res as { stream?: unknown }).stream ? text : undefined;
+}
