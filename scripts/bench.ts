@@ -23,6 +23,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { askMaster } from "../src/master/control.ts";
@@ -33,7 +34,7 @@ const args = process.argv.slice(2);
 const smoke = args.includes("--smoke");
 const quick = args.includes("--quick");
 const seconds = smoke || quick ? 1 : 5; // wrk takes whole seconds
-const rounds = smoke || quick ? 1 : 2;
+const rounds = smoke || quick ? 1 : 3;
 const outIndex = args.indexOf("--out");
 const onlyIndex = args.indexOf("--only");
 /** --only TEXT: the parts whose group name holds TEXT (e.g. "nginx", "reloads", "cold start") */
@@ -128,13 +129,21 @@ const freshPort = () => nextPort++;
 async function waitUntilServing(url: string, pollMs = 50): Promise<void> {
   for (let i = 0; i < 15000 / pollMs; i++) {
     try {
-      await (await fetch(url)).arrayBuffer();
+      if (url.startsWith("https:")) await httpsOnce(url);
+      else await (await fetch(url)).arrayBuffer();
       return;
     } catch {
       await new Promise((r) => setTimeout(r, pollMs));
     }
   }
   throw new Error(`nothing served at ${url}`);
+}
+
+/** One GET over HTTPS to the bench's self-signed certificate (fetch would refuse it). */
+function httpsOnce(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    httpsGet(url, { rejectUnauthorized: false, agent: false }, (res) => res.resume().on("end", resolve)).on("error", reject);
+  });
 }
 
 /** nginx in front of an upstream (uwsgi_pass or proxy_pass to a unix path or host:port). */
@@ -192,8 +201,8 @@ function rssMb(pid: number): number {
 type Workload = "hello" | "json" | "64k" | "static";
 const PATHS: Record<Workload, string> = { hello: "/", json: "/json", "64k": "/64k", static: "/static/asset.css" };
 
-function wrk(url: string, duration: number, workload: Workload): string {
-  const extra = workload === "json" ? ["-s", join(BENCH, "post.lua")] : [];
+function wrk(url: string, duration: number, workload: Workload, close = false): string {
+  const extra = [...(workload === "json" ? ["-s", join(BENCH, "post.lua")] : []), ...(close ? ["-H", "Connection: close"] : [])];
   return spawnSync(WRK!, ["-t1", "-c32", `-d${duration}s`, "--latency", ...extra, url], { encoding: "utf8" }).stdout;
 }
 
@@ -208,7 +217,7 @@ function parseWrk(out: string): Omit<Result, "rssMb"> {
 }
 
 /** Start a server on a fresh port, note an idle worker's memory, warm it up, measure it with wrk. */
-async function measure(launch: Launch, workload: Workload): Promise<Result> {
+async function measure(launch: Launch, workload: Workload, close = false): Promise<Result> {
   const port = freshPort();
   const server = await launch(port);
   const base = server.url ?? `http://127.0.0.1:${port}`;
@@ -216,16 +225,15 @@ async function measure(launch: Launch, workload: Workload): Promise<Result> {
     await waitUntilServing(`${base}/`);
     await new Promise((r) => setTimeout(r, smoke ? 100 : 300));
     const idle = Math.max(...(await server.workerPids()).map(rssMb));
-    if (!smoke) wrk(`${base}${PATHS[workload]}`, 1, workload); // warm-up
-    return { ...parseWrk(wrk(`${base}${PATHS[workload]}`, seconds, workload)), rssMb: idle };
+    if (!smoke) wrk(`${base}${PATHS[workload]}`, 1, workload, close); // warm-up
+    return { ...parseWrk(wrk(`${base}${PATHS[workload]}`, seconds, workload, close)), rssMb: idle };
   } finally {
     await server.stop();
   }
 }
 
-function best(a: Result | undefined, b: Result): Result {
-  return !a || b.rps > a.rps ? b : a;
-}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const spread = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
 
 // ------------------------------------------------------------ scenarios
 
@@ -240,6 +248,8 @@ interface Comparison {
   candidate: Launch;
   /** candidate / baseline must reach this; null: for reference only */
   target: number | null;
+  /** a new connection per request (wrk with Connection: close): what a TLS handshake costs */
+  close?: boolean;
 }
 
 const HELLO = join(BENCH, "hello.ts");
@@ -274,6 +284,18 @@ function rawMulti(rt: "node" | "bun" | "deno"): [string, Launch][] {
     ],
   ];
 }
+
+/** the bench's self-signed certificate, made once by openssl (HTTPS scenarios) */
+const CERT = join(WORK, "cert.pem");
+const KEY = join(WORK, "key.pem");
+function makeCertificate(): boolean {
+  mkdirSync(WORK, { recursive: true });
+  const args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", KEY, "-out", CERT, "-days", "2", "-subj", "/CN=localhost"];
+  return spawnSync("openssl", args, { stdio: "ignore" }).status === 0;
+}
+
+/** The same server, reached over HTTPS. */
+const overTls = (launch: Launch): Launch => async (port) => ({ ...(await launch(port)), url: `https://127.0.0.1:${port}` });
 
 function comparisons(): Comparison[] {
   const out: Comparison[] = [];
@@ -332,6 +354,22 @@ function comparisons(): Comparison[] {
           target: 1.0,
         });
       }
+    }
+    // HTTPS: the runtime's own TLS server against tsgw's on the same certificate, one process each
+    const app = rt === "node" ? HELLO_NODE : HELLO;
+    for (const close of [false, true]) {
+      out.push({
+        group: "https",
+        runtime: rt,
+        name: `${rt === "node" ? "Node listener" : "fetch app"}, 1 process, ${close ? "new connection each" : "keep-alive"}`,
+        workload: "hello",
+        baselineName: { node: "node:https", bun: "Bun.serve tls", deno: "Deno.serve tls" }[rt],
+        baseline: overTls((port) => group([...rawServerArgs(rt), String(port)], { TSGW_BENCH_TLS: `${CERT},${KEY}` })),
+        candidateName: "tsgw",
+        candidate: overTls(tsgwOn(cmd, app, 1, ["--certfile", CERT, "--keyfile", KEY])),
+        target: 0.95,
+        close,
+      });
     }
     const accessLog = join(WORK, `access-${rt}.log`);
     out.push({
@@ -610,8 +648,6 @@ interface WsRow {
   target: { rate: number; mem: number } | null;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const spread = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
 const wsVerdict = (r: WsRow) => r.target === null ? "ref" : median(r.rates) >= r.target.rate && median(r.mems) <= r.target.mem ? "PASS" : "FAIL";
 
 const WS_NATIVE = join(BENCH, "ws-echo-native.mjs");
@@ -679,33 +715,41 @@ const machine = [
   NGINX ? `nginx ${/nginx\/(\S+)/.exec(spawnSync(NGINX, ["-v"], { encoding: "utf8" }).stderr)?.[1] ?? "?"}` : "no nginx",
   UWSGI ? `uWSGI ${spawnSync(UWSGI, ["--version"], { encoding: "utf8" }).stdout.trim()}` : "no uWSGI",
 ].join(", ");
-const header = `wrk -t1 -c32 -d${seconds}s, best of ${rounds} alternating run${rounds > 1 ? "s" : ""}, ${WORKERS} workers where N; ${machine}`;
+const header = `wrk -t1 -c32 -d${seconds}s, ratios as median (min–max) of ${rounds} alternating round${
+  rounds > 1 ? "s" : ""
+}, ${WORKERS} workers where N; ${machine}`;
 console.log(`bench: ${header}\n`);
 
 interface Row extends Comparison {
   base: Result;
   cand: Result;
+  /** the median of `ratios`, one per alternating round */
   ratio: number;
+  ratios: number[];
   verdict: string;
 }
 const rows: Row[] = [];
-const all = comparisons().filter((c) => wanted(c.group));
+const TLS_READY = wanted("https") && makeCertificate();
+if (wanted("https") && !TLS_READY) skipped.push("https: openssl is not installed (apt-get install -y openssl)");
+const all = comparisons().filter((c) => wanted(c.group) && (c.group !== "https" || TLS_READY));
 for (const s of skipped) console.log(`skipped: ${s}`);
 for (const c of all) {
-  let base: Result | undefined;
-  let cand: Result | undefined;
+  // alternating rounds; the row shows the round whose ratio is the median
+  const runs: { base: Result; cand: Result; ratio: number }[] = [];
   for (let i = 0; i < rounds; i++) {
-    base = best(base, await measure(c.baseline, c.workload));
-    cand = best(cand, await measure(c.candidate, c.workload));
+    const b = await measure(c.baseline, c.workload, c.close);
+    const k = await measure(c.candidate, c.workload, c.close);
+    runs.push({ base: b, cand: k, ratio: b.rps ? k.rps / b.rps : 0 });
   }
-  const ratio = base!.rps ? cand!.rps / base!.rps : 0;
+  const ratios = runs.map((r) => r.ratio);
+  const { base, cand, ratio } = runs.find((r) => r.ratio === median(ratios))!;
   const verdict = c.target === null ? "ref" : ratio >= c.target ? "PASS" : "FAIL";
-  rows.push({ ...c, base: base!, cand: cand!, ratio, verdict });
-  const errors = base!.errors + cand!.errors;
+  rows.push({ ...c, base, cand, ratio, ratios, verdict });
+  const errors = base.errors + cand.errors;
   console.log(
-    `${c.runtime.padEnd(5)} ${c.group.padEnd(21)} ${c.name.padEnd(34)} ${c.baselineName.padEnd(22)} ${base!.rps.toFixed(0).padStart(7)} -> ${
+    `${c.runtime.padEnd(5)} ${c.group.padEnd(21)} ${c.name.padEnd(34)} ${c.baselineName.padEnd(22)} ${base.rps.toFixed(0).padStart(7)} -> ${
       c.candidateName.padEnd(20)
-    } ${cand!.rps.toFixed(0).padStart(7)} req/s  ratio ${ratio.toFixed(3)}${c.target === null ? "" : ` (>= ${c.target})`} ${verdict}${
+    } ${cand.rps.toFixed(0).padStart(7)} req/s  ratio ${spread(ratios)}${c.target === null ? "" : ` (>= ${c.target})`} ${verdict}${
       errors ? `  errors: ${errors}` : ""
     }`,
   );
@@ -779,14 +823,14 @@ ${bars.join("\n")}
 if (OUT) {
   mkdirSync(OUT, { recursive: true });
   const table = [
-    "| group | runtime | scenario | baseline | req/s | candidate | req/s | p50 / p99 | errors | idle RSS cand. / base | ratio | target | verdict |",
+    "| group | runtime | scenario | baseline | req/s | candidate | req/s | p50 / p99 | errors | idle RSS cand. / base | ratio, median (min–max) | target | verdict |",
     "| --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ...rows.map(
       (r) =>
         `| ${r.group} | ${r.runtime} | ${r.name} | ${r.baselineName} | ${r.base.rps.toFixed(0)} | ${r.candidateName} | ${
           r.cand.rps.toFixed(0)
         } | ${r.cand.p50} / ${r.cand.p99} | ${r.base.errors + r.cand.errors} | ${r.cand.rssMb.toFixed(0)} / ${r.base.rssMb.toFixed(0)} MB | ${
-          r.ratio.toFixed(3)
+          spread(r.ratios)
         } | ${r.target ?? "—"} | ${r.verdict} |`,
     ),
   ];

@@ -25,4 +25,9 @@ export default function listener(req, res) {
 }
 // tsgw's own command line never has a bare number as its first argument
 const port = Number(globalThis.Deno?.args?.[0] ?? process.argv[2]);
-if (port > 0) createServer(listener).listen(port, "127.0.0.1");
+// TSGW_BENCH_TLS=CERT,KEY: node:https on that certificate (the HTTPS baseline)
+const tls = (globalThis.Deno?.env.get("TSGW_BENCH_TLS") ?? process.env.TSGW_BENCH_TLS)?.split(",");
+if (port > 0 && tls) {
+  const { readFileSync } = await import("node:fs");
+  (await import("node:https")).createServer({ cert: readFileSync(tls[0]), key: readFileSync(tls[1]) }, listener).listen(port, "127.0.0.1");
+} else if (port > 0) createServer(listener).listen(port, "127.0.0.1");

@@ -185,9 +185,10 @@ describe("TLS", { skip: SKIP }, () => {
         }, { env: { TSGW_KEYFILE_PASSWORD: "s3cret" }, listeners: 2 });
       });
 
-      test("wss://: crossws hooks and Express + ws over TLS", async () => {
-        for (const [app, from] of [["crossws.mjs", "crossws"], ["express-ws.cjs", "express"]] as const) {
-          await withTsgw(rt, [app, "-b", "127.0.0.1:0", "--certfile", file("a.pem"), "--keyfile", file("a.key")], async (server) => {
+      test("wss://: crossws hooks and Express + ws over TLS, also on a listener that offers h2 (WebSockets come over HTTP/1.1)", async () => {
+        for (const [app, from, h2] of [["crossws.mjs", "crossws", false], ["express-ws.cjs", "express", false], ["crossws.mjs", "crossws", true]] as const) {
+          const protocols = h2 ? ["--http-protocols", "h2,h1"] : [];
+          await withTsgw(rt, [app, "-b", "127.0.0.1:0", "--certfile", file("a.pem"), "--keyfile", file("a.key"), ...protocols], async (server) => {
             const ws = new WebSocket(`wss://127.0.0.1:${portOf(server, "https")}/ws`, { ca: execFileSync("cat", [file("a.pem")]) });
             await once(ws, "open");
             ws.send("over tls");
