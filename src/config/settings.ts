@@ -694,6 +694,37 @@ export const SETTINGS = [
     reload: false,
     needsMaster: true,
   },
+  {
+    name: "metrics",
+    section: "Logging",
+    type: "string",
+    default: null,
+    meta: "ADDR",
+    help:
+      "Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT, a bare port is 127.0.0.1, or a unix socket path), from the master, summed over every worker, the replaced ones too: requests by method and status class, durations, bytes out, in-flight, restarts by cause, memory, WebSockets, reloads.",
+    reload: false,
+    needsMaster: true,
+  },
+  {
+    name: "statsd-host",
+    section: "Logging",
+    type: "string",
+    default: null,
+    meta: "HOST:PORT",
+    help:
+      "Send statsd metrics over UDP to HOST:PORT (Gunicorn's --statsd-host), from the master once a second: request counts by status and method, workers, in-flight, restarts.",
+    reload: false,
+    needsMaster: true,
+  },
+  {
+    name: "statsd-prefix",
+    section: "Logging",
+    type: "string",
+    default: "tsgw",
+    meta: "PREFIX",
+    help: "Prefix of every statsd metric name (Gunicorn's --statsd-prefix).",
+    reload: false,
+  },
 
   // --- Server hooks (TS config only) -------------------------------------
   ...HOOKS.map(([name, help]) => ({

@@ -24,10 +24,12 @@ import type { Logger } from "../log/logger.ts";
 import { bindError, prepareUnixPath, removeSocket } from "../runtime/socket-files.ts";
 import type { Runtime, WorkerProcess } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
-import { isWorkerMessage, type WebSocketCounts, WORKER_ENV, type WorkerMessage } from "../protocol/worker.ts";
+import { isWorkerMessage, type RequestMetrics, type RetireCause, type WebSocketCounts, WORKER_ENV, type WorkerMessage } from "../protocol/worker.ts";
 import { reportToLauncher } from "./daemon.ts";
 import { closeControl, type MasterStatus, removeStaleControls, serveControl } from "./control.ts";
 import { serveStats, type StatsServer } from "./stats.ts";
+import { Tally } from "./tally.ts";
+import type { StatsdSender } from "./metrics.ts";
 import { reopenLogFiles } from "../log/files.ts";
 import { runHook, type ServerInfo, type WorkerInfo } from "../hooks.ts";
 import { removePidfile, takePidfile } from "./pidfile.ts";
@@ -54,6 +56,10 @@ interface Worker {
   leave?: "now" | "when-replaced";
   /** planned exit (a failed generation, a fast stop): no respawn, not "unexpected" */
   abandoned: boolean;
+  /** why it is leaving (the metrics' restarts by cause); unset for a crash */
+  cause?: ExitCause;
+  /** its request metrics at the last heartbeat (--metrics, --statsd-host) */
+  metrics?: RequestMetrics;
   urls: string[];
   bootError?: { code: number; message: string };
   booted: Promise<void>;
@@ -61,6 +67,9 @@ interface Worker {
   exited: Promise<void>;
   markExited: () => void;
 }
+
+/** why a worker went (a stop of the whole master is none of these) */
+export type ExitCause = "crash" | "timeout" | "reload" | "scale-down" | RetireCause;
 
 const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SIGTTOU", "SIGUSR1"] as const;
 export type Signal = (typeof SIGNALS)[number];
@@ -104,6 +113,10 @@ export class Arbiter {
   private readonly spawnsBySlot = new Map<number, number>();
   private readonly startedAt = Date.now();
   private stats?: StatsServer;
+  private metricsServer?: StatsServer;
+  private statsd?: StatsdSender;
+  /** what the metrics count beyond the live workers: the gone workers' requests, restarts by cause */
+  private readonly tally = new Tally();
   private resolved: ResolvedConfig;
   private readonly log: Logger;
   private readonly runtime: Runtime;
@@ -163,6 +176,13 @@ export class Arbiter {
     this.handLogs();
     if (this.input.installSignals !== false) { for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig)); }
     if (config.stats) this.stats = await serveStats(config.stats, this.input.cwd, () => this.status());
+    if (config.metrics || config.statsdHost) {
+      // loaded only where metrics are asked for
+      const { serveMetrics, startStatsd } = await import("./metrics.ts");
+      const view = () => this.tally.view(this.status(), [...this.workers.values()]);
+      if (config.metrics) this.metricsServer = await serveMetrics(config.metrics, this.input.cwd, view);
+      if (config.statsdHost) this.statsd = startStatsd(config.statsdHost, config.statsdPrefix, view, (m) => this.log.warn(m));
+    }
     await this.hook("onStarting", this.serverInfo());
     this.log.info(
       `Starting tsgw ${VERSION} on ${this.runtime.name} ${this.runtime.version}: master, ${this.workerCount} worker${this.workerCount === 1 ? "" : "s"}`,
@@ -211,9 +231,11 @@ export class Arbiter {
     const current = all.filter((w) => w.generation === this.generation && w.state !== "stopping");
     const staying = current.filter((w) => !w.leave);
     // other generations leave once the current one serves (at once where two cannot share the addresses)
-    for (const w of all) if (w.generation !== this.generation && !w.abandoned && (!this.reloading || !this.canOverlap)) w.leave = "now";
+    for (const w of all) {
+      if (w.generation !== this.generation && !w.abandoned && (!this.reloading || !this.canOverlap)) [w.leave, w.cause] = ["now", w.cause ?? "reload"];
+    }
     // TTOU: the oldest leave, down to the worker count
-    for (const w of staying.slice(0, Math.max(0, staying.length - this.workerCount))) w.leave = "now";
+    for (const w of staying.slice(0, Math.max(0, staying.length - this.workerCount))) [w.leave, w.cause] = ["now", w.cause ?? "scale-down"];
     const ready = staying.filter((w) => !w.leave && w.state === "ready").length;
     for (const w of current) if (w.leave === "when-replaced" && (!this.canOverlap || ready >= this.workerCount)) w.leave = "now";
     for (const w of all) if (w.leave === "now" && w.state !== "stopping") this.tellToStop(w);
@@ -258,6 +280,7 @@ export class Arbiter {
         if (now - w.stoppingSince > grace && !w.abandoned) this.killBusy(w);
       } else if (!w.abandoned && now - w.lastBeat > timeout) {
         this.log.error(`WORKER TIMEOUT (pid:${w.proc.pid}): no heartbeat for ${this.config.timeout}s; killing it`);
+        w.cause = "timeout";
         w.proc.kill("SIGKILL");
         w.lastBeat = now; // one kill per timeout; its exit brings the replacement
       }
@@ -315,6 +338,7 @@ export class Arbiter {
         [WORKER_ENV.announce]: announce === "announce" ? "1" : "0",
         [WORKER_ENV.argv]: JSON.stringify(this.input.argv),
         [WORKER_ENV.stats]: this.config.stats ? "1" : "0",
+        [WORKER_ENV.metrics]: this.config.metrics || this.config.statsdHost ? "1" : "0",
       },
       { onMessage: (m) => this.onMessage(w, m), onExit: (code, signal) => this.onExit(w, code, signal) },
     );
@@ -349,11 +373,13 @@ export class Arbiter {
         w.inFlight = msg.inFlight;
         w.rss = msg.rss;
         w.webSockets = msg.webSockets;
+        if (msg.metrics) w.metrics = msg.metrics;
         return;
       case "retire":
         if (w.leave || w.state === "stopping") return;
         this.log.info(`Worker (pid:${w.proc.pid}) retires: ${msg.reason}`);
         w.leave = "when-replaced";
+        w.cause = msg.cause;
         break;
     }
     this.manage();
@@ -361,6 +387,7 @@ export class Arbiter {
 
   private onExit(w: Worker, code: number | null, signal: string | null): void {
     this.workers.delete(w.id);
+    this.tally.workerGone(w, this.stopping);
     const how = signal ? `signal ${signal}` : `code ${code}`;
     if (w.state === "booting") w.settle(new Error(w.bootError?.message ?? `worker exited with ${how} while booting`));
     w.markExited();
@@ -518,6 +545,8 @@ export class Arbiter {
     if (this.config.pidfile && this.pidfileTaken) removePidfile(this.config.pidfile, process.pid);
     closeControl(this.control, process.pid);
     this.stats?.close();
+    this.metricsServer?.close();
+    this.statsd?.close();
     for (const l of this.listeners) removeSocket(l.address);
   }
 

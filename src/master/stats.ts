@@ -14,11 +14,12 @@ import type { MasterStatus } from "./control.ts";
 /** how long a silent client is given to start an HTTP request before it gets the plain document */
 const HTTP_WAIT_MS = 100;
 
-export function statsAddress(text: string, cwd: string): Address {
+/** The address of an operator's endpoint (stats, metrics): a bare port means loopback. */
+export function statsAddress(text: string, cwd: string, setting = "stats"): Address {
   const t = text.trim();
   const loopback = /^:?\d+$/.test(t) ? `127.0.0.1:${t.replace(/^:/, "")}` : t;
   const address = parseAddress(loopback, cwd);
-  if (typeof address === "string") throw new TsgwError(`stats: ${address}`);
+  if (typeof address === "string") throw new TsgwError(`${setting}: ${address}`);
   return address;
 }
 

@@ -19,13 +19,45 @@ export const WORKER_ENV = {
   argv: "TSGW_ARGV",
   /** "1" when the master serves stats: the worker then counts requests in flight */
   stats: "TSGW_STATS",
+  /** "1" when the master serves metrics or sends statsd: the worker then keeps request metrics */
+  metrics: "TSGW_METRICS",
 } as const;
 
 export type WorkerMessage =
   | { tsgw: "ready"; id: number; urls: string[] }
   | { tsgw: "boot-error"; id: number; code: number; message: string }
-  | { tsgw: "beat"; id: number; requests: number; inFlight: number; rss: number; webSockets: WebSocketCounts }
-  | { tsgw: "retire"; id: number; reason: string };
+  | { tsgw: "beat"; id: number; requests: number; inFlight: number; rss: number; webSockets: WebSocketCounts; metrics?: RequestMetrics }
+  | { tsgw: "retire"; id: number; reason: string; cause: RetireCause };
+
+/** why a worker asks to be replaced */
+export type RetireCause = "max-requests" | "rss" | "listener";
+
+/** upper bounds of the request-duration histogram, seconds (Prometheus's client defaults) */
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+/** A worker's request metrics since it started (the master sums them across workers, the gone ones too). */
+export interface RequestMetrics {
+  /** requests finished, by "METHOD STATUSCLASS" ("GET 2xx"; methods outside the standard ones are "OTHER") */
+  requests: Record<string, number>;
+  /** requests per DURATION_BUCKETS bound (not cumulative), and one more for longer ones */
+  buckets: number[];
+  /** seconds, summed over every request */
+  durationSum: number;
+  /** response body bytes, as their content-length says (streamed bodies without one are not counted) */
+  bytesOut: number;
+}
+
+export function emptyMetrics(): RequestMetrics {
+  return { requests: {}, buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0), durationSum: 0, bytesOut: 0 };
+}
+
+/** `into` += `add` */
+export function addMetrics(into: RequestMetrics, add: RequestMetrics): void {
+  for (const [k, n] of Object.entries(add.requests)) into.requests[k] = (into.requests[k] ?? 0) + n;
+  add.buckets.forEach((n, i) => (into.buckets[i] = (into.buckets[i] ?? 0) + n));
+  into.durationSum += add.durationSum;
+  into.bytesOut += add.bytesOut;
+}
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   return typeof m === "object" && m !== null && typeof (m as { tsgw?: unknown }).tsgw === "string";

@@ -14,7 +14,7 @@ import { runHook } from "../hooks.ts";
 import { rateLimited } from "../log/rate.ts";
 import { holdLifeline } from "./lifeline.ts";
 import { webSockets } from "../app/upgrade.ts";
-import { WORKER_ENV, type WorkerMessage } from "../protocol/worker.ts";
+import { type RetireCause, WORKER_ENV, type WorkerMessage } from "../protocol/worker.ts";
 import { listenAll, loadConfiguredApp, prepareProcess, requestCounter, stopOnSignals } from "./serve.ts";
 import { switchUser } from "./user.ts";
 
@@ -34,24 +34,28 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     await runHook(config, "postWorkerInit", log, { id, pid: process.pid, generation: Number(env[WORKER_ENV.generation]) });
     const masterPid = process.ppid;
     let retiring = false;
-    const retire = (reason: string) => {
+    const retire = (reason: string, cause: RetireCause) => {
       if (retiring) return;
       retiring = true;
-      send({ tsgw: "retire", id, reason });
+      send({ tsgw: "retire", id, reason, cause });
     };
     // (Math.random: the jitter spreads restarts, it needs no crypto; node:crypto costs Bun 5 MB a worker)
     const limit = config.maxRequests > 0 ? config.maxRequests + Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
-    const onStart = limit ? (n: number) => void (n === limit && retire(`served ${limit} requests (max-requests)`)) : () => {};
-    const counter = requestCounter(resolved, onStart, env[WORKER_ENV.stats] === "1");
+    const onStart = limit ? (n: number) => void (n === limit && retire(`served ${limit} requests (max-requests)`, "max-requests")) : () => {};
+    // loaded only where the master asks for metrics
+    const metrics = env[WORKER_ENV.metrics] === "1" ? new (await import("./metrics.ts")).MetricsCollector() : undefined;
+    const counter = requestCounter(resolved, onStart, env[WORKER_ENV.stats] === "1", metrics);
     const died = (m: string) => {
       log.error(m);
-      retire("a listener stopped serving");
+      retire("a listener stopped serving", "listener");
     };
     const servers = await listenAll(runtime, resolved, app, log, { workerId: id, shared: true, counter, onListenerDied: died });
     switchUser(runtime, config.user, config.group);
     send({ tsgw: "ready", id, urls: servers.map((s) => s.url) });
     const rssLimit = config.reloadOnRss * 1024 * 1024;
-    const stop = stopOnSignals(servers, config.gracefulTimeout, log, undefined, app);
+    // a last heartbeat as a graceful stop ends: the master's metrics then miss none of this worker's requests
+    const last = metrics ? () => send(heartbeat()) : undefined;
+    const stop = stopOnSignals(servers, log, { gracefulTimeout: config.gracefulTimeout, app, last });
     let orphaned = false;
     const orphan = () => {
       if (orphaned) return;
@@ -67,6 +71,15 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
       onOrphaned: orphan,
     });
     let rss = 0;
+    const heartbeat = (): WorkerMessage => ({
+      tsgw: "beat",
+      id,
+      requests: counter.started,
+      inFlight: counter.inFlight,
+      rss,
+      webSockets,
+      ...(metrics ? { metrics: metrics.metrics } : {}),
+    });
     const checkFds = fdWatch(log);
     const beat = () => {
       lifeline.beat();
@@ -76,8 +89,8 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
         // out of file descriptors (Node and Bun read /proc for it): report the last figure
       }
       checkFds();
-      send({ tsgw: "beat", id, requests: counter.started, inFlight: counter.inFlight, rss, webSockets });
-      if (rssLimit && rss > rssLimit) retire(`resident memory ${Math.round(rss / 1048576)} MB is over reload-on-rss ${config.reloadOnRss} MB`);
+      send(heartbeat());
+      if (rssLimit && rss > rssLimit) retire(`resident memory ${Math.round(rss / 1048576)} MB is over reload-on-rss ${config.reloadOnRss} MB`, "rss");
     };
     // beat often enough that a healthy worker is never near its timeout
     setInterval(beat, beatMs).unref();

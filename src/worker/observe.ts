@@ -10,6 +10,7 @@ import type { AccessLog, AccessRecord } from "../log/access.ts";
 import { tlsVariable } from "../app/tls-info.ts";
 import type { FetchHandler, NodeListener, RequestInfo } from "../app/contract.ts";
 import type { RequestObserver } from "../runtime/types.ts";
+import type { MetricsCollector } from "./metrics.ts";
 
 export class RequestCounter implements RequestObserver {
   started = 0;
@@ -21,7 +22,15 @@ export class RequestCounter implements RequestObserver {
     /** finish hooks (in-flight, access records) are installed only when someone reads them */
     private readonly track: boolean,
     private readonly access?: AccessLog,
+    private readonly metrics?: MetricsCollector,
   ) {}
+
+  /** a finished request, to the access log and the metrics */
+  private done(record: AccessRecord): void {
+    this.finished++;
+    this.access?.log(record);
+    this.metrics?.add(record.method, record.status, record.elapsed, record.length);
+  }
 
   get inFlight(): number {
     return this.track ? this.started - this.finished : 0;
@@ -38,8 +47,7 @@ export class RequestCounter implements RequestObserver {
       this.onStart(++this.started);
       const t0 = performance.now();
       const done = (res: Response | undefined): Response => {
-        this.finished++;
-        this.access?.log(new FetchRecord(req, info, res, t0, performance.now() - t0));
+        this.done(new FetchRecord(req, info, res, t0, performance.now() - t0));
         return res as Response;
       };
       const out = handler(req, info);
@@ -61,10 +69,7 @@ export class RequestCounter implements RequestObserver {
       // taken now: some servers (Bun's node:http, node:http2's streams) let go of the connection by the time the response closes
       const connection = connectionOf(req);
       // "close" comes after the response finished, or when the client went away first
-      res.once("close", () => {
-        this.finished++;
-        this.access?.log(new NodeRecord(req, res, connection, t0, performance.now() - t0));
-      });
+      res.once("close", () => this.done(new NodeRecord(req, res, connection, t0, performance.now() - t0)));
       listener(req, res);
     };
   }
@@ -72,8 +77,7 @@ export class RequestCounter implements RequestObserver {
   answered(req: IncomingMessage, status: number, t0: number): void {
     this.onStart(++this.started);
     if (!this.track) return;
-    this.finished++;
-    this.access?.log(new UpgradeRecord(req, status, t0, performance.now() - t0));
+    this.done(new UpgradeRecord(req, status, t0, performance.now() - t0));
   }
 }
 

@@ -11,6 +11,7 @@ import { describeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { AccessLog } from "../log/access.ts";
 import { openLogTarget, reopenLogFiles } from "../log/files.ts";
+import type { MetricsCollector } from "./metrics.ts";
 import { RequestCounter } from "./observe.ts";
 import { rateLimited } from "../log/rate.ts";
 import { allTraps, nodeServerTrap } from "../app/adopt.ts";
@@ -91,11 +92,16 @@ export interface ServeSetup {
   onListenerDied: (message: string) => void;
 }
 
-/** The request counter a configuration asks for: finish hooks only with an access log or a stats server. */
-export function requestCounter(resolved: ResolvedConfig, onStart: (started: number) => void, stats: boolean): RequestCounter {
+/** The request counter a configuration asks for: finish hooks only with an access log, a stats server or metrics. */
+export function requestCounter(
+  resolved: ResolvedConfig,
+  onStart: (started: number) => void,
+  stats: boolean,
+  metrics?: MetricsCollector,
+): RequestCounter {
   const { accessLog, accessLogFormat } = resolved.config;
   const access = accessLog ? new AccessLog(openLogTarget(accessLog, 1, true), accessLogFormat) : undefined;
-  return new RequestCounter(onStart, stats || access !== undefined, access);
+  return new RequestCounter(onStart, stats || access !== undefined || metrics !== undefined, access, metrics);
 }
 
 type Tunnels = Awaited<ReturnType<typeof import("../runtime/node-server.ts").upgradeOnlyServer>>;
@@ -204,6 +210,8 @@ export type Stop = (graceful: boolean, reason: string) => Promise<void>;
 
 /** How long the app's own close callbacks (an adopted server's `close(cb)`) may run before the worker exits, if they do not exit it themselves. */
 const CLOSE_CALLBACKS_MS = 1000;
+/** time for a message to the master to leave before the process exits */
+const LAST_MESSAGE_MS = 50;
 
 /**
  * TERM: stop accepting and let in-flight requests finish within the graceful
@@ -212,13 +220,27 @@ const CLOSE_CALLBACKS_MS = 1000;
  * (`server.close(cb)` in its own SIGTERM handler) stops the worker the same
  * graceful way, and its callback runs once the requests in flight are done.
  */
-export function stopOnSignals(servers: RunningServer[], gracefulTimeout: number, log: Logger, before?: () => void, app?: LoadedApp): Stop {
+export function stopOnSignals(
+  servers: RunningServer[],
+  log: Logger,
+  { gracefulTimeout, before, app, last }: {
+    gracefulTimeout: number;
+    /** as the stop begins */
+    before?: () => void;
+    app?: LoadedApp;
+    /** once a graceful stop has served everything, just before the exit */
+    last?: () => void;
+  },
+): Stop {
   containAppErrors(log);
   let stopping = false;
   const closers: (() => void)[] = [];
   const exit = async () => {
     for (const closed of closers) closed();
-    if (closers.length > 0) await new Promise((r) => setTimeout(r, Math.min(CLOSE_CALLBACKS_MS, gracefulTimeout * 1000)));
+    last?.();
+    // the close callbacks run, and the last message to the master leaves, before the exit
+    const wait = closers.length > 0 ? Math.min(CLOSE_CALLBACKS_MS, gracefulTimeout * 1000) : last ? LAST_MESSAGE_MS : 0;
+    if (wait) await new Promise((r) => setTimeout(r, wait));
     process.exit(0);
   };
   const stop: Stop = async (graceful, reason) => {
@@ -268,5 +290,5 @@ export async function serveAlone(runtime: Runtime, resolved: ResolvedConfig, app
   const servers = await listenAll(runtime, resolved, app, log, { workerId: 1, shared: false, counter, onListenerDied: died });
   switchUser(runtime, resolved.config.user, resolved.config.group);
   for (const s of servers) log.info(`Listening at: ${s.url} (${process.pid})`);
-  stopOnSignals(servers, resolved.config.gracefulTimeout, log, () => log.info("Shutting down"), app);
+  stopOnSignals(servers, log, { gracefulTimeout: resolved.config.gracefulTimeout, before: () => log.info("Shutting down"), app });
 }

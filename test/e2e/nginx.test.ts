@@ -8,12 +8,11 @@ import { once } from "node:events";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
 import { request as httpRequest } from "node:http";
-import { ask, engineOf, type RuntimeName, RUNTIMES, type Server, startTsgw, tempDir, waitForLog } from "../helpers/tsgw.ts";
+import { ask, engineOf, freePort, type RuntimeName, RUNTIMES, type Server, startTsgw, tempDir, waitForLog } from "../helpers/tsgw.ts";
 
 /** GET a streamed response: resolves `first` once `marker` has arrived, `all` at the end. */
 function streamed(port: number, path: string, marker: string): { first: Promise<void>; all: Promise<string> } {
@@ -40,15 +39,6 @@ if (SKIP) console.log(`# nginx tests skipped: ${SKIP}`);
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
 const CHROMIUM_SKIP = CHROMIUM ? undefined : "chromium is not installed (apt-get install -y chromium; .ci/run installs it)";
 if (CHROMIUM_SKIP) console.log(`# browser test skipped: ${CHROMIUM_SKIP}`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** How nginx reaches tsgw: the four setups an operator may choose. */
 const FRONTS = ["uwsgi_pass unix", "uwsgi_pass tcp", "proxy_pass --http-socket", "proxy_pass -b unix"] as const;

@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { type IncomingHttpHeaders, request as httpRequest } from "node:http";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { connect, type Socket } from "node:net";
+import { connect, createServer as createNetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -264,6 +264,16 @@ process.on("exit", () => {
     }
   }
 });
+
+/** A loopback port free a moment ago (for what must be told its port: nginx, a metrics endpoint). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createNetServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "tsgw-test-"));

@@ -1,0 +1,69 @@
+/**
+ * What the master's metrics count beyond its live workers: the requests and
+ * WebSocket messages of workers that are gone (so totals never fall back
+ * when a worker is replaced), and the replacements by cause. Pure counting;
+ * master/metrics.ts renders and sends it.
+ */
+import { addMetrics, emptyMetrics, type RequestMetrics, type WebSocketCounts } from "../protocol/worker.ts";
+import type { MasterStatus } from "./control.ts";
+
+/** the part of a worker the tally reads */
+export interface TalliedWorker {
+  slot: number;
+  generation: number;
+  inFlight: number;
+  rss: number;
+  webSockets: WebSocketCounts;
+  abandoned: boolean;
+  cause?: string;
+  metrics?: RequestMetrics;
+}
+
+/** Everything a scrape or a statsd flush reports, at one moment. */
+export interface MetricsView {
+  status: MasterStatus;
+  /** every request since the master started, the gone workers' too */
+  requests: RequestMetrics;
+  webSockets: { open: number; opened: number; messagesIn: number; messagesOut: number };
+  restarts: Record<string, number>;
+  inFlight: number;
+  workers: { slot: number; generation: number; rss: number }[];
+}
+
+export class Tally {
+  private readonly gone = emptyMetrics();
+  private readonly goneWebSockets = { opened: 0, messagesIn: 0, messagesOut: 0 };
+  private readonly restarts: Record<string, number> = {};
+
+  /** a worker exited; `stopping`: the master is stopping, so it is no replacement */
+  workerGone(w: TalliedWorker, stopping: boolean): void {
+    if (w.metrics) addMetrics(this.gone, w.metrics);
+    this.goneWebSockets.opened += w.webSockets.opened;
+    this.goneWebSockets.messagesIn += w.webSockets.messagesIn;
+    this.goneWebSockets.messagesOut += w.webSockets.messagesOut;
+    if (stopping || w.abandoned) return;
+    const cause = w.cause ?? "crash";
+    this.restarts[cause] = (this.restarts[cause] ?? 0) + 1;
+  }
+
+  view(status: MasterStatus, live: TalliedWorker[]): MetricsView {
+    const requests = emptyMetrics();
+    addMetrics(requests, this.gone);
+    const webSockets = { open: 0, ...this.goneWebSockets };
+    for (const w of live) {
+      if (w.metrics) addMetrics(requests, w.metrics);
+      webSockets.open += w.webSockets.open;
+      webSockets.opened += w.webSockets.opened;
+      webSockets.messagesIn += w.webSockets.messagesIn;
+      webSockets.messagesOut += w.webSockets.messagesOut;
+    }
+    return {
+      status,
+      requests,
+      webSockets,
+      restarts: { ...this.restarts },
+      inFlight: live.reduce((n, w) => n + w.inFlight, 0),
+      workers: live.map((w) => ({ slot: w.slot, generation: w.generation, rss: w.rss })),
+    };
+  }
+}
