@@ -355,6 +355,18 @@ function comparisons(): Comparison[] {
         });
       }
     }
+    // what the metrics cost on the hot path: each request counted by method, status class and duration
+    out.push({
+      group: "metrics",
+      runtime: rt,
+      name: `fetch app, ${WORKERS} workers, hello`,
+      workload: "hello",
+      baselineName: "tsgw, metrics off",
+      baseline: tsgwOn(cmd, HELLO, WORKERS),
+      candidateName: "tsgw, --metrics on",
+      candidate: (port) => tsgwOn(cmd, HELLO, WORKERS, ["--metrics", String(port + 20000)])(port),
+      target: 0.97,
+    });
     // HTTPS: the runtime's own TLS server against tsgw's on the same certificate, one process each
     const app = rt === "node" ? HELLO_NODE : HELLO;
     for (const close of [false, true]) {

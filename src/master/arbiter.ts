@@ -29,6 +29,7 @@ import { reportToLauncher } from "./daemon.ts";
 import { closeControl, type MasterStatus, removeStaleControls, serveControl } from "./control.ts";
 import { serveStats, type StatsServer } from "./stats.ts";
 import { Tally } from "./tally.ts";
+import { SystemdNotifier } from "./notify.ts";
 import type { StatsdSender } from "./metrics.ts";
 import { reopenLogFiles } from "../log/files.ts";
 import { runHook, type ServerInfo, type WorkerInfo } from "../hooks.ts";
@@ -87,6 +88,8 @@ export interface MasterInput {
 
 /** How often the loop ticks: heartbeat timeouts, graceful deadlines, backoff. */
 const TICK_MS = 500;
+/** how often systemd's STATUS= line is refreshed */
+const STATUS_MS = 10_000;
 
 export class Arbiter {
   private workers = new Map<number, Worker>();
@@ -117,6 +120,10 @@ export class Arbiter {
   private statsd?: StatsdSender;
   /** what the metrics count beyond the live workers: the gone workers' requests, restarts by cause */
   private readonly tally = new Tally();
+  /** systemd's Type=notify, when NOTIFY_SOCKET asks for it */
+  private notifier?: SystemdNotifier;
+  private lastTick = Date.now();
+  private lastStatus = 0;
   private resolved: ResolvedConfig;
   private readonly log: Logger;
   private readonly runtime: Runtime;
@@ -196,6 +203,10 @@ export class Arbiter {
     }
     const first = [...this.workers.values()].find((w) => w.generation === 1)!;
     for (const url of first.urls) this.log.info(`Listening at: ${url} (${process.pid})`);
+    this.notifier = SystemdNotifier.fromEnv(this.input.env, (m) => this.log.warn(m));
+    void this.notifier?.ready(this.statusLine());
+    // the watchdog is fed only while the loop ticks
+    this.notifier?.startWatchdog(this.input.env, () => Date.now() - this.lastTick < TICK_MS * 4);
     await this.hook("whenReady", this.serverInfo());
     await reportToLauncher({ ok: true });
   }
@@ -273,6 +284,11 @@ export class Arbiter {
   /** The ticks: heartbeat timeouts and graceful deadlines (then the loop, for anything they changed). */
   private tick(): void {
     const now = Date.now();
+    this.lastTick = now;
+    if (this.notifier && now - this.lastStatus >= STATUS_MS) {
+      this.lastStatus = now;
+      void this.notifier.status(this.statusLine());
+    }
     const timeout = this.config.timeout * 1000;
     const grace = this.config.gracefulTimeout * 1000 + 500;
     for (const w of this.workers.values()) {
@@ -463,7 +479,9 @@ export class Arbiter {
       this.lastReload = ok ? { ok } : { ok, error };
       if (error) this.log.error(`reload failed, the old workers keep serving: ${error}`);
       else this.log.info(`Reloaded: generation ${this.generation} serves`);
+      void this.notifier?.ready(error ? `reload failed, generation ${this.generation} serves: ${error}` : this.statusLine());
     };
+    void this.notifier?.reloading();
     await this.hook("onReload", this.serverInfo());
     let next: ResolvedConfig;
     try {
@@ -506,6 +524,7 @@ export class Arbiter {
   private async stop(graceful: boolean): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    void this.notifier?.stopping();
     clearInterval(this.ticker);
     clearTimeout(this.backoffTimer);
     const all = [...this.workers.values()];
@@ -517,6 +536,7 @@ export class Arbiter {
     await this.killAll();
     this.cleanup();
     await this.hook("onExit", this.serverInfo());
+    await this.notifier?.close();
     this.log.info("Shutting down: Master");
     this.done(EXIT.ok);
   }
@@ -573,6 +593,13 @@ export class Arbiter {
   }
 
   // -------------------------------------------------------------- status
+
+  /** STATUS= for systemd: 2 workers, generation 3, 1,234 requests */
+  private statusLine(): string {
+    const live = [...this.workers.values()].filter((w) => w.generation === this.generation);
+    const served = this.tally.served([...this.workers.values()]);
+    return `${live.length} worker${live.length === 1 ? "" : "s"}, generation ${this.generation}, ${served.toLocaleString("en-US")} requests`;
+  }
 
   private status(): MasterStatus {
     const now = Date.now();

@@ -10,6 +10,8 @@ import type { MasterStatus } from "./control.ts";
 /** the part of a worker the tally reads */
 export interface TalliedWorker {
   slot: number;
+  /** requests started, at the last heartbeat */
+  requests: number;
   generation: number;
   inFlight: number;
   rss: number;
@@ -34,10 +36,17 @@ export class Tally {
   private readonly gone = emptyMetrics();
   private readonly goneWebSockets = { opened: 0, messagesIn: 0, messagesOut: 0 };
   private readonly restarts: Record<string, number> = {};
+  private goneRequests = 0;
+
+  /** requests served since the master started, by every worker */
+  served(live: TalliedWorker[]): number {
+    return live.reduce((n, w) => n + w.requests, this.goneRequests);
+  }
 
   /** a worker exited; `stopping`: the master is stopping, so it is no replacement */
   workerGone(w: TalliedWorker, stopping: boolean): void {
     if (w.metrics) addMetrics(this.gone, w.metrics);
+    this.goneRequests += w.requests;
     this.goneWebSockets.opened += w.webSockets.opened;
     this.goneWebSockets.messagesIn += w.webSockets.messagesIn;
     this.goneWebSockets.messagesOut += w.webSockets.messagesOut;

@@ -78,7 +78,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
       inFlight: counter.inFlight,
       rss,
       webSockets,
-      ...(metrics ? { metrics: metrics.metrics } : {}),
+      ...(metrics ? { metrics: metrics.snapshot() } : {}),
     });
     const checkFds = fdWatch(log);
     const beat = () => {

@@ -1,27 +1,40 @@
 /**
  * A worker's request metrics (--metrics, --statsd-host): counts by method
  * and status class, a duration histogram, bytes out. Kept as plain numbers
- * and sent whole with each heartbeat; the master sums them across workers.
+ * (no string built per request) and sent with each heartbeat as
+ * RequestMetrics; the master sums them across workers.
  */
-import { DURATION_BUCKETS, emptyMetrics, type RequestMetrics } from "../protocol/worker.ts";
+import { DURATION_BUCKETS, type RequestMetrics } from "../protocol/worker.ts";
 
 /** the methods counted by name; the rest (any token a client sends) are one label, so a scrape stays small */
-const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"]);
-const CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "OTHER"];
+const OTHER = METHODS.length - 1;
+const INDEX = new Map(METHODS.map((m, i) => [m, i]));
+const CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
 
 export class MetricsCollector {
-  readonly metrics: RequestMetrics = emptyMetrics();
+  /** [method][status class] */
+  private readonly counts = METHODS.map(() => new Array<number>(CLASSES.length).fill(0));
+  private readonly buckets = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
+  private durationSum = 0;
+  private bytesOut = 0;
 
   /** one finished request: `ms` its duration, `bytes` its body's content-length when known */
   add(method: string, status: number, ms: number, bytes: number | undefined): void {
-    const m = this.metrics;
-    const key = `${METHODS.has(method) ? method : "OTHER"} ${CLASSES[Math.floor(status / 100) - 1] ?? "other"}`;
-    m.requests[key] = (m.requests[key] ?? 0) + 1;
+    const c = Math.floor(status / 100) - 1;
+    this.counts[INDEX.get(method) ?? OTHER]![c >= 0 && c < 5 ? c : 5]!++;
     const seconds = ms / 1000;
     let i = 0;
     while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
-    m.buckets[i]!++;
-    m.durationSum += seconds;
-    if (bytes) m.bytesOut += bytes;
+    this.buckets[i]!++;
+    this.durationSum += seconds;
+    if (bytes) this.bytesOut += bytes;
+  }
+
+  /** what the heartbeat carries */
+  snapshot(): RequestMetrics {
+    const requests: Record<string, number> = {};
+    this.counts.forEach((row, m) => row.forEach((n, c) => n && (requests[`${METHODS[m]} ${CLASSES[c]}`] = n)));
+    return { requests, buckets: [...this.buckets], durationSum: this.durationSum, bytesOut: this.bytesOut };
   }
 }

@@ -1,7 +1,7 @@
 /**
  * What the engines around tsgw read of it: Prometheus metrics summed over
  * the workers and across a reload (scraped by a real Prometheus, Debian's),
- * statsd lines over UDP.
+ * statsd lines over UDP, systemd's notify protocol as systemd reads it.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -14,6 +14,34 @@ import { ask, engineOf, freePort, oneLine, RUNTIMES, runTsgw, tempDir, waitForLo
 const PROMETHEUS = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"].find((p) => existsSync(p));
 const PROMETHEUS_SKIP = PROMETHEUS ? undefined : "prometheus is not installed (apt-get install -y prometheus; .ci/run installs it)";
 if (PROMETHEUS_SKIP) console.log(`# Prometheus scrape skipped: ${PROMETHEUS_SKIP}`);
+
+const SYSTEMD_NOTIFY = ["/usr/bin/systemd-notify", "/bin/systemd-notify"].find((p) => existsSync(p));
+const NOTIFY_SKIP = SYSTEMD_NOTIFY ? undefined : "systemd-notify is not installed (apt-get install -y systemd; .ci/run installs it)";
+if (NOTIFY_SKIP) console.log(`# notify tests skipped: ${NOTIFY_SKIP}`);
+
+/** A notify socket as systemd holds one (a unix datagram socket, a path or @abstract), each message kept as it came. */
+function notifySocket(name: string): { env: string; messages: string[]; stop(): void } {
+  // node:dgram has no unix sockets: Debian's python3 listens, one JSON line per datagram
+  const script = [
+    "import socket, sys, json",
+    "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
+    "a = sys.argv[1]",
+    "s.bind('\\0' + a[1:] if a.startswith('@') else a)",
+    "print('bound', flush=True)",
+    "while True:",
+    "    print(json.dumps(s.recv(65536).decode()), flush=True)",
+  ].join("\n");
+  const child = spawn("/usr/bin/python3", ["-c", script, name], { stdio: ["ignore", "pipe", "inherit"] });
+  const messages: string[] = [];
+  let buffered = "";
+  child.stdout.on("data", (d) => {
+    buffered += d;
+    const lines = buffered.split("\n");
+    buffered = lines.pop()!;
+    for (const line of lines) if (line !== "bound") messages.push(JSON.parse(line) as string);
+  });
+  return { env: name, messages, stop: () => void child.kill() };
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -130,6 +158,40 @@ for (const rt of RUNTIMES) {
         udp.close();
       }
     });
+
+    for (const kind of ["path", "abstract"] as const) {
+      test(`Type=notify (${kind} socket): READY=1 with MAINPID once the workers serve, RELOADING=1 and READY=1 around a HUP, WATCHDOG=1, STOPPING=1`, {
+        skip: NOTIFY_SKIP,
+      }, async () => {
+        const sock = notifySocket(kind === "path" ? join(tempDir(), "notify.sock") : `@tsgw-test-${process.pid}-${rt}`);
+        await sleep(300); // bound
+        try {
+          const env = { NOTIFY_SOCKET: sock.env, WATCHDOG_USEC: "1000000" };
+          let pid = 0;
+          await withTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "-w", "2"], async (server) => {
+            pid = server.child.pid!;
+            const ready = await eventually(async () => sock.messages.find((m) => m.includes("READY=1")), Boolean);
+            assert.ok(ready, sock.messages.join(" | "));
+            assert.match(ready, new RegExp(`MAINPID=${pid}`));
+            assert.match(ready, /STATUS=2 workers, generation 1, \d+ requests/);
+            await eventually(async () => sock.messages.some((m) => m.includes("WATCHDOG=1")), Boolean);
+            assert.ok(sock.messages.some((m) => m.includes("WATCHDOG=1")), sock.messages.join(" | "));
+            await ask(server, { path: "/" });
+            server.child.kill("SIGHUP");
+            await waitForLog(server, /Reloaded: generation 2 serves/, 20_000);
+            const after = await eventually(async () => sock.messages.findLastIndex((m) => /READY=1/.test(m) && /generation 2/.test(m)), (i) => i >= 0);
+            const reloading = sock.messages.findIndex((m) => m.includes("RELOADING=1"));
+            assert.ok(reloading >= 0 && reloading < after, sock.messages.join(" | "));
+            assert.match(sock.messages[reloading]!, /MONOTONIC_USEC=\d+/);
+          }, { env });
+          const stopping = await eventually(async () => sock.messages.find((m) => m.includes("STOPPING=1")), Boolean);
+          assert.ok(stopping, sock.messages.join(" | "));
+          assert.match(stopping, new RegExp(`MAINPID=${pid}`));
+        } finally {
+          sock.stop();
+        }
+      });
+    }
 
     test("bad metrics values: one line, exit 1", async () => {
       const cases: [string[], RegExp][] = [
