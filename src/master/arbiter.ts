@@ -15,6 +15,7 @@
  *   TTIN one worker more   TTOU one worker fewer    USR1 reopen log files
  */
 import { readFileSync } from "node:fs";
+import { resolve as resolvePath } from "node:path";
 import { createServer as createTcpServer } from "node:net";
 import type { Server } from "node:net";
 import { type Address, formatListener, type Listener } from "../config/address.ts";
@@ -30,6 +31,7 @@ import { closeControl, type MasterStatus, removeStaleControls, serveControl } fr
 import { serveStats, type StatsServer } from "./stats.ts";
 import { Tally } from "./tally.ts";
 import { SystemdNotifier } from "./notify.ts";
+import type { Watcher } from "./watch.ts";
 import type { StatsdSender } from "./metrics.ts";
 import { reopenLogFiles } from "../log/files.ts";
 import { runHook, type ServerInfo, type WorkerInfo } from "../hooks.ts";
@@ -123,6 +125,7 @@ export class Arbiter {
   /** systemd's Type=notify, when NOTIFY_SOCKET asks for it */
   private notifier?: SystemdNotifier;
   private lastTick = Date.now();
+  private watcher?: Watcher;
   private lastStatus = 0;
   private resolved: ResolvedConfig;
   private readonly log: Logger;
@@ -202,6 +205,8 @@ export class Arbiter {
       throw new TsgwError(failure.message, failure.code === EXIT.usage || failure.code === EXIT.appLoad ? failure.code : EXIT.workerBoot);
     }
     const first = [...this.workers.values()].find((w) => w.generation === 1)!;
+    // watching before "Listening at", which is the word that tsgw is up: no change after it is missed
+    if (this.config.watch) await this.watch();
     for (const url of first.urls) this.log.info(`Listening at: ${url} (${process.pid})`);
     this.notifier = SystemdNotifier.fromEnv(this.input.env, (m) => this.log.warn(m));
     void this.notifier?.ready(this.statusLine());
@@ -566,6 +571,7 @@ export class Arbiter {
     closeControl(this.control, process.pid);
     this.stats?.close();
     this.metricsServer?.close();
+    this.watcher?.close();
     this.statsd?.close();
     for (const l of this.listeners) removeSocket(l.address);
   }
@@ -593,6 +599,17 @@ export class Arbiter {
   }
 
   // -------------------------------------------------------------- status
+
+  /** --watch: a changed file reloads the workers the way HUP does */
+  private async watch(): Promise<void> {
+    const { watchFiles } = await import("./watch.ts");
+    const dirs = this.config.watchDir.length ? this.config.watchDir.map((d) => resolvePath(this.input.cwd, d)) : [resolvePath(this.input.cwd, this.config.chdir ?? ".")];
+    this.watcher = watchFiles(dirs, this.config.watchIgnore, (file) => {
+      this.log.info(`Watched file changed: ${file}; reloading`);
+      this.enqueue("SIGHUP");
+    }, (m) => this.log.warn(m));
+    this.log.info(`Watching for changes: ${dirs.join(", ")}`);
+  }
 
   /** STATUS= for systemd: 2 workers, generation 3, 1,234 requests */
   private statusLine(): string {

@@ -29,7 +29,9 @@ export class RequestCounter implements RequestObserver {
   private done(record: AccessRecord): void {
     this.finished++;
     this.access?.log(record);
-    this.metrics?.add(record.method, record.status, record.elapsed, record.length);
+    // a fetch Response's headers cost Deno and Bun a Headers object to read, and the runtime adds content-length only
+    // as it sends: bytes are counted where node:http's response has them at hand
+    this.metrics?.add(record.method, record.status, record.elapsed, record instanceof FetchRecord ? undefined : record.length);
   }
 
   get inFlight(): number {
@@ -245,7 +247,9 @@ class UpgradeRecord extends NodeRequestRecord {
 
 function headerInHead(head: unknown, name: string): string | undefined {
   if (typeof head !== "string") return undefined;
-  const at = head.toLowerCase().indexOf(`\r\n${name}:`);
+  // names as tsgw's fetch bridge writes them (lower case) are found without lowering the whole head
+  let at = head.indexOf(`\r\n${name}:`);
+  if (at < 0) at = head.toLowerCase().indexOf(`\r\n${name}:`);
   if (at < 0) return undefined;
   const start = at + name.length + 3;
   return head.slice(start, head.indexOf("\r\n", start)).trim();

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { ask, engineOf, freePort, oneLine, RUNTIMES, runTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
@@ -123,7 +123,7 @@ for (const rt of RUNTIMES) {
         assert.equal(seen.get("tsgw_generation"), 2);
         assert.equal(seen.get("tsgw_workers"), 2);
         assert.equal(seen.get("tsgw_requests_in_flight"), 0);
-        // bytes as content-length says: Bun.serve and Deno.serve add it to a fetch app's response only as they send it (README, Metrics)
+        // bytes as content-length says, where node:http serves (README, Metrics)
         assert.ok((seen.get("tsgw_response_bytes_total") ?? -1) >= (engineOf(rt) === "node" ? 30 * "hello world".length : 0));
         assert.ok((seen.get('tsgw_worker_resident_memory_bytes{slot="1",generation="2"}') ?? 0) > 1e6);
         if (PROMETHEUS_SKIP) return;
@@ -192,6 +192,32 @@ for (const rt of RUNTIMES) {
         }
       });
     }
+
+    test("--watch: a changed file reloads the workers; a broken one keeps the old ones serving; node_modules, dot files and --watch-ignore globs do not count", async () => {
+      const dir = tempDir();
+      const app = (text: string) => writeFileSync(join(dir, "app.mjs"), `export default () => new Response(${JSON.stringify(text)});\n`);
+      app("v1");
+      mkdirSync(join(dir, "node_modules"));
+      await withTsgw(rt, ["app.mjs", "-b", "127.0.0.1:0", "-w", "2", "--watch", "--watch-ignore", "*.log"], async (server) => {
+        const body = async () => (await ask(server, { path: "/" })).text;
+        assert.equal(await body(), "v1");
+        app("v2");
+        await waitForLog(server, /Watched file changed: app\.mjs; reloading[^]*Reloaded: generation 2 serves/, 20_000);
+        assert.equal(await body(), "v2");
+        writeFileSync(join(dir, "app.mjs"), "export default (\n");
+        await waitForLog(server, /reload failed, the old workers keep serving: .*app\.mjs/, 20_000);
+        assert.equal(await body(), "v2");
+        // none of these reload
+        writeFileSync(join(dir, "node_modules", "dep.js"), "x");
+        writeFileSync(join(dir, ".app.mjs.swp"), "x");
+        writeFileSync(join(dir, "debug.log"), "x");
+        await sleep(1000);
+        assert.equal(server.logs().match(/Watched file changed/g)?.length, 2, server.logs());
+        app("v3");
+        await waitForLog(server, /Reloaded: generation 3 serves/, 20_000);
+        assert.equal(await body(), "v3");
+      }, { cwd: dir });
+    });
 
     test("bad metrics values: one line, exit 1", async () => {
       const cases: [string[], RegExp][] = [
