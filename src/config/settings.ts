@@ -290,7 +290,8 @@ export const SETTINGS = [
     default: [],
     split: ",",
     meta: "GLOB",
-    help: "Changes --watch ignores, as globs on the path under the watched folder (repeatable; * within a name, ** across folders); node_modules and dot files always are.",
+    help:
+      "Changes --watch ignores, as globs on the path under the watched folder (repeatable; * within a name, ** across folders); node_modules and dot files always are.",
     reload: false,
   },
   {

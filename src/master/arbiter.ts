@@ -603,7 +603,9 @@ export class Arbiter {
   /** --watch: a changed file reloads the workers the way HUP does */
   private async watch(): Promise<void> {
     const { watchFiles } = await import("./watch.ts");
-    const dirs = this.config.watchDir.length ? this.config.watchDir.map((d) => resolvePath(this.input.cwd, d)) : [resolvePath(this.input.cwd, this.config.chdir ?? ".")];
+    const dirs = this.config.watchDir.length
+      ? this.config.watchDir.map((d) => resolvePath(this.input.cwd, d))
+      : [resolvePath(this.input.cwd, this.config.chdir ?? ".")];
     this.watcher = watchFiles(dirs, this.config.watchIgnore, (file) => {
       this.log.info(`Watched file changed: ${file}; reloading`);
       this.enqueue("SIGHUP");

@@ -4,12 +4,12 @@
  * statsd lines over UDP, systemd's notify protocol as systemd reads it.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ask, engineOf, freePort, oneLine, RUNTIMES, runTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
+import { ask, BINARY, engineOf, freePort, oneLine, ROOT, RUNTIMES, runTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
 
 const PROMETHEUS = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"].find((p) => existsSync(p));
 const PROMETHEUS_SKIP = PROMETHEUS ? undefined : "prometheus is not installed (apt-get install -y prometheus; .ci/run installs it)";
@@ -101,6 +101,21 @@ async function prometheus(target: number): Promise<{ query(q: string): Promise<n
     },
   };
 }
+
+const ANALYZE = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].find((p) => existsSync(p));
+
+test("docs/systemd.md's unit file passes systemd-analyze verify", {
+  skip: ANALYZE ? undefined : "systemd-analyze is not installed (apt-get install -y systemd)",
+}, () => {
+  const doc = readFileSync(join(ROOT, "docs", "systemd.md"), "utf8");
+  const unit = /```ini\n(\[Unit\][^]*?)```/.exec(doc)![1]!;
+  const dir = tempDir();
+  // the unit names /usr/local/bin/tsgw; here it is the binary the build made
+  writeFileSync(join(dir, "app.service"), unit.replace("/usr/local/bin/tsgw", existsSync(BINARY) ? BINARY : process.execPath));
+  const r = spawnSync(ANALYZE!, ["verify", join(dir, "app.service")], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /app\.service/, r.stderr);
+});
 
 for (const rt of RUNTIMES) {
   describe(`operations on ${rt}`, { concurrency: true }, () => {
