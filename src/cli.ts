@@ -6,7 +6,7 @@
  * file:line errors that a generic parser cannot give.
  */
 import { dirname, resolve as resolvePath } from "node:path";
-import { resolveConfig, type ResolvedConfig } from "./config/load.ts";
+import { resolveConfig, type ResolvedConfig, socketActivation } from "./config/load.ts";
 import { actionsOf } from "./config/settings.ts";
 import { describeError, EXIT, TsgwError } from "./errors.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
@@ -31,6 +31,24 @@ const command = (options: MainOptions) => ({
     if (resolved.listeners.some((l) => l.tls)) {
       // loaded only where TLS is configured: node:crypto costs a process memory
       resolved.warnings.push(...(await import("./config/tls.ts")).checkTls(resolved, runtime.tlsRefusal));
+    }
+    const inherited = resolved.listeners.filter((l) => l.address.kind === "fd");
+    if (inherited.length > 0 && !resolved.action) {
+      if (resolved.config.daemon || resolved.config.daemonize) {
+        throw new TsgwError("inherited sockets (fd://, LISTEN_FDS) stay with this process: no --daemon (systemd does the daemonizing)");
+      }
+      // (checked here, by the process systemd started: workers are given their listeners by the master)
+      const passed = socketActivation(process.env).map((a) => a.fd);
+      for (const { address } of inherited) {
+        if (address.kind === "fd" && !passed.includes(address.fd)) {
+          throw new TsgwError(
+            `fd://${address.fd} is not a socket systemd passed (it passed ${
+              passed.length ? `fds 3 to ${2 + passed.length}` : "none: LISTEN_FDS is not set for this process"
+            })`,
+          );
+        }
+      }
+      if (runtime.inheritedSockets) throw new TsgwError(runtime.inheritedSockets);
     }
     if (resolved.action === "print-config") return void process.stdout.write((await import("./config/render.ts")).renderPrintConfig(resolved));
     if (resolved.action && actionsOf("manage").includes(resolved.action)) {

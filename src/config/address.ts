@@ -1,7 +1,9 @@
-/** Listener addresses: HOST:PORT, :PORT, [::1]:PORT, HOST, unix:/path.sock (or /path.sock where a socket is meant). */
+/** Listener addresses: HOST:PORT, :PORT, [::1]:PORT, HOST, unix:/path.sock (or /path.sock where a socket is meant), fd://3 (an inherited socket). */
 import { resolve } from "node:path";
 
-export type Address = { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string };
+export type Address = { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string } | { kind: "fd"; fd: number };
+/** an address a server binds itself (not an inherited socket) */
+export type BindAddress = Exclude<Address, { kind: "fd" }>;
 
 export const DEFAULT_PORT = 8000;
 /** Where tsgw listens when no listener is given at all. */
@@ -64,6 +66,13 @@ function unixAddress(text: string, path: string, cwd: string): Address | string 
 export function parseAddress(text: string, cwd: string): Address | string {
   const t = text.trim();
   if (t.startsWith("unix:")) return unixAddress(text, t.slice(5), cwd);
+  if (t.startsWith("fd://")) {
+    // a listening socket the process was given (systemd's socket activation starts them at 3)
+    const fd = Number(t.slice(5));
+    return Number.isInteger(fd) && fd >= 3 && /^\d+$/.test(t.slice(5))
+      ? { kind: "fd", fd }
+      : `"${text}": an inherited socket is fd://N, N from 3 (0-2 are stdin, stdout, stderr)`;
+  }
   if (t.startsWith("/") || t.startsWith("./")) return unixAddress(text, t, cwd);
   let host: string;
   let port: string | undefined;
@@ -90,5 +99,6 @@ export function parseAddress(text: string, cwd: string): Address | string {
 
 export function formatAddress(a: Address, scheme = "http"): string {
   if (a.kind === "unix") return scheme === "http" ? `unix:${a.path}` : `${scheme}:unix:${a.path}`;
+  if (a.kind === "fd") return scheme === "http" ? `fd://${a.fd}` : `${scheme}:fd://${a.fd}`;
   return `${scheme}://${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`;
 }

@@ -79,7 +79,8 @@ function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["a
   // only the checks read the whole configuration
   if (action && !actionsOf("check").includes(action)) return resolved;
   validate(values, sources, warnings);
-  if (!(values.bind as string[]).length && !(values.socket as string[]).length && !(values["http-socket"] as string[]).length) {
+  const activated = socketActivation(input.env);
+  if (!(values.bind as string[]).length && !(values.socket as string[]).length && !(values["http-socket"] as string[]).length && !activated.length) {
     values.bind = [DEFAULT_BIND];
     resolved.config = toConfig(values);
   }
@@ -99,8 +100,9 @@ function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["a
       sources[certfile ? "certfile" : "keyfile"],
     );
   }
+  let bindTls: TlsFiles | undefined;
   if (certfile && keyfile) {
-    const tls: TlsFiles = {
+    const tls: TlsFiles = bindTls = {
       cert: resolve(input.cwd, certfile),
       key: resolve(input.cwd, keyfile),
       ...clientCerts(values, sources, input.cwd, warnings),
@@ -110,8 +112,28 @@ function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["a
     for (const l of binds) l.tls = tls;
   }
   const https = (values.https as string[]).map((text) => httpsListener(text, input.cwd, sources.https));
-  resolved.listeners = [...binds, ...https, ...parse("http-socket", "http"), ...parse("socket", "uwsgi")];
+  const given = [...binds, ...https, ...parse("http-socket", "http"), ...parse("socket", "uwsgi")];
+  // systemd's sockets not named by a listener already (-b fd://3, --socket fd://4): HTTP, or uwsgi where LISTEN_FDNAMES says so
+  const named = new Set(given.flatMap((l) => (l.address.kind === "fd" ? [l.address.fd] : [])));
+  const tls = bindTls;
+  const inherited = activated.filter((a) => !named.has(a.fd)).map((a): Listener => {
+    const listener: Listener = { protocol: a.name === "uwsgi" ? "uwsgi" : "http", address: { kind: "fd", fd: a.fd } };
+    return tls && listener.protocol === "http" ? { ...listener, tls } : listener;
+  });
+  resolved.listeners = [...given, ...inherited];
   return resolved;
+}
+
+/**
+ * The sockets systemd passed this process (socket activation: LISTEN_FDS
+ * of them from fd 3, for LISTEN_PID, named by LISTEN_FDNAMES); none when
+ * they were meant for another process.
+ */
+export function socketActivation(env: Record<string, string | undefined>): { fd: number; name: string }[] {
+  const count = Number(env.LISTEN_FDS);
+  if (!(count > 0) || Number(env.LISTEN_PID) !== process.pid) return [];
+  const names = (env.LISTEN_FDNAMES ?? "").split(":");
+  return Array.from({ length: count }, (_, i) => ({ fd: 3 + i, name: names[i] ?? "" }));
 }
 
 /** --ca-certs and --cert-reqs (Gunicorn's numbers 0, 1, 2 too) for the --bind listeners */

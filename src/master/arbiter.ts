@@ -127,6 +127,8 @@ export class Arbiter {
   private lastTick = Date.now();
   private watcher?: Watcher;
   private lastStatus = 0;
+  /** what the master exits with once stopped */
+  private exitCode: number = EXIT.ok;
   private resolved: ResolvedConfig;
   private readonly log: Logger;
   private readonly runtime: Runtime;
@@ -418,6 +420,7 @@ export class Arbiter {
     } else {
       // a replacement that failed to boot says why (its boot error would be lost otherwise)
       this.log.warn(`Worker (pid:${w.proc.pid}) exited unexpectedly with ${how}${w.bootError ? `: ${w.bootError.message}` : ""}`);
+      if (w.bootError && /cannot listen on \S*fd:\/\//.test(w.bootError.message)) return this.inheritedSocketLost();
       if (w.generation === this.generation && this.established.has(w.generation)) {
         // a worker that dies young counts as a crash; back off so a crash at boot does not spin
         if (Date.now() - w.startedAt < 5000) this.backOff();
@@ -425,6 +428,20 @@ export class Arbiter {
       }
     }
     this.manage();
+  }
+
+  /**
+   * node:cluster closes a shared socket with the last worker that used it:
+   * after every worker died at once, an inherited one (systemd's) is gone
+   * for good. The master exits non-zero, and systemd (Restart=on-failure),
+   * which still holds the socket, starts tsgw again with it.
+   */
+  private inheritedSocketLost(): void {
+    this.log.error(
+      "the inherited socket closed when every worker had died (node:cluster closes it with its last user): exiting, so that systemd restarts tsgw with its socket",
+    );
+    this.exitCode = EXIT.workerBoot;
+    this.enqueue(() => this.stop(false));
   }
 
   /** One crash more: no spawn for 100 ms, doubling with each crash in a row, at most 10 s. */
@@ -543,7 +560,7 @@ export class Arbiter {
     await this.hook("onExit", this.serverInfo());
     await this.notifier?.close();
     this.log.info("Shutting down: Master");
-    this.done(EXIT.ok);
+    this.done(this.exitCode);
   }
 
   /** A worker still draining past graceful-timeout: it goes now. */

@@ -4,7 +4,7 @@
  * is a new connection, that is most of the cost). Each connection is handed
  * out as a StreamSocket, the node:net-like surface the uwsgi server uses.
  */
-import type { Address } from "../config/address.ts";
+import type { BindAddress } from "../config/address.ts";
 import { AdaptedSocket, OpenConnections } from "./adapted-socket.ts";
 import type { NativeServer } from "./native-server.ts";
 import type { StreamSocket } from "./types.ts";
@@ -114,7 +114,7 @@ class BunStreamSocket extends AdaptedSocket {
 }
 
 /** Listen with Bun.listen; graceful stop waits for the open connections to end. */
-export function listenBunSockets(address: Address, shared: boolean, onConnection: (socket: StreamSocket) => void): NativeServer {
+export function listenBunSockets(address: BindAddress, shared: boolean, onConnection: (socket: StreamSocket) => void): NativeServer {
   const open = new OpenConnections<BunStreamSocket>();
   const listener = Bun.listen({
     ...(address.kind === "unix" ? { unix: address.path } : { hostname: address.host, port: address.port, reusePort: shared }),

@@ -1,5 +1,6 @@
 /** Bun shim: Bun.serve for fetch apps, Bun's node:http for Node listeners, Bun.listen for raw connections. */
 import { formatAddress } from "../config/address.ts";
+import { TsgwError } from "../errors.ts";
 import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
 import type { FetchHandler, RemoteAddr, RequestInfo } from "../app/contract.ts";
@@ -15,7 +16,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { readProjectTs } from "./tsconfig.ts";
 import { webThread } from "./threads.ts";
-import type { Address, TlsMaterial } from "../config/address.ts";
+import type { Address, BindAddress, TlsMaterial } from "../config/address.ts";
 import type { Runtime, ServeOptions } from "./types.ts";
 
 declare const Bun: {
@@ -192,6 +193,14 @@ function own(address: Address, options: ServeOptions): ServeOptions {
   return address.kind === "unix" ? { ...options, shared: false } : options;
 }
 
+/** Bun's servers bind their own sockets: an inherited one (fd://) is refused at start (servesInheritedSockets) */
+function bound(address: Address): BindAddress {
+  if (address.kind === "fd") throw new TsgwError(INHERITED_REFUSAL);
+  return address;
+}
+const INHERITED_REFUSAL =
+  "Bun's servers cannot serve an inherited socket (fd://, systemd's LISTEN_FDS): run tsgw on node or deno for socket activation, or let tsgw bind the address";
+
 let compiling = false;
 
 /**
@@ -255,11 +264,14 @@ export const runtime: Runtime = {
     return importFile(file);
   },
   trapServers: bunServeTrap(Bun, upgradeNoted),
+  // Bun.serve takes no fd, and Bun's node:http accepts nothing on one
+  inheritedSockets: INHERITED_REFUSAL,
   tlsRefusal: (tls) =>
     tls.clientCerts === "optional"
       ? "Bun's servers cannot tell the app whether a client certificate was verified: use --cert-reqs required on Bun (optional needs Node or Deno)"
       : undefined,
-  async serveFetch(address, handler, options) {
+  async serveFetch(inAddress, handler, options) {
+    const address = bound(inAddress);
     const { workerId } = options;
     const adoption = options.native instanceof BunAdoption ? options.native : undefined;
     const given = options.websocket as Record<string, unknown> | undefined;
@@ -311,7 +323,8 @@ export const runtime: Runtime = {
     return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, own(address, options));
   },
   streamUpgrades: (websocket, limits) => crosswsStreams(websocket, limits, crosswsHooks),
-  serveConnections(address, scheme, onConnection, options) {
+  serveConnections(given, scheme, onConnection, options) {
+    const address = bound(given);
     return listenBound(address, own(address, options), () => listenBunSockets(address, options.shared, onConnection), scheme);
   },
 };

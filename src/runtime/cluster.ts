@@ -30,7 +30,11 @@ import type { WorkerEvents, WorkerProcess } from "./types.ts";
  */
 let cluster: Cluster | undefined;
 
-/** `execArgv`: the runtime's flags for the workers, where the runtime's own default drops some (Deno's) */
+/**
+ * `execArgv`: the runtime's flags for the workers, where the runtime's own
+ * default drops some (Deno's). An inherited socket (systemd's, fd://) is
+ * shared the same way: the master's node:cluster hands each worker its copy.
+ */
 export function spawnClusterWorker(env: Record<string, string>, events: WorkerEvents, execArgv?: string[]): WorkerProcess {
   if (!cluster) {
     // loaded by the master only, when it starts its first worker: workers and one-off commands skip it

@@ -10,7 +10,7 @@ import { workerConfig } from "./deno-config.ts";
 import { crosswsDeno, crosswsStreams, isHooks, withHandshakes } from "./crossws.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
 import { importFile, nodeFileBody, SMALL } from "./modules.ts";
-import type { Address } from "../config/address.ts";
+import type { Address, BindAddress } from "../config/address.ts";
 import { webThread } from "./threads.ts";
 import type { Runtime, ServeOptions } from "./types.ts";
 
@@ -175,8 +175,8 @@ export const runtime: Runtime = {
       installRequestCompat();
       return serveFetchOverNodeHttp(address, handler, options);
     };
-    // Deno.serve cannot share a unix socket between processes; node:cluster can (through node:http)
-    if (address.kind === "unix" && options.shared) return viaNodeHttp();
+    // Deno.serve cannot share a unix socket between processes, nor serve an inherited one; node:http can
+    if ((address.kind === "unix" && options.shared) || address.kind === "fd") return viaNodeHttp();
     if (options.tls && options.tls.clientCerts !== "none") {
       // Deno.serve neither asks for client certificates nor shows them; Deno's node:https does both
       options.onWarning("Deno.serve cannot ask for client certificates: serving this TLS listener through node:https (slower)");
@@ -220,7 +220,7 @@ function limitUpgrades(options: ServeOptions): void {
 }
 const LIMITED = Symbol("tsgw.limited");
 
-async function serveNative(address: Address, handler: FetchHandler, options: ServeOptions) {
+async function serveNative(address: BindAddress, handler: FetchHandler, options: ServeOptions) {
   const { workerId } = options;
   limitUpgrades(options);
   // crossws hooks (the app's `websocket`) take the WebSocket handshakes; Deno.upgradeWebSocket in the app's own fetch needs nothing

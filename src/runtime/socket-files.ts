@@ -74,6 +74,7 @@ export function listenOn(server: NetServer, address: Address): Promise<void> {
       resolve();
     };
     if (address.kind === "unix") server.listen(address.path, ready);
+    else if (address.kind === "fd") server.listen({ fd: address.fd }, ready);
     else server.listen(address.port, address.host, ready);
   });
 }

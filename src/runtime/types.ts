@@ -158,6 +158,8 @@ export interface Runtime {
   streamUpgrades(websocket: unknown, limits: ServeOptions): Promise<UpgradeListener | undefined>;
   /** start a helper thread the main thread's loop cannot block (messages it posts go to `onMessage`) */
   startThread(body: ThreadBody, data: unknown, onMessage: (message: unknown) => void): Promise<void>;
+  /** why this runtime cannot serve an inherited socket (fd://, LISTEN_FDS), refused at start; undefined: it can */
+  readonly inheritedSockets?: string;
   /** what this runtime's servers cannot do of a TLS listener's settings (one line, refused at start), if anything */
   tlsRefusal(tls: TlsMaterial): string | undefined;
   serveFetch(address: Address, handler: FetchHandler, options: ServeOptions): Promise<RunningServer>;

@@ -42,7 +42,8 @@ function servingAt(resolved: ResolvedConfig): ServingAt {
   const first = resolved.listeners.find((l) => l.protocol === "http") ?? resolved.listeners[0];
   if (!first) return { url: "" };
   const url = resolved.listeners.map(formatListener).join(", ");
-  return first.address.kind === "unix" ? { url, unix: first.address.path } : { url, tcp: { host: first.address.host, port: first.address.port } };
+  const a = first.address;
+  return a.kind === "unix" ? { url, unix: a.path } : a.kind === "tcp" ? { url, tcp: { host: a.host, port: a.port } } : { url };
 }
 
 /** how much before --timeout (counted from the process start) a worker stops waiting for the app to listen */

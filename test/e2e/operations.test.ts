@@ -9,7 +9,7 @@ import { createSocket } from "node:dgram";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ask, BINARY, engineOf, freePort, oneLine, ROOT, RUNTIMES, runTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
+import { ask, BINARY, commandFor, engineOf, freePort, oneLine, ROOT, RUNTIMES, runTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
 
 const PROMETHEUS = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"].find((p) => existsSync(p));
 const PROMETHEUS_SKIP = PROMETHEUS ? undefined : "prometheus is not installed (apt-get install -y prometheus; .ci/run installs it)";
@@ -103,6 +103,19 @@ async function prometheus(target: number): Promise<{ query(q: string): Promise<n
 }
 
 const ANALYZE = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].find((p) => existsSync(p));
+const ACTIVATE = ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"].find((p) => existsSync(p));
+const ACTIVATE_SKIP = ACTIVATE ? undefined : "systemd-socket-activate is not installed (apt-get install -y systemd)";
+
+/** GET / until it answers (systemd-socket-activate starts tsgw on the first connection, which waits in the backlog meanwhile) */
+async function served(port: number, ms = 20_000): Promise<string> {
+  for (const start = Date.now();; await sleep(100)) {
+    try {
+      return await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    } catch (err) {
+      if (Date.now() - start > ms) throw err;
+    }
+  }
+}
 
 test("docs/systemd.md's unit file passes systemd-analyze verify", {
   skip: ANALYZE ? undefined : "systemd-analyze is not installed (apt-get install -y systemd)",
@@ -234,8 +247,57 @@ for (const rt of RUNTIMES) {
       }, { cwd: dir });
     });
 
+    test("socket activation: systemd's sockets (LISTEN_FDS, fd://N) served by every worker and across a reload; Bun refuses in one line", {
+      skip: ACTIVATE_SKIP,
+    }, async () => {
+      const [web, named] = [await freePort(), await freePort()];
+      // two sockets: the first taken as HTTP by default, the second named by -b fd://4
+      const cmd = [
+        ACTIVATE!,
+        "-l",
+        `127.0.0.1:${web}`,
+        "-l",
+        `127.0.0.1:${named}`,
+        "--fdname=web:api",
+        ...commandFor(rt),
+        "test/fixtures/fetch",
+        "-w",
+        "2",
+        "-b",
+        "fd://4",
+      ];
+      const child = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", TSGW_CMD_ARGS: "" }, stdio: ["ignore", "pipe", "pipe"] });
+      let logs = "";
+      child.stdout.on("data", (d) => (logs += d));
+      child.stderr.on("data", (d) => (logs += d));
+      const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+      try {
+        if (engineOf(rt) === "bun") {
+          // a connection starts it (once systemd-socket-activate listens)
+          while (child.exitCode === null) await Promise.race([fetch(`http://127.0.0.1:${web}/`).catch(() => {}), sleep(300)]);
+          assert.equal(await exited, 1);
+          assert.match(logs, /tsgw: error: Bun's servers cannot serve an inherited socket \(fd:\/\/, systemd's LISTEN_FDS\): run tsgw on node or deno/);
+          return;
+        }
+        assert.equal(await served(web), "hello world");
+        assert.equal(await served(named), "hello world");
+        await waitForLog({ logs: () => logs }, /Listening at: fd:\/\/4[^]*Listening at: fd:\/\/3/, 20_000);
+        child.kill("SIGHUP");
+        await waitForLog({ logs: () => logs }, /Reloaded: generation 2 serves/, 20_000);
+        const pids = new Set<string>();
+        for (let i = 0; i < 20; i++) pids.add(JSON.parse(await (await fetch(`http://127.0.0.1:${web}/info`)).text()).pid);
+        assert.ok(pids.size >= 1);
+        assert.equal(await served(named), "hello world");
+      } finally {
+        child.kill("SIGTERM");
+        await exited;
+      }
+    });
+
     test("bad metrics values: one line, exit 1", async () => {
       const cases: [string[], RegExp][] = [
+        [["-b", "fd://3"], /fd:\/\/3 is not a socket systemd passed \(it passed none: LISTEN_FDS is not set for this process\)/],
+        [["-b", "fd://1"], /an inherited socket is fd:\/\/N, N from 3/],
         [["--metrics", "127.0.0.1:99999"], /metrics: .*invalid port/],
         [["--statsd-host", "127.0.0.1:99999"], /statsd-host: "127\.0\.0\.1:99999" is not HOST:PORT/],
         [["--metrics", "9100", "--no-master"], /metrics needs the master process/],
