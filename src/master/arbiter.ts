@@ -395,7 +395,8 @@ export class Arbiter {
         w.requests = msg.requests;
         w.inFlight = msg.inFlight;
         w.rss = msg.rss;
-        w.webSockets = msg.webSockets;
+        // (a beat without them: a worker of another tsgw version)
+        if (msg.webSockets) w.webSockets = msg.webSockets;
         if (msg.metrics) w.metrics = msg.metrics;
         return;
       case "retire":

@@ -10,7 +10,7 @@ import { workerConfig } from "./deno-config.ts";
 import { crosswsDeno, crosswsStreams, isHooks, withHandshakes } from "./crossws.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
 import { importFile, nodeFileBody, SMALL } from "./modules.ts";
-import type { Address, BindAddress } from "../config/address.ts";
+import type { BindAddress } from "../config/address.ts";
 import { webThread } from "./threads.ts";
 import type { Runtime, ServeOptions } from "./types.ts";
 
