@@ -70,8 +70,9 @@ export class RequestCounter implements RequestObserver {
       const t0 = performance.now();
       // taken now: some servers (Bun's node:http, node:http2's streams) let go of the connection by the time the response closes
       const connection = connectionOf(req);
+      const remote = connection?.remoteAddress ?? "";
       // "close" comes after the response finished, or when the client went away first
-      res.once("close", () => this.done(new NodeRecord(req, res, connection, t0, performance.now() - t0)));
+      res.once("close", () => this.done(new NodeRecord(req, res, remote, connection, t0, performance.now() - t0)));
       listener(req, res);
     };
   }
@@ -192,17 +193,16 @@ abstract class NodeRequestRecord extends BaseRecord {
 }
 
 class NodeRecord extends NodeRequestRecord {
-  readonly remote: string;
-
   constructor(
     req: IncomingMessage,
     private readonly res: ServerResponse,
+    /** read as the request began (Bun's node:http forgets it by the end) */
+    readonly remote: string,
     private readonly connection: Connection | undefined,
     t0: number,
     elapsed: number,
   ) {
     super(req, t0, elapsed);
-    this.remote = connection?.remoteAddress ?? "";
   }
   override tlsVariable(name: string): string | undefined {
     return tlsVariable(this.connection, name);
