@@ -117,17 +117,19 @@ async function served(port: number, ms = 20_000): Promise<string> {
   }
 }
 
-test("docs/systemd.md's unit file passes systemd-analyze verify", {
+test("docs/systemd.md's tsgw.service and tsgw.socket pass systemd-analyze verify", {
   skip: ANALYZE ? undefined : "systemd-analyze is not installed (apt-get install -y systemd)",
 }, () => {
   const doc = readFileSync(join(ROOT, "docs", "systemd.md"), "utf8");
-  const unit = /```ini\n(\[Unit\][^]*?)```/.exec(doc)![1]!;
+  const [service, socket] = [...doc.matchAll(/```ini\n(?:# tsgw\.socket\n)?(\[Unit\][^]*?)```/g)].map((m) => m[1]!);
+  assert.ok(service && socket, "two unit files in docs/systemd.md");
   const dir = tempDir();
   // the unit names /usr/local/bin/tsgw; here it is the binary the build made
-  writeFileSync(join(dir, "app.service"), unit.replace("/usr/local/bin/tsgw", existsSync(BINARY) ? BINARY : process.execPath));
-  const r = spawnSync(ANALYZE!, ["verify", join(dir, "app.service")], { encoding: "utf8" });
+  writeFileSync(join(dir, "tsgw.service"), service.replace("/usr/local/bin/tsgw", existsSync(BINARY) ? BINARY : process.execPath));
+  writeFileSync(join(dir, "tsgw.socket"), socket);
+  const r = spawnSync(ANALYZE!, ["verify", join(dir, "tsgw.socket"), join(dir, "tsgw.service")], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
-  assert.doesNotMatch(r.stderr, /app\.service/, r.stderr);
+  assert.doesNotMatch(r.stderr, /tsgw\.(service|socket)/, r.stderr);
 });
 
 for (const rt of RUNTIMES) {
