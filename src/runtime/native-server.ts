@@ -59,7 +59,7 @@ export async function listenBound(
   try {
     server = start();
   } catch (err) {
-    throw bindError(address, err);
+    throw bindError(address, err, scheme);
   }
   chmodSocket(address, options.socketMode);
   const url = formatAddress(address.kind === "tcp" ? { ...address, port: server.port ?? address.port } : address, scheme);

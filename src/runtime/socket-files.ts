@@ -57,17 +57,18 @@ const BIND_REASONS: Record<string, string> = {
 };
 
 /** One line for a failed bind, whatever the runtime's error looks like. */
-export function bindError(address: Address, err: unknown): TsgwError {
+/** `scheme` names the listener as its "Listening at" line would (https, uwsgi) */
+export function bindError(address: Address, err: unknown, scheme = "http"): TsgwError {
   const e = err as { code?: string; name?: string; message?: string };
   let reason = (e.code && BIND_REASONS[e.code]) || (e.name && BIND_REASONS[e.name]);
   if (!reason && /in use/i.test(e.message ?? "")) reason = BIND_REASONS.EADDRINUSE;
-  return new TsgwError(`cannot listen on ${formatAddress(address)}: ${reason ?? e.message ?? String(err)}`);
+  return new TsgwError(`cannot listen on ${formatAddress(address, scheme)}: ${reason ?? e.message ?? String(err)}`);
 }
 
 /** Listen a node:net (or node:http) server on `address`; a failed bind is one line naming it. */
-export function listenOn(server: NetServer, address: Address): Promise<void> {
+export function listenOn(server: NetServer, address: Address, scheme?: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const fail = (err: unknown) => reject(bindError(address, err));
+    const fail = (err: unknown) => reject(bindError(address, err, scheme));
     server.once("error", fail);
     const ready = () => {
       server.off("error", fail);
