@@ -29,9 +29,7 @@ export class RequestCounter implements RequestObserver {
   private done(record: AccessRecord): void {
     this.finished++;
     this.access?.log(record);
-    // a fetch Response's headers cost Deno and Bun a Headers object to read, and the runtime adds content-length only
-    // as it sends: bytes are counted where node:http's response has them at hand
-    this.metrics?.add(record.method, record.status, record.elapsed, record instanceof FetchRecord ? undefined : record.length);
+    this.metrics?.add(record.method, record.status, record.elapsed, record.length);
   }
 
   get inFlight(): number {
@@ -49,7 +47,12 @@ export class RequestCounter implements RequestObserver {
       this.onStart(++this.started);
       const t0 = performance.now();
       const done = (res: Response | undefined): Response => {
-        this.done(new FetchRecord(req, info, res, t0, performance.now() - t0));
+        const elapsed = performance.now() - t0;
+        if (this.access) this.access.log(new FetchRecord(req, info, res, t0, elapsed));
+        // no record for the metrics alone: a fetch Response's headers cost Deno and Bun a Headers object to read, and
+        // the runtime adds content-length only as it sends, so bytes are counted where node:http's response has them
+        this.metrics?.add(req.method, res?.status ?? 101, elapsed, undefined);
+        this.finished++;
         return res as Response;
       };
       const out = handler(req, info);
@@ -62,6 +65,19 @@ export class RequestCounter implements RequestObserver {
     if (!this.track) {
       return (req, res) => {
         this.onStart(++this.started);
+        listener(req, res);
+      };
+    }
+    const metrics = this.metrics;
+    if (!this.access) {
+      // no line to write: nothing of the connection is read (its remoteAddress is a system call on Node)
+      return (req, res) => {
+        this.onStart(++this.started);
+        const t0 = performance.now();
+        res.once("close", () => {
+          this.finished++;
+          metrics?.add(req.method ?? "GET", res.statusCode, performance.now() - t0, lengthOf(nodeResponseHeader(res, "content-length")));
+        });
         listener(req, res);
       };
     }
@@ -111,8 +127,7 @@ abstract class BaseRecord implements AccessRecord {
     return performance.timeOrigin + this.t0;
   }
   get length(): number | undefined {
-    const n = Number(this.responseHeader("content-length") ?? NaN);
-    return Number.isFinite(n) ? n : undefined;
+    return lengthOf(this.responseHeader("content-length"));
   }
 }
 
@@ -212,11 +227,21 @@ class NodeRecord extends NodeRequestRecord {
     return this.res.statusCode;
   }
   responseHeader(name: string): string | undefined {
-    const v = this.res.getHeader(name);
-    if (v !== undefined) return Array.isArray(v) ? v.join(", ") : String(v);
-    // headers given to writeHead() as a list (tsgw's fetch adapter does) are only in the head already sent
-    return headerInHead((this.res as { _header?: unknown })._header, name);
+    return nodeResponseHeader(this.res, name);
   }
+}
+
+function nodeResponseHeader(res: ServerResponse, name: string): string | undefined {
+  const v = res.getHeader(name);
+  if (v !== undefined) return Array.isArray(v) ? v.join(", ") : String(v);
+  // headers given to writeHead() as a list (tsgw's fetch adapter does) are only in the head already sent
+  return headerInHead((res as { _header?: unknown })._header, name);
+}
+
+/** a response's content-length, when it has one */
+function lengthOf(header: string | undefined): number | undefined {
+  const n = Number(header ?? NaN);
+  return Number.isFinite(n) ? n : undefined;
 }
 
 type Connection = { remoteAddress?: string };
