@@ -23,7 +23,7 @@ test("scripts/bench --smoke runs every kind of scenario and writes the report an
   });
   assert.equal(r.status, 0, r.stderr + r.stdout);
   const md = readFileSync(join(out, "benchmarks.md"), "utf8");
-  for (const group of ["tsgw vs bare runtime", "access log"]) assert.match(md, new RegExp(`\\| ${group} \\| node \\|`));
+  for (const group of ["tsgw vs bare runtime", "access log", "metrics", "https"]) assert.match(md, new RegExp(`\\| ${group} \\| node \\|`));
   assert.match(md, /\| node \| fetch app, 1 process, hello \| @hono\/node-server \|/);
   assert.match(md, /\| node \| fetch app, 1 process, json \|/);
   assert.match(md, /\| node \| fetch app, 1 process, 64k \|/);
