@@ -133,7 +133,8 @@ test("docs/systemd.md's tsgw.service and tsgw.socket pass systemd-analyze verify
 });
 
 for (const rt of RUNTIMES) {
-  describe(`operations on ${rt}`, { concurrency: true }, () => {
+  // (three at a time, as the TLS tests, for the same reason)
+  describe(`operations on ${rt}`, { concurrency: 3 }, () => {
     test("--metrics: every worker's requests summed, across a reload, with restarts by cause; a real Prometheus scrapes them", async () => {
       const metrics = await freePort();
       await withTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "-w", "2", "--metrics", String(metrics)], async (server) => {
