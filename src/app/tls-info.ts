@@ -78,9 +78,6 @@ const VARIABLES: Record<string, (t: TlsInfo) => string | null> = {
   ssl_client_verify: (t) => (t.clientSubject === null ? "NONE" : t.clientVerified ? "SUCCESS" : `FAILED:${t.clientVerifyError ?? "unknown"}`),
 };
 
-/** Is `name` one of the TLS variables (else %({name}e)s is an environment variable)? */
-export const isTlsVariable = (name: string): boolean => Object.hasOwn(VARIABLES, name.toLowerCase());
-
 /** The TLS variable `name` of a connection, undefined on a plain one. */
 export function tlsVariable(socket: unknown, name: string): string | undefined {
   const info = tlsInfo(socket);

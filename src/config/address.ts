@@ -32,13 +32,12 @@ export interface TlsFiles {
 export type ClientCerts = "none" | "optional" | "required";
 
 /** What a TLS listener is served with: its certificate chain and decrypted private key (PEM), and how it treats clients. */
-export interface TlsMaterial {
+export interface TlsMaterial extends Pick<TlsFiles, "clientCerts" | "ciphers"> {
+  /** the chain and the key themselves, PEM */
   cert: string;
   key: string;
   /** the CA certificates (PEM) client certificates must chain to */
   ca?: string;
-  clientCerts: ClientCerts;
-  ciphers?: string;
   /** offer HTTP/2 by ALPN (with HTTP/1.1 for the rest) */
   h2: boolean;
 }

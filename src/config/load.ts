@@ -8,7 +8,7 @@
 import { resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
 import type { ImportModule } from "../app/contract.ts";
-import { DEFAULT_BIND, type Listener, parseAddress, type TlsFiles } from "./address.ts";
+import { type ClientCerts, DEFAULT_BIND, type Listener, parseAddress, type TlsFiles } from "./address.ts";
 import { parseArgv } from "./cli.ts";
 import { cmdArgsLayer, envDefaultsLayer } from "./env.ts";
 import type { Entry, Layer } from "./layer.ts";
@@ -100,22 +100,20 @@ function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["a
       sources[certfile ? "certfile" : "keyfile"],
     );
   }
-  let bindTls: TlsFiles | undefined;
-  if (certfile && keyfile) {
-    const tls: TlsFiles = bindTls = {
+  const tls: TlsFiles | undefined = certfile && keyfile
+    ? {
       cert: resolve(input.cwd, certfile),
       key: resolve(input.cwd, keyfile),
       ...clientCerts(values, sources, input.cwd, warnings),
       ...(values.ciphers ? { ciphers: values.ciphers as string } : {}),
       setting: "certfile",
-    };
-    for (const l of binds) l.tls = tls;
-  }
+    }
+    : undefined;
+  if (tls) { for (const l of binds) l.tls = tls; }
   const https = (values.https as string[]).map((text) => httpsListener(text, input.cwd, sources.https));
   const given = [...binds, ...https, ...parse("http-socket", "http"), ...parse("socket", "uwsgi")];
   // systemd's sockets not named by a listener already (-b fd://3, --socket fd://4): HTTP, or uwsgi where LISTEN_FDNAMES says so
   const named = new Set(given.flatMap((l) => (l.address.kind === "fd" ? [l.address.fd] : [])));
-  const tls = bindTls;
   const inherited = activated.filter((a) => !named.has(a.fd)).map((a): Listener => {
     const listener: Listener = { protocol: a.name === "uwsgi" ? "uwsgi" : "http", address: { kind: "fd", fd: a.fd } };
     return tls && listener.protocol === "http" ? { ...listener, tls } : listener;
@@ -136,10 +134,13 @@ export function socketActivation(env: Record<string, string | undefined>): { fd:
   return Array.from({ length: count }, (_, i) => ({ fd: 3 + i, name: names[i] ?? "" }));
 }
 
+/** --cert-reqs's names, in the order of Gunicorn's numbers for them (0, 1, 2) */
+const CLIENT_CERTS: readonly ClientCerts[] = ["none", "optional", "required"];
+
 /** --ca-certs and --cert-reqs (Gunicorn's numbers 0, 1, 2 too) for the --bind listeners */
 function clientCerts(values: Record<string, unknown>, sources: Record<string, string>, cwd: string, warnings: string[]): Pick<TlsFiles, "ca" | "clientCerts"> {
   const reqs = values["cert-reqs"] as string;
-  const wanted = (["none", "optional", "required"] as const)[Number.isNaN(Number(reqs)) ? ["none", "optional", "required"].indexOf(reqs) : Number(reqs)]!;
+  const wanted = CLIENT_CERTS[/^\d$/.test(reqs) ? Number(reqs) : CLIENT_CERTS.indexOf(reqs as ClientCerts)]!;
   const ca = values["ca-certs"] as string | null;
   if (wanted !== "none" && !ca) {
     throw new ConfigError(`cert-reqs ${wanted} needs ca-certs (the CA certificates client certificates chain to)`, sources["cert-reqs"]);

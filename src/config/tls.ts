@@ -22,7 +22,8 @@ function readPem(path: string, what: string, where: string | undefined): string 
 }
 
 /** Read, parse and decrypt once; a problem is one line naming the file (and the setting's `where`). */
-function loadTls(files: TlsFiles, password: string | null, h2: boolean, where: string | undefined): { material: TlsMaterial; expires: Date } {
+function loadTls(files: TlsFiles, config: TlsConfig, where: string | undefined): { material: TlsMaterial; expires: Date } {
+  const password = config.keyfilePassword;
   const cert = readPem(files.cert, "certificate", where);
   const keyText = readPem(files.key, "key", where);
   let x509: X509Certificate;
@@ -50,7 +51,7 @@ function loadTls(files: TlsFiles, password: string | null, h2: boolean, where: s
     ...(files.ca ? { ca: readCa(files.ca, where) } : {}),
     clientCerts: files.clientCerts,
     ...(files.ciphers ? { ciphers: files.ciphers } : {}),
-    h2,
+    h2: config.httpProtocols.includes("h2"),
   };
   return { material, expires: new Date(x509.validTo) };
 }
@@ -67,7 +68,7 @@ function readCa(path: string, where: string | undefined): string {
 
 /** What a worker serves a listener with: the files read now (so a reload serves renewed ones). */
 export function readTls(files: TlsFiles, config: TlsConfig, where?: string): TlsMaterial {
-  return loadTls(files, config.keyfilePassword, config.httpProtocols.includes("h2"), where).material;
+  return loadTls(files, config, where).material;
 }
 
 /** the settings that apply to every TLS listener */
@@ -83,7 +84,7 @@ export function checkTls(resolved: ResolvedConfig, refusal: (tls: TlsMaterial) =
   for (const { tls } of resolved.listeners) {
     if (!tls) continue;
     const where = resolved.sources[tls.setting];
-    const { material, expires } = loadTls(tls, resolved.config.keyfilePassword, resolved.config.httpProtocols.includes("h2"), where);
+    const { material, expires } = loadTls(tls, resolved.config, where);
     const refused = refusal(material);
     if (refused) throw new ConfigError(refused, where);
     if (material.ciphers) checkCiphers(material.ciphers, where);

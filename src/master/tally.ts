@@ -32,6 +32,13 @@ export interface MetricsView {
   workers: { slot: number; generation: number; rss: number }[];
 }
 
+/** what only grows of a worker's WebSocket counts, added to `into` */
+function addWebSockets(into: Omit<WebSocketCounts, "open">, add: WebSocketCounts): void {
+  into.opened += add.opened;
+  into.messagesIn += add.messagesIn;
+  into.messagesOut += add.messagesOut;
+}
+
 export class Tally {
   private readonly gone = emptyMetrics();
   private readonly goneWebSockets = { opened: 0, messagesIn: 0, messagesOut: 0 };
@@ -47,9 +54,7 @@ export class Tally {
   workerGone(w: TalliedWorker, stopping: boolean): void {
     if (w.metrics) addMetrics(this.gone, w.metrics);
     this.goneRequests += w.requests;
-    this.goneWebSockets.opened += w.webSockets.opened;
-    this.goneWebSockets.messagesIn += w.webSockets.messagesIn;
-    this.goneWebSockets.messagesOut += w.webSockets.messagesOut;
+    addWebSockets(this.goneWebSockets, w.webSockets);
     if (stopping || w.abandoned) return;
     const cause = w.cause ?? "crash";
     this.restarts[cause] = (this.restarts[cause] ?? 0) + 1;
@@ -62,9 +67,7 @@ export class Tally {
     for (const w of live) {
       if (w.metrics) addMetrics(requests, w.metrics);
       webSockets.open += w.webSockets.open;
-      webSockets.opened += w.webSockets.opened;
-      webSockets.messagesIn += w.webSockets.messagesIn;
-      webSockets.messagesOut += w.webSockets.messagesOut;
+      addWebSockets(webSockets, w.webSockets);
     }
     return {
       status,

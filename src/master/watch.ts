@@ -64,15 +64,14 @@ export function watchFiles(dirs: string[], ignoreGlobs: string[], onChange: (fil
       const w = watch(dir, (_event, name) => {
         if (!name) return;
         const full = join(dir, String(name));
-        const path = relative(root, full).split(sep).join("/");
-        if (!watchedPath(path, ignore)) return;
+        if (!watchedPath(under(root, full), ignore)) return;
         if (isFolder(full)) add(root, full);
         changed(full);
       });
       w.on("error", () => void watchers.delete(dir)); // the folder went away
       watchers.set(dir, w);
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        if (entry.isDirectory() && watchedPath(relative(root, join(dir, entry.name)).split(sep).join("/"), ignore)) add(root, join(dir, entry.name));
+        if (entry.isDirectory() && watchedPath(under(root, join(dir, entry.name)), ignore)) add(root, join(dir, entry.name));
       }
     } catch (err) {
       if (dir === root) onProblem(`cannot watch ${dir}: ${(err as Error).message}`);
@@ -86,6 +85,9 @@ export function watchFiles(dirs: string[], ignoreGlobs: string[], onChange: (fil
     },
   };
 }
+
+/** `path` under `root`, / separated, as globs and watchedPath read it */
+const under = (root: string, path: string): string => relative(root, path).split(sep).join("/");
 
 function isFolder(path: string): boolean {
   try {

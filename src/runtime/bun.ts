@@ -33,12 +33,6 @@ declare const Bun: {
   serve(options: Record<string, unknown>): BunServer;
 };
 
-/**
- * The second argument of a fetch handler on Bun: tsgw's remoteAddr and
- * workerId, and every member of the Bun server, as Bun.serve passes it
- * (requestIP, upgrade, publish, timeout... bound to the real server), so
- * code written for Bun.serve (Hono's getConnInfo, server.upgrade) works.
- */
 /** Bun.serve's TLS options: client certificates checked against the CA (Bun shows them to no app), HTTP/2 by ALPN when asked */
 function bunTls(tls: TlsMaterial) {
   return {
@@ -55,6 +49,12 @@ function bunTls(tls: TlsMaterial) {
 /** the real Bun server behind a BunRequestInfo */
 const REAL = Symbol("tsgw.bunServer");
 
+/**
+ * The second argument of a fetch handler on Bun: tsgw's remoteAddr and
+ * workerId, and every member of the Bun server, as Bun.serve passes it
+ * (requestIP, upgrade, publish, timeout... bound to the real server), so
+ * code written for Bun.serve (Hono's getConnInfo, server.upgrade) works.
+ */
 class BunRequestInfo implements RequestInfo {
   #remote?: RemoteAddr;
   readonly [REAL]: BunServer;
@@ -193,7 +193,7 @@ function own(address: Address, options: ServeOptions): ServeOptions {
   return address.kind === "unix" ? { ...options, shared: false } : options;
 }
 
-/** Bun's servers bind their own sockets: an inherited one (fd://) is refused at start (servesInheritedSockets) */
+/** Bun's servers bind their own sockets: an inherited one (fd://) is refused at start (Runtime.inheritedSockets) */
 function bound(address: Address): BindAddress {
   if (address.kind === "fd") throw new TsgwError(INHERITED_REFUSAL);
   return address;
@@ -270,8 +270,8 @@ export const runtime: Runtime = {
     tls.clientCerts === "optional"
       ? "Bun's servers cannot tell the app whether a client certificate was verified: use --cert-reqs required on Bun (optional needs Node or Deno)"
       : undefined,
-  async serveFetch(inAddress, handler, options) {
-    const address = bound(inAddress);
+  async serveFetch(listenAt, handler, options) {
+    const address = bound(listenAt);
     const { workerId } = options;
     const adoption = options.native instanceof BunAdoption ? options.native : undefined;
     const given = options.websocket as Record<string, unknown> | undefined;
@@ -323,8 +323,8 @@ export const runtime: Runtime = {
     return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, own(address, options));
   },
   streamUpgrades: (websocket, limits) => crosswsStreams(websocket, limits, crosswsHooks),
-  serveConnections(given, scheme, onConnection, options) {
-    const address = bound(given);
+  serveConnections(listenAt, scheme, onConnection, options) {
+    const address = bound(listenAt);
     return listenBound(address, own(address, options), () => listenBunSockets(address, options.shared, onConnection), scheme);
   },
 };

@@ -56,8 +56,7 @@ const BIND_REASONS: Record<string, string> = {
   NotFound: "folder does not exist",
 };
 
-/** One line for a failed bind, whatever the runtime's error looks like. */
-/** `scheme` names the listener as its "Listening at" line would (https, uwsgi) */
+/** One line for a failed bind, whatever the runtime's error looks like; `scheme` names the listener as its "Listening at" line would (https, uwsgi). */
 export function bindError(address: Address, err: unknown, scheme = "http"): TsgwError {
   const e = err as { code?: string; name?: string; message?: string };
   let reason = (e.code && BIND_REASONS[e.code]) || (e.name && BIND_REASONS[e.name]);
