@@ -7,11 +7,9 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ROOT, tempDir } from "../helpers/tsgw.ts";
+import { ROOT, systemTool, tempDir } from "../helpers/tsgw.ts";
 
-const WRK = ["/usr/bin/wrk", "/usr/local/bin/wrk"].find((p) => existsSync(p));
-const SKIP = WRK ? undefined : "wrk is not installed (apt-get install -y wrk; .ci/run installs it)";
-if (SKIP) console.log(`# benchmark smoke test skipped: ${SKIP}`);
+const { skip: SKIP } = systemTool(["/usr/bin/wrk", "/usr/local/bin/wrk"], "wrk", "benchmark smoke test");
 
 test("scripts/bench --smoke runs every kind of scenario and writes the report and chart", { skip: SKIP, timeout: 300_000 }, () => {
   const out = tempDir();

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
 import { request as httpRequest } from "node:http";
-import { ask, engineOf, freePort, type RuntimeName, RUNTIMES, type Server, startTsgw, tempDir, waitForLog } from "../helpers/tsgw.ts";
+import { ask, engineOf, freePort, type RuntimeName, RUNTIMES, type Server, startTsgw, systemTool, tempDir, waitForLog } from "../helpers/tsgw.ts";
 
 /** GET a streamed response: resolves `first` once `marker` has arrived, `all` at the end. */
 function streamed(port: number, path: string, marker: string): { first: Promise<void>; all: Promise<string> } {
@@ -33,12 +33,8 @@ function streamed(port: number, path: string, marker: string): { first: Promise<
   return { first, all };
 }
 
-const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => existsSync(p));
-const SKIP = NGINX ? undefined : "nginx is not installed (apt-get install -y nginx; .ci/run installs it)";
-if (SKIP) console.log(`# nginx tests skipped: ${SKIP}`);
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
-const CHROMIUM_SKIP = CHROMIUM ? undefined : "chromium is not installed (apt-get install -y chromium; .ci/run installs it)";
-if (CHROMIUM_SKIP) console.log(`# browser test skipped: ${CHROMIUM_SKIP}`);
+const { path: NGINX, skip: SKIP } = systemTool(["/usr/sbin/nginx", "/usr/bin/nginx"], "nginx", "nginx tests");
+const { path: CHROMIUM, skip: CHROMIUM_SKIP } = systemTool(["/usr/bin/chromium", "/usr/bin/chromium-browser"], "chromium", "browser test");
 
 /** How nginx reaches tsgw: the four setups an operator may choose. */
 const FRONTS = ["uwsgi_pass unix", "uwsgi_pass tcp", "proxy_pass --http-socket", "proxy_pass -b unix"] as const;

@@ -9,15 +9,11 @@ import { createSocket } from "node:dgram";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ask, BINARY, commandFor, engineOf, freePort, oneLine, ROOT, RUNTIMES, runTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
+import { ask, BINARY, commandFor, engineOf, freePort, oneLine, ROOT, RUNTIMES, runTsgw, systemTool, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
 
-const PROMETHEUS = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"].find((p) => existsSync(p));
-const PROMETHEUS_SKIP = PROMETHEUS ? undefined : "prometheus is not installed (apt-get install -y prometheus; .ci/run installs it)";
-if (PROMETHEUS_SKIP) console.log(`# Prometheus scrape skipped: ${PROMETHEUS_SKIP}`);
+const { path: PROMETHEUS, skip: PROMETHEUS_SKIP } = systemTool(["/usr/bin/prometheus", "/usr/local/bin/prometheus"], "prometheus", "Prometheus scrape");
 
-const SYSTEMD_NOTIFY = ["/usr/bin/systemd-notify", "/bin/systemd-notify"].find((p) => existsSync(p));
-const NOTIFY_SKIP = SYSTEMD_NOTIFY ? undefined : "systemd-notify is not installed (apt-get install -y systemd; .ci/run installs it)";
-if (NOTIFY_SKIP) console.log(`# notify tests skipped: ${NOTIFY_SKIP}`);
+const { skip: NOTIFY_SKIP } = systemTool(["/usr/bin/systemd-notify", "/bin/systemd-notify"], "systemd", "notify tests");
 
 /** A notify socket as systemd holds one (a unix datagram socket, a path or @abstract), each message kept as it came. */
 function notifySocket(name: string): { env: string; messages: string[]; stop(): void } {
@@ -102,9 +98,12 @@ async function prometheus(target: number): Promise<{ query(q: string): Promise<n
   };
 }
 
-const ANALYZE = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].find((p) => existsSync(p));
-const ACTIVATE = ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"].find((p) => existsSync(p));
-const ACTIVATE_SKIP = ACTIVATE ? undefined : "systemd-socket-activate is not installed (apt-get install -y systemd)";
+const { path: ANALYZE, skip: ANALYZE_SKIP } = systemTool(["/usr/bin/systemd-analyze", "/bin/systemd-analyze"], "systemd", "unit file check");
+const { path: ACTIVATE, skip: ACTIVATE_SKIP } = systemTool(
+  ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"],
+  "systemd",
+  "socket activation tests",
+);
 
 /** GET / until it answers (systemd-socket-activate starts tsgw on the first connection, which waits in the backlog meanwhile) */
 async function served(port: number, ms = 20_000): Promise<string> {
@@ -118,7 +117,7 @@ async function served(port: number, ms = 20_000): Promise<string> {
 }
 
 test("docs/systemd.md's tsgw.service and tsgw.socket pass systemd-analyze verify", {
-  skip: ANALYZE ? undefined : "systemd-analyze is not installed (apt-get install -y systemd)",
+  skip: ANALYZE_SKIP,
 }, () => {
   const doc = readFileSync(join(ROOT, "docs", "systemd.md"), "utf8");
   const [service, socket] = [...doc.matchAll(/```ini\n(?:# tsgw\.socket\n)?(\[Unit\][^]*?)```/g)].map((m) => m[1]!);

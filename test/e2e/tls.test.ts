@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, writeFileSync } from "node:fs";
+import { copyFileSync, writeFileSync } from "node:fs";
 import { get as httpsGet } from "node:https";
 import { connect as http2Connect } from "node:http2";
 import { connect as netConnect } from "node:net";
@@ -14,11 +14,9 @@ import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { once } from "node:events";
 import WebSocket from "ws";
-import { engineOf, FIXTURES, oneLine, rawSend, RUNTIMES, runTsgw, type Server, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
+import { engineOf, FIXTURES, oneLine, rawSend, RUNTIMES, runTsgw, type Server, systemTool, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
 
-const OPENSSL = ["/usr/bin/openssl", "/bin/openssl"].find((p) => existsSync(p));
-const SKIP = OPENSSL ? undefined : "openssl is not installed (apt-get install -y openssl)";
-if (SKIP) console.log(`# TLS tests skipped: ${SKIP}`);
+const { path: OPENSSL, skip: SKIP } = systemTool(["/usr/bin/openssl", "/bin/openssl"], "openssl", "TLS tests");
 
 const dir = tempDir();
 const file = (name: string) => join(dir, name);

@@ -1,10 +1,10 @@
 /** Starting the real tsgw CLI as a subprocess on each runtime, and talking to it over real sockets. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { type IncomingHttpHeaders, request as httpRequest } from "node:http";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect, createServer as createNetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -264,6 +264,18 @@ process.on("exit", () => {
     }
   }
 });
+
+/**
+ * A tool from the system's packages (nginx, openssl, prometheus...): its
+ * path, or why the tests that need it skip, said once on the output, as a
+ * test may skip only when its tool is absent and must say so.
+ */
+export function systemTool(paths: string[], pkg: string, what: string): { path?: string; skip?: string } {
+  const path = paths.find((p) => existsSync(p));
+  const skip = path ? undefined : `${basename(paths[0]!)} is not installed (apt-get install -y ${pkg}; .ci/run installs it)`;
+  if (skip) console.log(`# ${what} skipped: ${skip}`);
+  return { path, skip };
+}
 
 /** A loopback port free a moment ago (for what must be told its port: nginx, a metrics endpoint). */
 export function freePort(): Promise<number> {
