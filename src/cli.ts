@@ -52,12 +52,14 @@ const command = (options: MainOptions) => ({
     }
     if (resolved.action === "print-config") return void process.stdout.write((await import("./config/render.ts")).renderPrintConfig(resolved));
     if (resolved.action && actionsOf("manage").includes(resolved.action)) {
-      const { reloadMaster, statusOf, stopMaster } = await import("./master/manage.ts");
+      const { reloadMaster, statusOf, stopMaster, upgradeMaster } = await import("./master/manage.ts");
       const pidfile = resolved.actionValue!;
       const done = resolved.action === "reload"
         ? await reloadMaster(pidfile)
         : resolved.action === "stop"
         ? await stopMaster(pidfile)
+        : resolved.action === "upgrade"
+        ? await upgradeMaster(pidfile)
         : await statusOf(pidfile, resolved.json === true);
       return void process.stdout.write(`${done}\n`);
     }

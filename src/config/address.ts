@@ -15,6 +15,8 @@ export interface Listener {
   address: Address;
   /** HTTPS: the certificate and key files (absolute paths), read by each worker when it listens, and the setting that gave them */
   tls?: TlsFiles;
+  /** how the operator knows it, where workers are given it otherwise (a socket inherited at an upgrade, a unix socket bound under the master's name first) */
+  name?: string;
 }
 
 export interface TlsFiles {
@@ -43,7 +45,7 @@ export interface TlsMaterial extends Pick<TlsFiles, "clientCerts" | "ciphers"> {
 }
 
 export function formatListener(l: Listener): string {
-  return formatAddress(l.address, l.tls ? "https" : l.protocol);
+  return l.name ?? formatAddress(l.address, l.tls ? "https" : l.protocol);
 }
 
 /**
@@ -51,7 +53,7 @@ export function formatListener(l: Listener): string {
  * on Linux, 104 on macOS and the BSDs). A longer one is truncated by some
  * runtimes, leaving a socket file elsewhere and a misleading error.
  */
-const MAX_SOCKET_PATH = process.platform === "linux" ? 107 : 103;
+export const MAX_SOCKET_PATH = process.platform === "linux" ? 107 : 103;
 
 function unixAddress(text: string, path: string, cwd: string): Address | string {
   if (!path) return `"${text}" names no socket path`;

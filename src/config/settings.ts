@@ -177,6 +177,18 @@ export const SETTINGS = [
     action: "manage",
   },
   {
+    name: "upgrade",
+    section: "Process management",
+    type: "path",
+    default: null,
+    meta: "PIDFILE",
+    help:
+      "Upgrade the tsgw master named in PIDFILE without dropping a connection: USR2 starts a new master from the tsgw on disk with the listening sockets, and once it serves the old one is stopped (TERM); exit 0 when only the new master is left.",
+    reload: false,
+    sources: CLI_ONLY,
+    action: "manage",
+  },
+  {
     name: "status",
     section: "Process management",
     type: "path",

@@ -13,12 +13,16 @@
  *        new one serves; if the new one fails, the old one keeps serving
  *   TERM graceful stop     INT, QUIT fast stop
  *   TTIN one worker more   TTOU one worker fewer    USR1 reopen log files
+ *   USR2 upgrade: a new master from the tsgw on disk, handed the listening
+ *        sockets (upgrade.ts); this one serves on until told to go
+ *   WINCH every worker leaves gracefully, the master stays (after USR2)
  */
-import { readFileSync } from "node:fs";
-import { resolve as resolvePath } from "node:path";
+import { readFileSync, renameSync } from "node:fs";
+import { isatty } from "node:tty";
+import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { createServer as createTcpServer } from "node:net";
 import type { Server } from "node:net";
-import { type Address, formatListener, type Listener } from "../config/address.ts";
+import { type Address, formatListener, type Listener, MAX_SOCKET_PATH } from "../config/address.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/load.ts";
 import { describeError, EXIT, TsgwError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
@@ -26,7 +30,8 @@ import { bindError, prepareUnixPath, removeSocket } from "../runtime/socket-file
 import type { Runtime, WorkerProcess } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
 import { isWorkerMessage, type RequestMetrics, type RetireCause, type WebSocketCounts, WORKER_ENV, type WorkerMessage } from "../protocol/worker.ts";
-import { reportToLauncher } from "./daemon.ts";
+import { reportToLauncher, startMaster, type Word, wordFrom } from "./daemon.ts";
+import { Inheritance, planUpgrade } from "./upgrade.ts";
 import { closeControl, type MasterStatus, removeStaleControls, serveControl } from "./control.ts";
 import { serveStats, type StatsServer } from "./stats.ts";
 import { Tally } from "./tally.ts";
@@ -63,6 +68,7 @@ interface Worker {
   cause?: ExitCause;
   /** its request metrics at the last heartbeat (--metrics, --statsd-host) */
   metrics?: RequestMetrics;
+  connections?: number;
   urls: string[];
   bootError?: { code: number; message: string };
   booted: Promise<void>;
@@ -74,7 +80,7 @@ interface Worker {
 /** why a worker went (a stop of the whole master is none of these) */
 export type ExitCause = "crash" | "timeout" | "reload" | "scale-down" | RetireCause;
 
-const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SIGTTOU", "SIGUSR1"] as const;
+const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 export type Signal = (typeof SIGNALS)[number];
 
 export interface MasterInput {
@@ -108,7 +114,17 @@ export class Arbiter {
   private crashes = 0;
   private backoffTimer?: NodeJS.Timeout;
   private ticker?: NodeJS.Timeout;
+  /** what the workers are given: the listeners, an inherited socket for those an old master handed over */
   private listeners: Listener[] = [];
+  /** the same listeners as the operator knows them (where each is bound), for log lines, the status and clean-up */
+  private named: Listener[] = [];
+  /** in a master started by USR2: what the old master handed over */
+  private inheritance?: Inheritance;
+  /** USR2: the pid of the new master while it starts; then of the one that serves in this one's place */
+  private upgrading?: number;
+  private successor?: number;
+  private upgrades = 0;
+  private lastUpgrade: MasterStatus["lastUpgrade"] = null;
   private reloads = 0;
   private lastReload: MasterStatus["lastReload"] = null;
   private stopping = false;
@@ -170,15 +186,13 @@ export class Arbiter {
   }
 
   private async start(): Promise<void> {
-    const { config } = this;
     removeStaleControls();
     // the control socket first: a second master that finds the pidfile taken asks this one whether it lives
     this.control = await serveControl(process.pid, () => this.status());
-    if (config.pidfile) {
-      await takePidfile(config.pidfile, process.pid);
-      this.pidfileTaken = true;
-    }
-    this.listeners = await this.concreteListeners(this.resolved.listeners);
+    // a new master at an upgrade takes the pidfile once it serves: until then the old master's is the one to read
+    this.inheritance = Inheritance.take(this.input.env);
+    if (!this.inheritance) await this.takePidfile();
+    [this.named, this.listeners] = await this.concreteListeners(this.resolved.listeners);
     if (!this.canOverlap && this.workerCount > 1) {
       throw new TsgwError(
         `${this.runtime.name} cannot serve a unix socket from several workers (its servers cannot share one); use -w 1, a TCP address, or run tsgw on node or deno`,
@@ -187,17 +201,12 @@ export class Arbiter {
     this.checkMigrateReq();
     this.handLogs();
     if (this.input.installSignals !== false) { for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig)); }
-    if (config.stats) this.stats = await serveStats(config.stats, this.input.cwd, () => this.status());
-    if (config.metrics || config.statsdHost) {
-      // loaded only where metrics are asked for
-      const { serveMetrics, startStatsd } = await import("./metrics.ts");
-      const view = () => this.tally.view(this.status(), [...this.workers.values()]);
-      if (config.metrics) this.metricsServer = await serveMetrics(config.metrics, this.input.cwd, view);
-      if (config.statsdHost) this.statsd = startStatsd(config.statsdHost, config.statsdPrefix, view, (m) => this.log.warn(m));
-    }
+    if (!this.inheritance) await this.serveEndpoints();
     await this.hook("onStarting", this.serverInfo());
     this.log.info(
-      `Starting tsgw ${VERSION} on ${this.runtime.name} ${this.runtime.version}: master, ${this.workerCount} worker${this.workerCount === 1 ? "" : "s"}`,
+      `Starting tsgw ${VERSION} on ${this.runtime.name} ${this.runtime.version}: master, ${this.workerCount} worker${this.workerCount === 1 ? "" : "s"}${
+        this.inheritance ? `, upgrading master ${this.inheritance.from}` : ""
+      }`,
     );
     this.generation = 1;
     this.ticker = setInterval(() => this.tick(), TICK_MS);
@@ -209,13 +218,51 @@ export class Arbiter {
     const first = [...this.workers.values()].find((w) => w.generation === 1)!;
     // watching before "Listening at", which is the word that tsgw is up: no change after it is missed
     if (this.config.watch) await this.watch();
-    for (const url of first.urls) this.log.info(`Listening at: ${url} (${process.pid})`);
+    if (this.inheritance) await this.takePidfile();
+    // an inherited socket is named by its address, not by the fd it came as
+    for (const [i, url] of first.urls.entries()) this.log.info(`Listening at: ${this.listeners[i]?.name ?? url} (${process.pid})`);
     this.notifier = SystemdNotifier.fromEnv(this.input.env, (m) => this.log.warn(m));
     void this.notifier?.ready(this.statusLine());
     // the watchdog is fed only while the loop ticks
     this.notifier?.startWatchdog(this.input.env, () => Date.now() - this.lastTick < TICK_MS * 4);
     await this.hook("whenReady", this.serverInfo());
     await reportToLauncher({ ok: true });
+    // the old master lets its endpoints go once it has this master's word
+    if (this.inheritance) void this.serveEndpointsWhenFree();
+  }
+
+  private async takePidfile(): Promise<void> {
+    if (!this.config.pidfile) return;
+    await takePidfile(this.config.pidfile, process.pid);
+    this.pidfileTaken = true;
+  }
+
+  /** The master's own endpoints: --stats, --metrics, statsd (each started once). */
+  private async serveEndpoints(): Promise<void> {
+    const { config } = this;
+    if (config.stats) this.stats ??= await serveStats(config.stats, this.input.cwd, () => this.status());
+    if (config.metrics || config.statsdHost) {
+      // loaded only where metrics are asked for
+      const { serveMetrics, startStatsd } = await import("./metrics.ts");
+      const view = () => this.tally.view(this.status(), [...this.workers.values()]);
+      if (config.metrics) this.metricsServer ??= await serveMetrics(config.metrics, this.input.cwd, view);
+      if (config.statsdHost) this.statsd ??= startStatsd(config.statsdHost, config.statsdPrefix, view, (m) => this.log.warn(m));
+    }
+  }
+
+  /** A new master's endpoints are the old master's until that one has its word: bound as soon as they are let go (tried for 30 s). */
+  private async serveEndpointsWhenFree(): Promise<void> {
+    for (let tries = 1;; tries++) {
+      try {
+        return await this.serveEndpoints();
+      } catch (err) {
+        if (this.stopping) return;
+        if (tries >= 120) {
+          return void this.log.warn(`${describeError(err instanceof TsgwError ? err.message : err)} (still held by master ${this.inheritance!.from}?)`);
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   /**
@@ -385,6 +432,7 @@ export class Arbiter {
       case "ready":
         w.state = w.state === "booting" ? "ready" : w.state;
         w.urls = msg.urls;
+        this.publishSockets();
         w.settle();
         break;
       case "boot-error":
@@ -398,6 +446,7 @@ export class Arbiter {
         // (a beat without them: a worker of another tsgw version)
         if (msg.webSockets) w.webSockets = msg.webSockets;
         if (msg.metrics) w.metrics = msg.metrics;
+        w.connections = msg.connections;
         return;
       case "retire":
         if (w.leave || w.state === "stopping") return;
@@ -421,7 +470,7 @@ export class Arbiter {
     } else {
       // a replacement that failed to boot says why (its boot error would be lost otherwise)
       this.log.warn(`Worker (pid:${w.proc.pid}) exited unexpectedly with ${how}${w.bootError ? `: ${w.bootError.message}` : ""}`);
-      if (w.bootError && /cannot listen on \S*fd:\/\//.test(w.bootError.message)) return this.inheritedSocketLost();
+      if (w.bootError && /cannot listen on \S*fd:\/\//.test(w.bootError.message) && !this.rebindInherited()) return this.inheritedSocketLost();
       if (w.generation === this.generation && this.established.has(w.generation)) {
         // a worker that dies young counts as a crash; back off so a crash at boot does not spin
         if (Date.now() - w.startedAt < 5000) this.backOff();
@@ -443,6 +492,46 @@ export class Arbiter {
     );
     this.exitCode = EXIT.workerBoot;
     this.enqueue(() => this.stop(false));
+  }
+
+  /**
+   * The sockets an old master handed over closed with the last worker that
+   * used them (as systemd's do, above); unlike systemd's, their addresses
+   * are known: the workers bind them afresh. False when there were none.
+   */
+  private rebindInherited(): boolean {
+    if (!this.listeners.some((l, i) => l.address.kind === "fd" && this.named[i]!.address.kind !== "fd")) return false;
+    this.log.warn(
+      "the sockets inherited at the upgrade closed when every worker had died (node:cluster closes them with their last user): binding their addresses afresh",
+    );
+    this.listeners = this.named.map((l) => this.servedAs(l));
+    return true;
+  }
+
+  /** A listener as the workers are given it: a unix socket they share through node:cluster under its binding name (see publishSockets). */
+  private servedAs(l: Listener): Listener {
+    const a = l.address;
+    return a.kind === "unix" && this.runtime.unixSharing === "cluster"
+      ? { ...l, address: { kind: "unix", path: bindingPath(a.path) }, name: formatListener(l) }
+      : l;
+  }
+
+  /**
+   * A unix socket that workers share through node:cluster is bound under a
+   * name of this master's own and renamed into place once a worker serves
+   * it: the runtime unlinks the name it bound when the socket closes, which
+   * after an upgrade would remove the path the new master serves.
+   */
+  private publishSockets(): void {
+    for (const [i, l] of this.listeners.entries()) {
+      const named = this.named[i]!.address;
+      if (l.address.kind !== "unix" || named.kind !== "unix" || l.address.path === named.path) continue;
+      try {
+        renameSync(l.address.path, named.path);
+      } catch {
+        // published already (a worker that joined a socket in use)
+      }
+    }
   }
 
   /** One crash more: no spawn for 100 ms, doubling with each crash in a row, at most 10 s. */
@@ -493,7 +582,62 @@ export class Arbiter {
         this.log.info("Reopened log files");
         for (const w of this.workers.values()) w.proc.kill("SIGUSR1");
         return;
+      case "SIGUSR2":
+        return this.upgrade();
+      case "SIGWINCH":
+        // as Gunicorn, which heeds it only as a daemon
+        if (isatty(0)) return void this.log.info("WINCH ignored: this master runs in a terminal, which sends it at every resize");
+        this.workerCount = 0;
+        this.log.info("Stopping every worker gracefully; the master stays (HUP or TTIN bring workers back, TERM ends it)");
+        return this.manage();
     }
+  }
+
+  /** USR2: a new master from the tsgw on disk, handed this one's sockets; this one serves on until WINCH or TERM. */
+  private upgrade(): void {
+    if (this.upgrading) return void this.log.warn(`an upgrade is under way already: new master ${this.upgrading} is starting`);
+    if (this.successor) return void this.log.warn(`this master was upgraded already: master ${this.successor} serves (TERM this one to end it)`);
+    const plan = planUpgrade(this.runtime, this.resolved.listeners, this.named, this.listeners);
+    if (typeof plan === "string") return this.upgraded(undefined, { ok: false, message: `cannot upgrade: ${plan}` });
+    const { pidfile } = this.config;
+    if (pidfile) {
+      try {
+        renameSync(pidfile, `${pidfile}.oldbin`);
+      } catch (err) {
+        return this.upgraded(undefined, { ok: false, message: `cannot rename the pidfile to ${pidfile}.oldbin: ${(err as Error).message}` });
+      }
+    }
+    const child = startMaster(this.runtime, this.input.argv, plan.env, { detached: false, out: "inherit", fds: plan.fds });
+    const pid = (this.upgrading = child.pid ?? 0);
+    this.log.info(`Upgrading: new master started with pid ${pid}`);
+    void wordFrom(child).then((word) => this.enqueue(async () => this.upgraded(pid, word)));
+  }
+
+  /** The new master's word (`pid` undefined: none was started). */
+  private upgraded(pid: number | undefined, word: Word): void {
+    this.upgrading = undefined;
+    this.upgrades++;
+    if (word.ok) {
+      this.successor = word.pid;
+      this.lastUpgrade = { ok: true, pid: word.pid };
+      // the endpoints (--stats, --metrics) are the new master's now
+      this.stats?.close();
+      this.metricsServer?.close();
+      this.stats = this.metricsServer = undefined;
+      void this.notifier?.handOver(word.pid);
+      return void this.log.info(`Upgraded: master ${word.pid} serves; WINCH stops this master's workers, TERM ends this master (${process.pid})`);
+    }
+    const { pidfile } = this.config;
+    if (pidfile && pid !== undefined) {
+      try {
+        renameSync(`${pidfile}.oldbin`, pidfile);
+      } catch {
+        // moved by the operator meanwhile
+      }
+    }
+    const error = pid === undefined ? word.message : `new master ${pid}: ${word.message}`;
+    this.lastUpgrade = { ok: false, error };
+    this.log.error(`upgrade failed, this master keeps serving: ${error}`);
   }
 
   private async reload(): Promise<void> {
@@ -547,7 +691,8 @@ export class Arbiter {
   private async stop(graceful: boolean): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    void this.notifier?.stopping();
+    // (after an upgrade, systemd is watching the new master)
+    if (!this.successor) void this.notifier?.stopping();
     clearInterval(this.ticker);
     clearTimeout(this.backoffTimer);
     const all = [...this.workers.values()];
@@ -586,12 +731,14 @@ export class Arbiter {
 
   private cleanup(): void {
     if (this.config.pidfile && this.pidfileTaken) removePidfile(this.config.pidfile, process.pid);
+    if (this.config.pidfile) removePidfile(`${this.config.pidfile}.oldbin`, process.pid);
     closeControl(this.control, process.pid);
     this.stats?.close();
     this.metricsServer?.close();
     this.watcher?.close();
     this.statsd?.close();
-    for (const l of this.listeners) removeSocket(l.address);
+    // after an upgrade (or during one) the sockets are the new master's
+    if (!this.successor && !this.upgrading) { for (const l of [...this.named, ...this.listeners]) removeSocket(l.address); }
   }
 
   /** Workers that run as another user must be able to reopen their log files after a rotation: create and give them. */
@@ -648,8 +795,10 @@ export class Arbiter {
       generation: this.generation,
       reloads: this.reloads,
       lastReload: this.lastReload,
+      upgrades: this.upgrades,
+      lastUpgrade: this.lastUpgrade,
       gracefulTimeout: this.config.gracefulTimeout,
-      listeners: this.listeners.map((l) => formatListener(l)),
+      listeners: this.named.map((l) => formatListener(l)),
       workers: [...this.workers.values()]
         .sort((a, b) => a.generation - b.generation || a.slot - b.slot)
         .map((w) => ({
@@ -672,19 +821,37 @@ export class Arbiter {
 
   /**
    * Before any worker starts: stale unix sockets checked once here (workers
-   * share them), and port 0 made concrete so every worker binds the same port.
+   * share them), and port 0 made concrete so every worker binds the same
+   * port; what an old master handed over is taken as it is. Each listener
+   * as the operator knows it, and as the workers are given it.
    */
-  private async concreteListeners(listeners: Listener[]): Promise<Listener[]> {
-    const out: Listener[] = [];
+  private async concreteListeners(listeners: Listener[]): Promise<[named: Listener[], served: Listener[]]> {
+    const named: Listener[] = [];
+    const served: Listener[] = [];
     for (const l of listeners) {
+      const inherited = this.inheritance?.claim(l);
+      if (inherited) {
+        named.push(inherited.named);
+        served.push(inherited.served);
+        continue;
+      }
       const a = l.address;
       if (a.kind === "unix") await prepareUnixPath(a.path);
       // a bind without SO_REUSEPORT fails where anything listens, SO_REUSEPORT or not: workers that share
       // the port with SO_REUSEPORT (Bun, Deno) would otherwise join another server's port silently
-      out.push(a.kind === "tcp" ? { ...l, address: { ...a, port: await probePort(a) } } : l);
+      const bound = a.kind === "tcp" ? { ...l, address: { ...a, port: await probePort(a) } } : l;
+      named.push(bound);
+      served.push(this.servedAs(bound));
     }
-    return out;
+    for (const key of this.inheritance?.closeUnclaimed() ?? []) this.log.info(`${key} is no longer configured: closed the socket the old master handed over`);
+    return [named, served];
   }
+}
+
+/** The name a shared unix socket is bound under until it is published (see publishSockets), where the OS allows one that long. */
+function bindingPath(path: string): string {
+  const own = join(dirname(path), `.${basename(path)}.${process.pid}`);
+  return Buffer.byteLength(own) <= MAX_SOCKET_PATH ? own : path;
 }
 
 /** Bind the address for a moment (port 0: a free port), so a port something else serves is refused before any worker starts. */

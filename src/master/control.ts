@@ -21,6 +21,9 @@ export interface MasterStatus {
   generation: number;
   reloads: number;
   lastReload: { ok: boolean; error?: string } | null;
+  /** USR2 upgrades tried, and how the last one went (the new master's pid, or why it failed) */
+  upgrades: number;
+  lastUpgrade: { ok: boolean; pid?: number; error?: string } | null;
   gracefulTimeout: number;
   listeners: string[];
   workers: WorkerStatus[];

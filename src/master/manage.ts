@@ -1,7 +1,7 @@
-/** `tsgw --reload PIDFILE` and `tsgw --stop PIDFILE`: drive a running master from shell scripts. */
+/** `tsgw --reload|--stop|--upgrade|--status PIDFILE`: drive a running master from shell scripts. */
 import { TsgwError } from "../errors.ts";
 import { askMaster } from "./control.ts";
-import { isAlive, masterFromPidfile } from "./pidfile.ts";
+import { isAlive, masterFromPidfile, readPidfile } from "./pidfile.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -26,12 +26,39 @@ export async function reloadMaster(pidfile: string, timeoutMs = 120_000): Promis
 /** TERM the master; resolves once it is gone, throws when it outlives its graceful timeout. */
 export async function stopMaster(pidfile: string): Promise<string> {
   const status = await masterFromPidfile(pidfile);
-  process.kill(status.pid, "SIGTERM");
-  const limit = (status.gracefulTimeout + 5) * 1000;
-  for (const start = Date.now(); Date.now() - start < limit; await sleep(50)) {
-    if (!isAlive(status.pid)) return `tsgw ${status.pid} stopped`;
+  await stopped(status.pid, status.gracefulTimeout);
+  return `tsgw ${status.pid} stopped`;
+}
+
+async function stopped(pid: number, gracefulTimeout: number): Promise<void> {
+  process.kill(pid, "SIGTERM");
+  const limit = (gracefulTimeout + 5) * 1000;
+  for (const start = Date.now(); Date.now() - start < limit; await sleep(50)) if (!isAlive(pid)) return;
+  throw new TsgwError(`tsgw ${pid} did not exit within its graceful timeout (${gracefulTimeout}s) plus 5s`);
+}
+
+/**
+ * USR2 the master, wait until the new one serves (it then holds the
+ * pidfile), and TERM the old one: resolves once only the new one is left;
+ * throws with the reason when the new master failed (the old one serves on).
+ */
+export async function upgradeMaster(pidfile: string, timeoutMs = 120_000): Promise<string> {
+  const before = await masterFromPidfile(pidfile);
+  process.kill(before.pid, "SIGUSR2");
+  for (const start = Date.now(); Date.now() - start < timeoutMs; await sleep(100)) {
+    const now = await askMaster(before.pid);
+    if (!now) {
+      if (!isAlive(before.pid)) throw new TsgwError(`tsgw master ${before.pid} exited during the upgrade`);
+      continue;
+    }
+    if (now.upgrades <= before.upgrades) continue;
+    if (!now.lastUpgrade?.ok) throw new TsgwError(`upgrade of tsgw ${before.pid} failed, it keeps serving: ${now.lastUpgrade?.error ?? "unknown error"}`);
+    const pid = now.lastUpgrade.pid!;
+    await stopped(before.pid, before.gracefulTimeout);
+    if (!isAlive(pid)) throw new TsgwError(`the new tsgw master ${pid} exited after the upgrade`);
+    return `tsgw ${before.pid} upgraded: master ${pid} serves${readPidfile(pidfile) === pid ? "" : ` (pidfile ${pidfile} does not name it)`}`;
   }
-  throw new TsgwError(`tsgw ${status.pid} did not exit within its graceful timeout (${status.gracefulTimeout}s) plus 5s`);
+  throw new TsgwError(`upgrade of tsgw ${before.pid} did not finish within ${timeoutMs / 1000}s`);
 }
 
 /** `tsgw --status PIDFILE [--json]`: the master's stats, as a table or as the JSON document. */

@@ -48,6 +48,9 @@ export function renderMetrics(v: MetricsView): string {
     ].join("\n"),
     family("tsgw_response_bytes_total", "counter", "Response body bytes, as their content-length says.", [[{}, r.bytesOut]]),
     family("tsgw_requests_in_flight", "gauge", "Requests being served now.", [[{}, v.inFlight]]),
+    ...(v.connections === undefined
+      ? []
+      : [family("tsgw_connections_open", "gauge", "Client connections open now (where the workers' servers show them).", [[{}, v.connections]])]),
     family("tsgw_websockets_open", "gauge", "WebSocket connections open now.", [[{}, v.webSockets.open]]),
     family("tsgw_websockets_opened_total", "counter", "WebSocket connections opened.", [[{}, v.webSockets.opened]]),
     family("tsgw_websocket_messages_total", "counter", "WebSocket messages, by direction.", [
@@ -139,6 +142,7 @@ export function startStatsd(target: string, prefix: string, view: () => MetricsV
     lines.push(
       `${name("workers")}:${v.workers.length}|g`,
       `${name("requests.in_flight")}:${v.inFlight}|g`,
+      ...(v.connections === undefined ? [] : [`${name("connections.open")}:${v.connections}|g`]),
       `${name("websockets.open")}:${v.webSockets.open}|g`,
     );
     lines.push(`${name("memory.rss")}:${v.workers.reduce((n, w) => n + w.rss, 0)}|g`);

@@ -34,9 +34,14 @@ export class SystemdNotifier {
 
   /** send these assignments, in order after the ones before */
   private send(...fields: string[]): Promise<void> {
+    return this.sendFor(process.pid, fields);
+  }
+
+  /** `pid`: the main process systemd is to watch (MAINPID=) */
+  private sendFor(pid: number, fields: string[]): Promise<void> {
     this.queue = this.queue.then(() =>
       new Promise<void>((resolve) => {
-        const child = spawn(TOOL!, [`--pid=${process.pid}`, ...fields], { stdio: ["ignore", "ignore", "pipe"] });
+        const child = spawn(TOOL!, [`--pid=${pid}`, ...fields], { stdio: ["ignore", "ignore", "pipe"] });
         let err = "";
         child.stderr.on("data", (d) => (err += d));
         child.on("error", (e) => (this.onProblem(`systemd-notify: ${e.message}`), resolve()));
@@ -57,6 +62,12 @@ export class SystemdNotifier {
 
   stopping(): Promise<void> {
     return this.send("STOPPING=1", "STATUS=stopping");
+  }
+
+  /** another master serves in this one's place (USR2): systemd is to watch it, and this one feeds the watchdog no more */
+  handOver(pid: number): Promise<void> {
+    clearInterval(this.watchdog);
+    return this.sendFor(pid, [`STATUS=upgraded: master ${pid} serves`]);
   }
 
   status(text: string): Promise<void> {

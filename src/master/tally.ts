@@ -19,6 +19,7 @@ export interface TalliedWorker {
   abandoned: boolean;
   cause?: string;
   metrics?: RequestMetrics;
+  connections?: number;
 }
 
 /** Everything a scrape or a statsd flush reports, at one moment. */
@@ -29,6 +30,8 @@ export interface MetricsView {
   webSockets: { open: number; opened: number; messagesIn: number; messagesOut: number };
   restarts: Record<string, number>;
   inFlight: number;
+  /** connections open now, summed over the workers that can count theirs; undefined where none can */
+  connections?: number;
   workers: { slot: number; generation: number; rss: number }[];
 }
 
@@ -75,6 +78,7 @@ export class Tally {
       webSockets,
       restarts: { ...this.restarts },
       inFlight: live.reduce((n, w) => n + w.inFlight, 0),
+      connections: live.some((w) => w.connections !== undefined) ? live.reduce((n, w) => n + (w.connections ?? 0), 0) : undefined,
       workers: live.map((w) => ({ slot: w.slot, generation: w.generation, rss: w.rss })),
     };
   }

@@ -26,7 +26,17 @@ export const WORKER_ENV = {
 export type WorkerMessage =
   | { tsgw: "ready"; id: number; urls: string[] }
   | { tsgw: "boot-error"; id: number; code: number; message: string }
-  | { tsgw: "beat"; id: number; requests: number; inFlight: number; rss: number; webSockets: WebSocketCounts; metrics?: RequestMetrics }
+  | {
+    tsgw: "beat";
+    id: number;
+    requests: number;
+    inFlight: number;
+    rss: number;
+    webSockets: WebSocketCounts;
+    metrics?: RequestMetrics;
+    /** connections open now, where the worker's servers show them (see runtime/connection-count.ts) */
+    connections?: number;
+  }
   | { tsgw: "retire"; id: number; reason: string; cause: RetireCause };
 
 /** why a worker asks to be replaced */

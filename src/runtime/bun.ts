@@ -1,7 +1,7 @@
 /** Bun shim: Bun.serve for fetch apps, Bun's node:http for Node listeners, Bun.listen for raw connections. */
 import { formatAddress } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
-import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
+import { forkMaster, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
 import type { FetchHandler, RemoteAddr, RequestInfo } from "../app/contract.ts";
 import { guardFetch } from "../app/guard.ts";
@@ -251,7 +251,7 @@ export const runtime: Runtime = {
   unixSharing: "none",
   tcpSharing: "reusePort",
   spawnWorker: spawnClusterWorker,
-  spawnDaemon: forkDetached,
+  spawnMaster: forkMaster,
   toMaster: sendToMaster,
   setGroups: setGroupsProcess,
   installGlobals() {},

@@ -20,7 +20,7 @@
 import type { ChildProcess } from "node:child_process";
 import type { Cluster } from "node:cluster";
 import { createRequire } from "node:module";
-import type { WorkerEvents, WorkerProcess } from "./types.ts";
+import type { MasterSpawn, WorkerEvents, WorkerProcess } from "./types.ts";
 
 /**
  * Workers accept from the shared listening socket themselves (SCHED_NONE)
@@ -74,10 +74,16 @@ export function sendToMaster(message: object): void {
 }
 
 /**
- * The daemon (-D): this same program again, detached in a session of its
- * own, its output on `out`, with an IPC channel to report how its start went.
+ * Another master: this same program again, with an IPC channel to report
+ * how its start went (the daemon to the command that launched it, a
+ * successor to the master it replaces).
  */
-export function forkDetached(env: Record<string, string>, out: number, execArgv?: string[]): ChildProcess {
+export function forkMaster(env: Record<string, string>, how: MasterSpawn, execArgv?: string[]): ChildProcess {
   const { fork } = createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
-  return fork(process.argv[1]!, process.argv.slice(2), { detached: true, stdio: ["ignore", out, out, "ipc"], env: { ...process.env, ...env }, execArgv });
+  return fork(process.argv[1]!, process.argv.slice(2), {
+    detached: how.detached,
+    stdio: ["ignore", how.out, how.out, "ipc", ...how.fds],
+    env: { ...process.env, ...env },
+    execArgv,
+  });
 }

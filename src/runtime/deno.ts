@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { bytesOnly } from "../app/body-stream.ts";
 import { installRequestCompat } from "../app/light/globals.ts";
 import { countWebSocket, webSockets } from "../app/upgrade.ts";
-import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
+import { forkMaster, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import type { AdoptedServer, FetchHandler, RequestInfo, TrapServers } from "../app/contract.ts";
 import { listenNative } from "./native-server.ts";
 import { workerConfig } from "./deno-config.ts";
@@ -159,7 +159,7 @@ export const runtime: Runtime = {
     if (config) DENO_FLAGS = [...DENO_FLAGS, "--config", config];
   },
   spawnWorker: (env, events) => spawnClusterWorker(env, events, DENO_FLAGS),
-  spawnDaemon: (env, out) => forkDetached(env, out, DENO_FLAGS),
+  spawnMaster: (env, how) => forkMaster(env, how, DENO_FLAGS),
   toMaster: sendToMaster,
   installGlobals: installBytesOnlyResponse,
   setGroups: setGroupsLibc,

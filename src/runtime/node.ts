@@ -1,7 +1,7 @@
 /** Node shim: node:http for both interfaces, libuv handles for raw connections, jiti for TypeScript modules. */
 import { pathToFileURL } from "node:url";
 import { installLightGlobals } from "../app/light/globals.ts";
-import { forkDetached, sendToMaster, spawnClusterWorker } from "./cluster.ts";
+import { forkMaster, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
 import { dirname } from "node:path";
@@ -52,7 +52,7 @@ export const runtime: Runtime = {
   unixSharing: "cluster",
   tcpSharing: "cluster",
   spawnWorker: spawnClusterWorker,
-  spawnDaemon: forkDetached,
+  spawnMaster: forkMaster,
   toMaster: sendToMaster,
   async importModule(file) {
     if (needsTransform(file)) {

@@ -3,9 +3,9 @@
  * socket files, socket permissions, one-line bind errors, and listening a
  * node:net server on an Address.
  */
-import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, readdirSync, readFileSync, readlinkSync, unlinkSync } from "node:fs";
 import type { Server as NetServer } from "node:net";
-import { type Address, formatAddress } from "../config/address.ts";
+import { type Address, type BindAddress, formatAddress } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
 
 /** Make a unix socket path usable: remove a stale socket file, refuse one a live process serves. */
@@ -31,7 +31,13 @@ export async function prepareUnixPath(path: string): Promise<void> {
 }
 
 export function chmodSocket(address: Address, mode: number): void {
-  if (address.kind === "unix") chmodSync(address.path, mode);
+  if (address.kind !== "unix") return;
+  try {
+    chmodSync(address.path, mode);
+  } catch (err) {
+    // a socket shared through node:cluster that the master has renamed into place: the first worker set its mode
+    if ((err as { code?: string }).code !== "ENOENT") throw err;
+  }
 }
 
 export function removeSocket(address: Address): void {
@@ -77,4 +83,69 @@ export function listenOn(server: NetServer, address: Address, scheme?: string): 
     else if (address.kind === "fd") server.listen({ fd: address.fd }, ready);
     else server.listen(address.port, address.host, ready);
   });
+}
+
+/**
+ * The file descriptor of this process's listening socket on `address`, read
+ * from Linux's /proc: node:cluster keeps the sockets its workers share in
+ * handles of its own, which name no fd. Undefined when this process holds
+ * none there (workers that bind with SO_REUSEPORT hold their own), or where
+ * there is no /proc.
+ */
+export function listeningFd(address: BindAddress): number | undefined {
+  const byInode = new Map<string, number>();
+  try {
+    for (const name of readdirSync("/proc/self/fd")) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${name}`));
+        if (m) byInode.set(m[1]!, Number(name));
+      } catch {
+        // closed while listed
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return address.kind === "unix" ? unixListener(address.path, byInode) : tcpListener(address, byInode);
+}
+
+/** /proc/net/unix: Num RefCount Protocol Flags Type St Inode Path; a listening socket has __SO_ACCEPTCON (0x10000) in its flags */
+function unixListener(path: string, byInode: Map<string, number>): number | undefined {
+  for (const line of procLines("unix")) {
+    const f = line.trim().split(/\s+/);
+    if (f[7] === path && (parseInt(f[3]!, 16) & 0x10000) !== 0 && byInode.has(f[6]!)) return byInode.get(f[6]!);
+  }
+  return undefined;
+}
+
+/** /proc/net/tcp and tcp6: sl local_address rem_address st ... inode (st 0A: LISTEN); the address in hex, in host byte order per 32-bit word */
+function tcpListener(address: { host: string; port: number }, byInode: Map<string, number>): number | undefined {
+  const found: { ip: string; fd: number }[] = [];
+  for (const table of ["tcp", "tcp6"]) {
+    for (const line of procLines(table)) {
+      const f = line.trim().split(/\s+/);
+      const [ip, port] = (f[1] ?? "").split(":");
+      if (f[3] !== "0A" || parseInt(port ?? "", 16) !== address.port || !byInode.has(f[9]!)) continue;
+      found.push({ ip: procIp(ip!), fd: byInode.get(f[9]!)! });
+    }
+  }
+  // several only where one port is bound on several addresses: the one named
+  return (found.length === 1 ? found[0] : found.find((s) => s.ip === address.host))?.fd;
+}
+
+function procLines(table: string): string[] {
+  try {
+    return readFileSync(`/proc/net/${table}`, "utf8").split("\n").slice(1);
+  } catch {
+    return [];
+  }
+}
+
+/** 0100007F -> 127.0.0.1; 32 hex digits -> the IPv6 address, compressed as Node writes it */
+function procIp(hex: string): string {
+  const words = hex.match(/.{8}/g) ?? [];
+  const bytes = words.flatMap((w) => [w.slice(6, 8), w.slice(4, 6), w.slice(2, 4), w.slice(0, 2)].map((b) => parseInt(b, 16)));
+  if (bytes.length === 4) return bytes.join(".");
+  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16));
+  return new URL(`http://[${groups.join(":")}]/`).hostname.slice(1, -1);
 }

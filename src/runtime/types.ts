@@ -61,6 +61,16 @@ export interface WorkerProcess {
   kill(signal: NodeJS.Signals): void;
 }
 
+/** How a master starts another master: the daemon (-D), or its successor at an upgrade (USR2). */
+export interface MasterSpawn {
+  /** a new session of its own (the daemon), or in this one (a successor, which this master's supervisor keeps watching) */
+  detached: boolean;
+  /** its stdout and stderr: a file descriptor (the daemon's log file), or this master's own */
+  out: number | "inherit";
+  /** listening sockets it inherits, as its file descriptors 4, 5, ... (3 is the IPC channel) */
+  fds: number[];
+}
+
 export interface WorkerEvents {
   onMessage(message: unknown): void;
   onExit(code: number | null, signal: string | null): void;
@@ -135,8 +145,8 @@ export interface Runtime {
   configureWorkers?(appDir: string): void;
   /** start a worker: this same program again, told by `env` that it is one */
   spawnWorker(env: Record<string, string>, events: WorkerEvents): WorkerProcess;
-  /** start the daemon (-D): this same program, detached, its output on the file descriptor `out`, with an IPC channel */
-  spawnDaemon(env: Record<string, string>, out: number): import("node:child_process").ChildProcess;
+  /** start another master (the daemon of -D, a successor at USR2): this same program, with an IPC channel */
+  spawnMaster(env: Record<string, string>, how: MasterSpawn): import("node:child_process").ChildProcess;
   /** in a worker: a message for the master */
   toMaster(message: object): void;
   /** put the serving globals in place (Node: the light Request/Response; Deno: a Response that encodes string chunks), before the app is imported */

@@ -4,6 +4,7 @@
  * retirement) and stop on its signals. A boot failure is reported with its
  * exit code and message, so the master can tell the operator in one line.
  */
+import { connections } from "../runtime/connection-count.ts";
 import { closeSync, openSync } from "node:fs";
 import type { Listener } from "../config/address.ts";
 import { resolveConfig } from "../config/load.ts";
@@ -79,6 +80,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
       rss,
       webSockets,
       ...(metrics ? { metrics: metrics.snapshot() } : {}),
+      ...(metrics && connections.counted ? { connections: connections.open } : {}),
     });
     const checkFds = fdWatch(log);
     const beat = () => {

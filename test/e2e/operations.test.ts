@@ -9,7 +9,22 @@ import { createSocket } from "node:dgram";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ask, BINARY, commandFor, engineOf, freePort, oneLine, ROOT, RUNTIMES, runTsgw, systemTool, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
+import {
+  ask,
+  BINARY,
+  commandFor,
+  engineOf,
+  freePort,
+  oneLine,
+  rawSend,
+  ROOT,
+  RUNTIMES,
+  runTsgw,
+  systemTool,
+  tempDir,
+  waitForLog,
+  withTsgw,
+} from "../helpers/tsgw.ts";
 
 const { path: PROMETHEUS, skip: PROMETHEUS_SKIP } = systemTool(["/usr/bin/prometheus", "/usr/local/bin/prometheus"], "prometheus", "Prometheus scrape");
 
@@ -165,6 +180,25 @@ for (const rt of RUNTIMES) {
         } finally {
           await prom.stop();
         }
+      });
+    });
+
+    test("--metrics: open connections where the workers' servers show them (node:http on every runtime); no figure where they do not (Bun.serve, Deno.serve)", async () => {
+      const metrics = await freePort();
+      await withTsgw(rt, ["test/fixtures/node-plain.mjs", "-b", "127.0.0.1:0", "-w", "2", "--metrics", String(metrics)], async (server) => {
+        // three keep-alive connections, each with a request answered, left open
+        const held = await Promise.all([1, 2, 3].map(() => rawSend(server.port, "GET / HTTP/1.1\r\nhost: x\r\n\r\n")));
+        const open = await eventually(() => scrape(metrics), (m) => m.get("tsgw_connections_open") === 3);
+        assert.equal(open.get("tsgw_connections_open"), 3);
+        for (const h of held) h.sock.destroy();
+        const closed = await eventually(() => scrape(metrics), (m) => m.get("tsgw_connections_open") === 0);
+        assert.equal(closed.get("tsgw_connections_open"), 0);
+      });
+      const native = engineOf(rt) !== "node";
+      await withTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--metrics", String(metrics)], async (server) => {
+        await ask(server);
+        const seen = await eventually(() => scrape(metrics), (m) => m.has('tsgw_requests_total{method="GET",status="2xx"}'));
+        assert.equal(seen.has("tsgw_connections_open"), !native, "fetch apps on Bun.serve and Deno.serve report no connection count");
       });
     });
 

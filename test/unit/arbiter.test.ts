@@ -84,7 +84,7 @@ async function rig(args: string[], opts: { autoBoot?: boolean; unixOnly?: boolea
       if (opts.autoBoot !== false) setImmediate(() => w.ready());
       return w;
     },
-    spawnDaemon: () => {
+    spawnMaster: () => {
       throw new Error("not in these tests");
     },
     toMaster() {},
