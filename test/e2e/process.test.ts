@@ -4,19 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import {
-  ask,
-  commandFor,
-  engineOf,
-  FIXTURES,
-  oneLine,
-  RUNTIMES,
-  runTsgw,
-  startTsgw,
-  tempDir,
-  waitForLog,
-  withTsgw,
-} from "../helpers/tsgw.ts";
+import { ask, commandFor, engineOf, FIXTURES, oneLine, RUNTIMES, runTsgw, startTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
 import { loadLoop, ready, reloadLossReason, until } from "../helpers/master.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
