@@ -73,7 +73,10 @@ const ATOMS: Record<string, Atom> = {
   H: (r) => r.protocol,
   s: (r) => String(r.status),
   B: (r) => String(r.length ?? 0),
-  b: (r) => (r.length ? String(r.length) : "-"),
+  b: (r) => {
+    const n = r.length;
+    return n ? String(n) : "-";
+  },
   f: (r) => dash(r.requestHeader("referer")),
   a: (r) => dash(r.requestHeader("user-agent")),
   T: (r) => String(Math.floor(r.elapsed / 1000)),
@@ -128,6 +131,7 @@ export function compileAccessFormat(format: string): (r: AccessRecord) => string
 
 export class AccessLog {
   private readonly format: (r: AccessRecord) => string;
+  private queue: AccessRecord[] = [];
 
   /** `target` is buffered (openLogTarget(path, 1, true)) */
   constructor(
@@ -135,9 +139,27 @@ export class AccessLog {
     format: string,
   ) {
     this.format = compileAccessFormat(format);
+    // (before the target's own flush at exit, which was registered first: a drain then flush)
+    process.on("exit", () => (this.drain(), this.target.flush()));
   }
 
+  /** a record read as its request ends (a fetch Request, which the runtime lets go of once answered): its line now */
   log(record: AccessRecord): void {
     this.target.write(this.format(record) + "\n");
   }
+
+  /**
+   * A record that stays readable after its request ended (node:http's
+   * request and response): its line is made once the event-loop turn's
+   * other responses are out, so no response waits for a log line.
+   */
+  later(record: AccessRecord): void {
+    if (this.queue.push(record) === 1) setImmediate(this.drain);
+  }
+
+  private readonly drain = (): void => {
+    const records = this.queue;
+    this.queue = [];
+    for (const r of records) this.target.write(this.format(r) + "\n");
+  };
 }

@@ -25,10 +25,10 @@ export class RequestCounter implements RequestObserver {
     private readonly metrics?: MetricsCollector,
   ) {}
 
-  /** a finished request, to the access log and the metrics */
+  /** a finished node:http request (its objects stay readable), to the access log and the metrics */
   private done(record: AccessRecord): void {
     this.finished++;
-    this.access?.log(record);
+    this.access?.later(record);
     this.metrics?.add(record.method, record.status, record.elapsed, record.length);
   }
 
@@ -270,10 +270,20 @@ class UpgradeRecord extends NodeRequestRecord {
   }
 }
 
+/** content-length -> Content-Length, remembered per name */
+const TITLE_CASE = new Map<string, string>();
+function titleCase(name: string): string {
+  let t = TITLE_CASE.get(name);
+  if (t === undefined) TITLE_CASE.set(name, t = name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase()));
+  return t;
+}
+
 function headerInHead(head: unknown, name: string): string | undefined {
   if (typeof head !== "string") return undefined;
-  // names as tsgw's fetch bridge writes them (lower case) are found without lowering the whole head
+  // names as tsgw's fetch bridge writes them (lower case), or as node:http adds them (Content-Length), are
+  // found without lowering the whole head
   let at = head.indexOf(`\r\n${name}:`);
+  if (at < 0) at = head.indexOf(`\r\n${titleCase(name)}:`);
   if (at < 0) at = head.toLowerCase().indexOf(`\r\n${name}:`);
   if (at < 0) return undefined;
   const start = at + name.length + 3;
