@@ -386,40 +386,23 @@ function comparisons(): Comparison[] {
       });
     }
     const accessLog = join(WORK, `access-${rt}.log`);
-    out.push({
+    const accessRow = (workers: number, candidateName: string, format: string[], target: number | null): Comparison => ({
       group: "access log",
       runtime: rt,
-      name: "fetch app, 1 process, hello",
+      name: workers === 1 ? "fetch app, 1 process, hello" : `fetch app, ${workers} workers, hello`,
       workload: "hello",
       baselineName: "tsgw, access log off",
-      baseline: tsgwOn(cmd, HELLO, 1),
-      candidateName: "tsgw, access log on",
-      candidate: tsgwOn(cmd, HELLO, 1, ["--access-log", accessLog]),
-      target: 0.95,
+      baseline: tsgwOn(cmd, HELLO, workers),
+      candidateName,
+      candidate: tsgwOn(cmd, HELLO, workers, ["--access-log", accessLog, ...format]),
+      target,
     });
-    // the same line with the client address from the proxy's header: what %(h)s costs on its own (docs/benchmarks.md)
-    out.push({
-      group: "access log",
-      runtime: rt,
-      name: "fetch app, 1 process, hello",
-      workload: "hello",
-      baselineName: "tsgw, access log off",
-      baseline: tsgwOn(cmd, HELLO, 1),
-      candidateName: "on, no %(h)s",
-      candidate: tsgwOn(cmd, HELLO, 1, ["--access-log", accessLog, "--access-log-format", NO_PEER_FORMAT]),
-      target: null,
-    });
-    out.push({
-      group: "access log",
-      runtime: rt,
-      name: `fetch app, ${WORKERS} workers, hello`,
-      workload: "hello",
-      baselineName: "tsgw, access log off",
-      baseline: tsgwOn(cmd, HELLO, WORKERS),
-      candidateName: "tsgw, access log on",
-      candidate: tsgwOn(cmd, HELLO, WORKERS, ["--access-log", accessLog]),
-      target: 0.95,
-    });
+    out.push(
+      accessRow(1, "tsgw, access log on", [], 0.95),
+      // the same line with the client address from the proxy's header: what %(h)s costs on its own (docs/benchmarks.md)
+      accessRow(1, "on, no %(h)s", ["--access-log-format", NO_PEER_FORMAT], null),
+      accessRow(WORKERS, "tsgw, access log on", [], 0.95),
+    );
   }
   for (const rt of engines) {
     // a 16 KB stylesheet: tsgw's --static-map against the runtime's own file serving and express.static

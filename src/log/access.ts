@@ -132,6 +132,8 @@ export function compileAccessFormat(format: string): (r: AccessRecord) => string
 export class AccessLog {
   private readonly format: (r: AccessRecord) => string;
   private queue: AccessRecord[] = [];
+  /** the format reads the connection's TLS (ssl_* variables), which a runtime may let go of once the response closed (Deno) */
+  private readonly readsConnection: boolean;
 
   /** `target` is buffered (openLogTarget(path, 1, true)) */
   constructor(
@@ -139,6 +141,7 @@ export class AccessLog {
     format: string,
   ) {
     this.format = compileAccessFormat(format);
+    this.readsConnection = /%\(\{ssl_[^}]*\}e\)s/i.test(format);
     // (before the target's own flush at exit, which was registered first: a drain then flush)
     process.on("exit", () => (this.drain(), this.target.flush()));
   }
@@ -154,6 +157,7 @@ export class AccessLog {
    * other responses are out, so no response waits for a log line.
    */
   later(record: AccessRecord): void {
+    if (this.readsConnection) return this.log(record);
     if (this.queue.push(record) === 1) setImmediate(this.drain);
   }
 

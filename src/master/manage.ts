@@ -1,26 +1,43 @@
 /** `tsgw --reload|--stop|--upgrade|--status PIDFILE`: drive a running master from shell scripts. */
 import { TsgwError } from "../errors.ts";
-import { askMaster } from "./control.ts";
+import { askMaster, type MasterStatus } from "./control.ts";
 import { isAlive, masterFromPidfile, readPidfile } from "./pidfile.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** HUP the master; resolves once the new generation serves, throws with the reason when the reload failed. */
-export async function reloadMaster(pidfile: string, timeoutMs = 120_000): Promise<string> {
+/**
+ * Signal the master a pidfile names and poll its status until `settled`
+ * gives the outcome (or throws it); `what` names the operation in errors.
+ */
+async function signalAndWait<T>(
+  pidfile: string,
+  signal: NodeJS.Signals,
+  what: string,
+  settled: (before: MasterStatus, now: MasterStatus) => T | undefined,
+  timeoutMs = 120_000,
+): Promise<{ before: MasterStatus; outcome: T }> {
   const before = await masterFromPidfile(pidfile);
-  process.kill(before.pid, "SIGHUP");
+  process.kill(before.pid, signal);
   for (const start = Date.now(); Date.now() - start < timeoutMs; await sleep(100)) {
     const now = await askMaster(before.pid);
     if (!now) {
-      if (!isAlive(before.pid)) throw new TsgwError(`tsgw master ${before.pid} exited during the reload`);
+      if (!isAlive(before.pid)) throw new TsgwError(`tsgw master ${before.pid} exited during the ${what}`);
       continue;
     }
-    if (now.reloads > before.reloads) {
-      if (now.lastReload?.ok) return `tsgw ${before.pid} reloaded: generation ${now.generation} serves`;
-      throw new TsgwError(`reload of tsgw ${before.pid} failed, the old workers keep serving: ${now.lastReload?.error ?? "unknown error"}`);
-    }
+    const outcome = settled(before, now);
+    if (outcome !== undefined) return { before, outcome };
   }
-  throw new TsgwError(`reload of tsgw ${before.pid} did not finish within ${timeoutMs / 1000}s`);
+  throw new TsgwError(`${what} of tsgw ${before.pid} did not finish within ${timeoutMs / 1000}s`);
+}
+
+/** HUP the master; resolves once the new generation serves, throws with the reason when the reload failed. */
+export async function reloadMaster(pidfile: string): Promise<string> {
+  const { outcome } = await signalAndWait(pidfile, "SIGHUP", "reload", (before, now) => {
+    if (now.reloads <= before.reloads) return undefined;
+    if (now.lastReload?.ok) return `tsgw ${before.pid} reloaded: generation ${now.generation} serves`;
+    throw new TsgwError(`reload of tsgw ${before.pid} failed, the old workers keep serving: ${now.lastReload?.error ?? "unknown error"}`);
+  });
+  return outcome;
 }
 
 /** TERM the master; resolves once it is gone, throws when it outlives its graceful timeout. */
@@ -42,23 +59,15 @@ async function stopped(pid: number, gracefulTimeout: number): Promise<void> {
  * pidfile), and TERM the old one: resolves once only the new one is left;
  * throws with the reason when the new master failed (the old one serves on).
  */
-export async function upgradeMaster(pidfile: string, timeoutMs = 120_000): Promise<string> {
-  const before = await masterFromPidfile(pidfile);
-  process.kill(before.pid, "SIGUSR2");
-  for (const start = Date.now(); Date.now() - start < timeoutMs; await sleep(100)) {
-    const now = await askMaster(before.pid);
-    if (!now) {
-      if (!isAlive(before.pid)) throw new TsgwError(`tsgw master ${before.pid} exited during the upgrade`);
-      continue;
-    }
-    if (now.upgrades <= before.upgrades) continue;
-    if (!now.lastUpgrade?.ok) throw new TsgwError(`upgrade of tsgw ${before.pid} failed, it keeps serving: ${now.lastUpgrade?.error ?? "unknown error"}`);
-    const pid = now.lastUpgrade.pid!;
-    await stopped(before.pid, before.gracefulTimeout);
-    if (!isAlive(pid)) throw new TsgwError(`the new tsgw master ${pid} exited after the upgrade`);
-    return `tsgw ${before.pid} upgraded: master ${pid} serves${readPidfile(pidfile) === pid ? "" : ` (pidfile ${pidfile} does not name it)`}`;
-  }
-  throw new TsgwError(`upgrade of tsgw ${before.pid} did not finish within ${timeoutMs / 1000}s`);
+export async function upgradeMaster(pidfile: string): Promise<string> {
+  const { before, outcome: pid } = await signalAndWait(pidfile, "SIGUSR2", "upgrade", (before, now) => {
+    if (now.upgrades <= before.upgrades) return undefined;
+    if (now.lastUpgrade?.ok) return now.lastUpgrade.pid!;
+    throw new TsgwError(`upgrade of tsgw ${before.pid} failed, it keeps serving: ${now.lastUpgrade?.error ?? "unknown error"}`);
+  });
+  await stopped(before.pid, before.gracefulTimeout);
+  if (!isAlive(pid)) throw new TsgwError(`the new tsgw master ${pid} exited after the upgrade`);
+  return `tsgw ${before.pid} upgraded: master ${pid} serves${readPidfile(pidfile) === pid ? "" : ` (pidfile ${pidfile} does not name it)`}`;
 }
 
 /** `tsgw --status PIDFILE [--json]`: the master's stats, as a table or as the JSON document. */

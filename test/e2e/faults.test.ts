@@ -12,6 +12,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
+import { isAlive } from "../../src/master/pidfile.ts";
 import { encodeRequest } from "../../src/protocol/uwsgi.ts";
 import { ask, commandFor, engineOf, oneLine, rawSend, RUNTIMES, runTsgw, type Server, startTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
 
@@ -19,17 +20,8 @@ const FAULTS = "test/fixtures/faults.ts";
 const ROOTED = process.getuid?.() === 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function waitGone(pid: number, ms: number): Promise<boolean> {
-  for (const start = Date.now(); Date.now() - start < ms; await sleep(50)) if (!alive(pid)) return true;
+  for (const start = Date.now(); Date.now() - start < ms; await sleep(50)) if (!isAlive(pid)) return true;
   return false;
 }
 
@@ -277,7 +269,7 @@ for (const rt of RUNTIMES) {
       assert.equal(loser.code, 1, loser.stderr);
       assert.match(oneLine(loser.stderr), /already running with pid \d+|taken by another tsgw/);
       const pid = Number(readFileSync(pidfile, "utf8"));
-      assert.ok(alive(pid));
+      assert.ok(isAlive(pid));
       process.kill(pid, "SIGTERM");
       await Promise.all([a, b]);
     });
