@@ -3,8 +3,9 @@
  * socket files, socket permissions, one-line bind errors, and listening a
  * node:net server on an Address.
  */
-import { chmodSync, lstatSync, readdirSync, readFileSync, readlinkSync, unlinkSync } from "node:fs";
+import { chmodSync, closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, unlinkSync } from "node:fs";
 import type { Server as NetServer } from "node:net";
+import { resolve } from "node:path";
 import { type Address, type BindAddress, formatAddress } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
 
@@ -106,14 +107,21 @@ export function listeningFd(address: BindAddress): number | undefined {
   } catch {
     return undefined;
   }
-  return address.kind === "unix" ? unixListener(address.path, byInode) : tcpListener(address, byInode);
+  // the kernel lists sockets while others come and go, and a busy machine's listing can miss one: look again
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const fd = address.kind === "unix" ? unixListener(address.path, byInode) : tcpListener(address, byInode);
+    if (fd !== undefined) return fd;
+  }
+  return undefined;
 }
 
 /** /proc/net/unix: Num RefCount Protocol Flags Type St Inode Path; a listening socket has __SO_ACCEPTCON (0x10000) in its flags */
 function unixListener(path: string, byInode: Map<string, number>): number | undefined {
   for (const line of procLines("unix")) {
     const f = line.trim().split(/\s+/);
-    if (f[7] === path && (parseInt(f[3]!, 16) & 0x10000) !== 0 && byInode.has(f[6]!)) return byInode.get(f[6]!);
+    // the name as bound: Node binds a path relative to the working folder where that is shorter
+    const bound = f[7] && !f[7].startsWith("/") && !f[7].startsWith("@") ? resolve(f[7]) : f[7];
+    if (bound === path && (parseInt(f[3]!, 16) & 0x10000) !== 0 && byInode.has(f[6]!)) return byInode.get(f[6]!);
   }
   return undefined;
 }
@@ -133,11 +141,19 @@ function tcpListener(address: { host: string; port: number }, byInode: Map<strin
   return (found.length === 1 ? found[0] : found.find((s) => s.ip === address.host))?.fd;
 }
 
+/** A /proc/net table, read in as few reads as it takes (each read is one pass of the kernel over its sockets). */
 function procLines(table: string): string[] {
+  let fd: number | undefined;
   try {
-    return readFileSync(`/proc/net/${table}`, "utf8").split("\n").slice(1);
+    fd = openSync(`/proc/net/${table}`, "r");
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    const chunks: Buffer[] = [];
+    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0;) chunks.push(Buffer.from(buffer.subarray(0, n)));
+    return Buffer.concat(chunks).toString("latin1").split("\n").slice(1);
   } catch {
     return [];
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
