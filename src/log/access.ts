@@ -98,8 +98,14 @@ export function checkAccessFormat(format: string): string | undefined {
   return undefined;
 }
 
-export function compileAccessFormat(format: string): (r: AccessRecord) => string {
+/**
+ * A format as the function that writes its line, and whether it reads the
+ * connection's TLS (ssl_* variables), which a runtime may let go of once the
+ * response closed (Deno).
+ */
+export function compileAccessFormat(format: string): { line: (r: AccessRecord) => string; readsTls: boolean } {
   const parts: (string | Atom)[] = [];
+  let readsTls = false;
   let last = 0;
   for (const m of format.matchAll(ATOM_RE)) {
     if (m.index! > last) parts.push(format.slice(last, m.index));
@@ -108,6 +114,7 @@ export function compileAccessFormat(format: string): (r: AccessRecord) => string
       const key = name.slice(1, name.indexOf("}"));
       const lower = key.toLowerCase();
       const kind = name[name.length - 1];
+      if (kind === "e" && lower.startsWith("ssl_")) readsTls = true;
       parts.push(
         kind === "i" ? (r) => dash(r.requestHeader(lower)) : kind === "o"
           ? (r) => dash(r.responseHeader(lower))
@@ -122,26 +129,26 @@ export function compileAccessFormat(format: string): (r: AccessRecord) => string
     last = m.index! + m[0].length;
   }
   if (last < format.length) parts.push(format.slice(last));
-  return (r) => {
-    let line = "";
-    for (const p of parts) line += typeof p === "string" ? p : p(r);
-    return line;
+  const line = (r: AccessRecord) => {
+    let text = "";
+    for (const p of parts) text += typeof p === "string" ? p : p(r);
+    return text;
   };
+  return { line, readsTls };
 }
 
 export class AccessLog {
   private readonly format: (r: AccessRecord) => string;
   private queue: AccessRecord[] = [];
-  /** the format reads the connection's TLS (ssl_* variables), which a runtime may let go of once the response closed (Deno) */
-  private readonly readsConnection: boolean;
+  /** the format reads the connection's TLS: its lines cannot wait (see compileAccessFormat) */
+  private readonly readsTls: boolean;
 
   /** `target` is buffered (openLogTarget(path, 1, true)) */
   constructor(
     private readonly target: LogTarget,
     format: string,
   ) {
-    this.format = compileAccessFormat(format);
-    this.readsConnection = /%\(\{ssl_[^}]*\}e\)s/i.test(format);
+    ({ line: this.format, readsTls: this.readsTls } = compileAccessFormat(format));
     // (before the target's own flush at exit, which was registered first: a drain then flush)
     process.on("exit", () => (this.drain(), this.target.flush()));
   }
@@ -157,7 +164,7 @@ export class AccessLog {
    * other responses are out, so no response waits for a log line.
    */
   later(record: AccessRecord): void {
-    if (this.readsConnection) return this.log(record);
+    if (this.readsTls) return this.log(record);
     if (this.queue.push(record) === 1) setImmediate(this.drain);
   }
 

@@ -4,7 +4,7 @@
  * is a new connection, that is most of the cost). Each connection is handed
  * out as a StreamSocket, the node:net-like surface the uwsgi server uses.
  */
-import { connections, countConnection } from "./connection-count.ts";
+import { countConnection, countsConnections } from "./connection-count.ts";
 import type { BindAddress } from "../config/address.ts";
 import { AdaptedSocket, OpenConnections } from "./adapted-socket.ts";
 import type { NativeServer } from "./native-server.ts";
@@ -117,7 +117,7 @@ class BunStreamSocket extends AdaptedSocket {
 /** Listen with Bun.listen; graceful stop waits for the open connections to end. */
 export function listenBunSockets(address: BindAddress, shared: boolean, onConnection: (socket: StreamSocket) => void): NativeServer {
   const open = new OpenConnections<BunStreamSocket>();
-  connections.counted = true;
+  const counting = countsConnections();
   const listener = Bun.listen({
     ...(address.kind === "unix" ? { unix: address.path } : { hostname: address.host, port: address.port, reusePort: shared }),
     socket: {
@@ -125,7 +125,7 @@ export function listenBunSockets(address: BindAddress, shared: boolean, onConnec
         const socket = new BunStreamSocket(raw);
         raw.data = socket;
         open.add(socket);
-        countConnection(socket);
+        if (counting) countConnection(socket);
         onConnection(socket);
       },
       data: (raw: NativeBunSocket, chunk: Buffer) => raw.data.delivered(chunk),

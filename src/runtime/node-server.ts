@@ -15,7 +15,7 @@ import { asksForWebSocket, untakenMessage, UPGRADE_REQUIRED_BODY, UPGRADE_REQUIR
 import { DRAIN_MS } from "./native-server.ts";
 import { UpgradedSockets } from "./upgraded-sockets.ts";
 import { chmodSocket, listenOn, prepareUnixPath, removeSocket } from "./socket-files.ts";
-import { connections, countConnection } from "./connection-count.ts";
+import { countConnection, countsConnections } from "./connection-count.ts";
 import type { RunningServer, ServeOptions, StreamSocket } from "./types.ts";
 
 /** A node:http server (not a plain node:net one): it parses requests, keeps connections alive. */
@@ -54,8 +54,7 @@ export async function listenNodeServer(
     (err: NodeJS.ErrnoException) => acceptFailed(`cannot accept a connection on ${formatAddress(address, scheme)}: ${err.code ?? err.message}`),
   );
   if (isHttp(server)) server.on("clientError", answerMalformed);
-  connections.counted = true;
-  server.on("connection", countConnection);
+  if (countsConnections()) server.on("connection", countConnection);
   const bound = server.address();
   const url = address.kind === "tcp" && bound && typeof bound === "object"
     ? formatAddress({ ...address, port: bound.port }, scheme)

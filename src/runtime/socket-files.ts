@@ -3,7 +3,7 @@
  * socket files, socket permissions, one-line bind errors, and listening a
  * node:net server on an Address.
  */
-import { chmodSync, closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, readdirSync, readFileSync, readlinkSync, unlinkSync } from "node:fs";
 import type { Server as NetServer } from "node:net";
 import { resolve } from "node:path";
 import { type Address, type BindAddress, formatAddress } from "../config/address.ts";
@@ -107,12 +107,7 @@ export function listeningFd(address: BindAddress): number | undefined {
   } catch {
     return undefined;
   }
-  // the kernel lists sockets while others come and go, and a busy machine's listing can miss one: look again
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const fd = address.kind === "unix" ? unixListener(address.path, byInode) : tcpListener(address, byInode);
-    if (fd !== undefined) return fd;
-  }
-  return undefined;
+  return address.kind === "unix" ? unixListener(address.path, byInode) : tcpListener(address, byInode);
 }
 
 /** /proc/net/unix: Num RefCount Protocol Flags Type St Inode Path; a listening socket has __SO_ACCEPTCON (0x10000) in its flags */
@@ -141,19 +136,11 @@ function tcpListener(address: { host: string; port: number }, byInode: Map<strin
   return (found.length === 1 ? found[0] : found.find((s) => s.ip === address.host))?.fd;
 }
 
-/** A /proc/net table, read in as few reads as it takes (each read is one pass of the kernel over its sockets). */
 function procLines(table: string): string[] {
-  let fd: number | undefined;
   try {
-    fd = openSync(`/proc/net/${table}`, "r");
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    const chunks: Buffer[] = [];
-    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0;) chunks.push(Buffer.from(buffer.subarray(0, n)));
-    return Buffer.concat(chunks).toString("latin1").split("\n").slice(1);
+    return readFileSync(`/proc/net/${table}`, "latin1").split("\n").slice(1);
   } catch {
     return [];
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -46,6 +46,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     // loaded only where the master asks for metrics
     const metrics = env[WORKER_ENV.metrics] === "1" ? new (await import("./metrics.ts")).MetricsCollector() : undefined;
     const counter = requestCounter(resolved, onStart, env[WORKER_ENV.stats] === "1", metrics);
+    connections.wanted = metrics !== undefined;
     const died = (m: string) => {
       log.error(m);
       retire("a listener stopped serving", "listener");
@@ -80,7 +81,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
       rss,
       webSockets,
       ...(metrics ? { metrics: metrics.snapshot() } : {}),
-      ...(metrics && connections.counted ? { connections: connections.open } : {}),
+      ...(connections.counted ? { connections: connections.open } : {}),
     });
     const checkFds = fdWatch(log);
     const beat = () => {
