@@ -8,12 +8,14 @@
 import { dirname, resolve as resolvePath } from "node:path";
 import { resolveConfig, type ResolvedConfig, socketActivation } from "./config/load.ts";
 import { actionsOf } from "./config/settings.ts";
+import { formatListener } from "./config/address.ts";
 import { describeError, EXIT, TsgwError } from "./errors.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
 import { currentRuntime } from "./runtime/index.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { VERSION } from "./version.ts";
 import { WORKER_ENV } from "./protocol/worker.ts";
+import { servingThreadData } from "./runtime/threads.ts";
 
 /** The command; `options` says how this program was built (for --version). */
 const command = (options: MainOptions) => ({
@@ -50,6 +52,7 @@ const command = (options: MainOptions) => ({
       }
       if (runtime.inheritedSockets) throw new TsgwError(runtime.inheritedSockets);
     }
+    if (resolved.config.threads > 1 && (!resolved.action || resolved.action === "check-config")) refuseThreads(runtime, resolved);
     if (resolved.action === "print-config") return void process.stdout.write((await import("./config/render.ts")).renderPrintConfig(resolved));
     if (resolved.action && actionsOf("manage").includes(resolved.action)) {
       const { reloadMaster, statusOf, stopMaster, upgradeMaster } = await import("./master/manage.ts");
@@ -71,6 +74,19 @@ const command = (options: MainOptions) => ({
     await start(runtime, resolved, rawArgs, cwd, log);
   },
 });
+
+/** --threads needs a runtime with serving threads, and listeners that threads of one process can share (SO_REUSEPORT). */
+function refuseThreads(runtime: Runtime, resolved: ResolvedConfig): void {
+  if (runtime.threadRefusal || !runtime.startServingThread) throw new TsgwError(runtime.threadRefusal ?? `--threads is not available on ${runtime.name}`);
+  const unshared = resolved.listeners.find((l) => l.address.kind !== "tcp");
+  if (unshared) {
+    throw new TsgwError(
+      `--threads shares each port between a worker's threads with SO_REUSEPORT, which ${
+        unshared.address.kind === "unix" ? "a unix socket" : "an inherited socket"
+      } (${formatListener(unshared)}) cannot be: serve it with --workers, or listen on TCP`,
+    );
+  }
+}
 
 async function start(runtime: Runtime, resolved: ResolvedConfig, argv: string[], cwd: string, log: Logger): Promise<void> {
   if (resolved.action === "check-config" || !resolved.config.master) {
@@ -103,7 +119,17 @@ export interface MainOptions {
   binary?: string;
 }
 
+let started = false;
+
 export async function main(commandLine: string[], options: MainOptions = {}): Promise<void> {
+  // a serving thread imports the entry it was started from, which may start itself as well as export this
+  if (started) return;
+  started = true;
+  const thread = servingThreadData();
+  if (thread) {
+    const { runThread } = await import("./worker/thread.ts");
+    return runThread(await currentRuntime(), thread as import("./worker/thread-pool.ts").ThreadData);
+  }
   const argv = inheritedArgv() ?? commandLine;
   // workers skip the CLI and the master's modules: every module loaded is memory per worker
   if (process.env[WORKER_ENV.id]) {

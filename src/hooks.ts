@@ -20,6 +20,8 @@ export interface WorkerInfo {
   id: number;
   pid: number;
   generation: number;
+  /** with --threads: which of the worker's serving threads (postWorkerInit runs in each, as each loads the app) */
+  thread?: number;
 }
 
 export async function runHook(config: Config, name: HookName, log: Logger, ...args: unknown[]): Promise<void> {

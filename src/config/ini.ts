@@ -23,7 +23,6 @@ const UWSGI_ONLY = new Set([
   "plugin",
   "plugins",
   "enable-threads",
-  "threads",
   "thunder-lock",
   "lazy-apps",
   "lazy",

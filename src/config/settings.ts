@@ -88,7 +88,7 @@ const HOOK_HELP = [
   ["onReload", "onReload(server): in the master, when a reload (HUP) begins."],
   ["whenReady", "whenReady(server): in the master, once the first workers serve."],
   ["postFork", "postFork(server, worker): in the master, after a worker process was started."],
-  ["postWorkerInit", "postWorkerInit(worker): in the worker, after it loaded the app and before it serves."],
+  ["postWorkerInit", "postWorkerInit(worker): in the worker, after it loaded the app and before it serves (with --threads, in each serving thread)."],
   ["workerExit", "workerExit(server, worker): in the master, after a worker exited."],
   ["onExit", "onExit(server): in the master, just before it exits."],
 ] as const;
@@ -539,6 +539,18 @@ export const SETTINGS = [
     env: "WEB_CONCURRENCY",
     meta: "INT|auto",
     help: "Number of worker processes; auto = one per CPU.",
+    reload: true,
+    check: (n: number) => (n < 1 ? "must be at least 1" : undefined),
+  },
+  {
+    name: "threads",
+    needsMaster: true,
+    section: "Worker processes",
+    type: "int",
+    default: 1,
+    meta: "INT",
+    help:
+      "Serving threads per worker process, each with the app loaded and its own event loop, sharing the ports with SO_REUSEPORT (Bun, Deno; TCP listeners only).",
     reload: true,
     check: (n: number) => (n < 1 ? "must be at least 1" : undefined),
   },

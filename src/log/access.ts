@@ -4,7 +4,7 @@
  * lines go to a buffered target (see files.ts: written at least every second
  * and on exit, so none is lost on a graceful stop, reload or recycle).
  */
-import type { LogTarget } from "./files.ts";
+import { atExit, type LogTarget } from "./files.ts";
 
 /** What one served request left behind, whichever server and interface served it. */
 export interface AccessRecord {
@@ -149,8 +149,7 @@ export class AccessLog {
     format: string,
   ) {
     ({ line: this.format, readsTls: this.readsTls } = compileAccessFormat(format));
-    // (before the target's own flush at exit, which was registered first: a drain then flush)
-    process.on("exit", () => (this.drain(), this.target.flush()));
+    atExit(() => (this.drain(), this.target.flush()));
   }
 
   /** a record read as its request ends (a fetch Request, which the runtime lets go of once answered): its line now */

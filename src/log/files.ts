@@ -25,6 +25,23 @@ const FLUSH_BYTES = 64 * 1024;
 
 const opened = new Set<LogTarget>();
 
+const atExits: (() => void)[] = [];
+
+/**
+ * `write` runs at every way out of a worker: graceful stop, reload, recycle,
+ * fast stop (the process's exit), and a serving thread's end (`exiting`:
+ * Bun runs no exit handlers in a thread).
+ */
+export function atExit(write: () => void): void {
+  if (atExits.length === 0) process.on("exit", exiting);
+  atExits.push(write);
+}
+
+/** what is buffered for the logs, written out now: this process or thread is leaving */
+export function exiting(): void {
+  for (const write of atExits.splice(0)) write();
+}
+
 /** Where trouble writing a log is told (the error log, once a logger exists). */
 let tellTrouble: (message: string) => void = () => {};
 
@@ -115,8 +132,7 @@ export function openLogTarget(path: string, fd: 1 | 2, buffered = false): LogTar
   };
   if (buffered) {
     setInterval(flush, 1000).unref();
-    // every way out of a worker passes here: graceful stop, reload, recycle, fast stop
-    process.on("exit", flush);
+    atExit(flush);
   }
   opened.add(target);
   return target;

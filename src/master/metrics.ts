@@ -67,7 +67,7 @@ export function renderMetrics(v: MetricsView): string {
     family(
       "tsgw_worker_restarts_total",
       "counter",
-      "Workers replaced, by cause (crash, timeout, max-requests, rss, listener, reload, scale-down).",
+      "Workers replaced, by cause (crash, timeout, max-requests, rss, listener, thread, reload, scale-down).",
       Object.entries(v.restarts).map(([cause, n]) => [{ cause }, n]),
     ),
     family("tsgw_reloads_total", "counter", "Reloads (HUP), failed ones included.", [[{}, v.status.reloads]]),

@@ -26,21 +26,51 @@ export const WORKER_ENV = {
 export type WorkerMessage =
   | { tsgw: "ready"; id: number; urls: string[] }
   | { tsgw: "boot-error"; id: number; code: number; message: string }
-  | {
-    tsgw: "beat";
-    id: number;
-    requests: number;
-    inFlight: number;
-    rss: number;
-    webSockets: WebSocketCounts;
-    metrics?: RequestMetrics;
-    /** connections open now, where the worker's servers show them (see runtime/connection-count.ts) */
-    connections?: number;
-  }
+  | ({ tsgw: "beat"; id: number; rss: number } & BeatFigures)
   | { tsgw: "retire"; id: number; reason: string; cause: RetireCause };
 
-/** why a worker asks to be replaced */
-export type RetireCause = "max-requests" | "rss" | "listener";
+/** What a heartbeat counts: a worker's, or one serving thread's (--threads), which its process adds up. */
+export interface BeatFigures {
+  /** requests started since it started */
+  requests: number;
+  inFlight: number;
+  webSockets: WebSocketCounts;
+  metrics?: RequestMetrics;
+  /** connections open now, where the worker's servers show them (see runtime/connection-count.ts) */
+  connections?: number;
+}
+
+/**
+ * `into` += `add`. A gone thread's figures (`live` false) add what it did,
+ * not what it had open: its requests in flight and open WebSockets ended
+ * with it.
+ */
+export function addFigures(into: BeatFigures, add: BeatFigures, live = true): void {
+  into.requests += add.requests;
+  const w = into.webSockets;
+  if (live) {
+    into.inFlight += add.inFlight;
+    w.open += add.webSockets.open;
+    if (add.connections !== undefined) into.connections = (into.connections ?? 0) + add.connections;
+  }
+  w.opened += add.webSockets.opened;
+  w.messagesIn += add.webSockets.messagesIn;
+  w.messagesOut += add.webSockets.messagesOut;
+  if (add.metrics) addMetrics(into.metrics ??= emptyMetrics(), add.metrics);
+}
+
+export function noFigures(): BeatFigures {
+  return { requests: 0, inFlight: 0, webSockets: { open: 0, opened: 0, messagesIn: 0, messagesOut: 0 } };
+}
+
+/** why a worker asks to be replaced ("thread": one of its serving threads could not be replaced) */
+export type RetireCause = "max-requests" | "rss" | "listener" | "thread";
+
+/** What a serving thread tells its process's main thread: a worker's messages (its `id` the thread's number), and that it stopped. */
+export type ThreadMessage = WorkerMessage | ({ tsgw: "stopped"; id: number } & BeatFigures);
+
+/** What a process's main thread tells a serving thread. */
+export type ThreadCommand = { tsgw: "stop"; graceful: boolean } | { tsgw: "reopen" };
 
 /** upper bounds of the request-duration histogram, seconds (Prometheus's client defaults) */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;

@@ -15,12 +15,14 @@ import { importFile } from "./modules.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { readProjectTs } from "./tsconfig.ts";
-import { webThread } from "./threads.ts";
+import { startServingThread, webThread } from "./threads.ts";
 import type { Address, BindAddress, TlsMaterial } from "../config/address.ts";
 import type { Runtime, ServeOptions } from "./types.ts";
 
 declare const Bun: {
   version: string;
+  /** the entry module's path */
+  main: string;
   plugin(plugin: {
     name: string;
     setup(build: {
@@ -259,6 +261,8 @@ export const runtime: Runtime = {
   fileBody: (path, start, end) => Bun.file(path).slice(start, end + 1),
   // smol: the thread holds a few numbers (7 MB a worker with it, 14 MB through node:worker_threads)
   startThread: (body, data, onMessage) => webThread(body, data, onMessage, "() => process.ppid", '() => process.kill(process.pid, "SIGKILL")', { smol: true }),
+  startServingThread: (data, events) => startServingThread(Bun.main, data, events),
+  stopsStuckThreads: true,
   importModule(file) {
     if (import.meta.url.startsWith("file:///$bunfs/")) compileAsProject(file);
     return importFile(file);

@@ -11,7 +11,7 @@ import { crosswsDeno, crosswsStreams, isHooks, withHandshakes } from "./crossws.
 import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
 import { importFile, nodeFileBody, SMALL } from "./modules.ts";
 import type { BindAddress } from "../config/address.ts";
-import { webThread } from "./threads.ts";
+import { startServingThread, webThread } from "./threads.ts";
 import type { Runtime, ServeOptions } from "./types.ts";
 
 interface DenoAddr {
@@ -26,6 +26,8 @@ interface DenoServer {
 }
 declare const Deno: {
   version: { deno: string };
+  /** the entry module's URL */
+  mainModule: string;
   openSync(path: string): { readable: ReadableStream<Uint8Array> };
   readTextFileSync(path: string): string;
   dlopen(
@@ -165,6 +167,9 @@ export const runtime: Runtime = {
   setGroups: setGroupsLibc,
   fileBody: denoFileBody,
   startThread: (body, data, onMessage) => webThread(body, data, onMessage, "() => Deno.ppid", '() => Deno.kill(Deno.pid, "SIGKILL")'),
+  startServingThread: (data, events) => startServingThread(Deno.mainModule, data, events),
+  // threads share a port with reusePort, which Deno gives only under the flag (it exits, rather than throws, without it)
+  threadRefusal: UNSTABLE_NET ? undefined : "--threads needs deno's --unstable-net (threads share a port with SO_REUSEPORT, which Deno offers only under it)",
   importModule: importFile,
   trapServers: denoServeTrap,
   // Deno's TLS is rustls, for Deno.serve and node:https alike

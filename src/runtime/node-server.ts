@@ -45,7 +45,7 @@ export async function listenNodeServer(
   scheme = options.tls ? "https" : "http",
 ): Promise<RunningServer> {
   if (address.kind === "unix" && !options.shared) await prepareUnixPath(address.path);
-  await listenOn(server, address, scheme);
+  await listenOn(server, address, scheme, options.threaded === true);
   chmodSocket(address, options.socketMode);
   // an accept that fails (EMFILE: out of file descriptors) sheds that connection; the server accepts on
   const acceptFailed = rateLimited(options.onError, 10_000);

@@ -46,11 +46,25 @@ function jsxOptions(ts: ProjectTs | undefined): { runtime: "automatic" | "classi
   return { runtime: "automatic", importSource: ts?.jsxImportSource };
 }
 
+/**
+ * Threads of one process share a port with SO_REUSEPORT; node:net has it
+ * from Node 22.12 (`listen({ reusePort })`), and node:cluster's shared
+ * sockets, which a worker's main thread serves, are not bound with it.
+ */
+function threadRefusal(): string {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  const why = major > 22 || (major === 22 && minor >= 12)
+    ? "tsgw's threads on Node are not built yet (node:cluster's shared sockets are not bound with SO_REUSEPORT)"
+    : `Node ${process.versions.node}'s node:net cannot bind with SO_REUSEPORT (Node 22.12 added it), which threads of one process need to share a port`;
+  return `--threads is not available on Node: ${why}; use --workers, or run tsgw on bun or deno`;
+}
+
 export const runtime: Runtime = {
   name: "node",
   version: process.versions.node,
   unixSharing: "cluster",
   tcpSharing: "cluster",
+  threadRefusal: threadRefusal(),
   spawnWorker: spawnClusterWorker,
   spawnMaster: forkMaster,
   toMaster: sendToMaster,

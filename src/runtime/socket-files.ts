@@ -72,7 +72,7 @@ export function bindError(address: Address, err: unknown, scheme = "http"): Tsgw
 }
 
 /** Listen a node:net (or node:http) server on `address`; a failed bind is one line naming it. */
-export function listenOn(server: NetServer, address: Address, scheme?: string): Promise<void> {
+export function listenOn(server: NetServer, address: Address, scheme?: string, reusePort = false): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const fail = (err: unknown) => reject(bindError(address, err, scheme));
     server.once("error", fail);
@@ -82,6 +82,7 @@ export function listenOn(server: NetServer, address: Address, scheme?: string): 
     };
     if (address.kind === "unix") server.listen(address.path, ready);
     else if (address.kind === "fd") server.listen({ fd: address.fd }, ready);
+    else if (reusePort) server.listen({ port: address.port, host: address.host, reusePort }, ready);
     else server.listen(address.port, address.host, ready);
   });
 }

@@ -18,6 +18,8 @@ export interface ServeOptions {
    * and leave stale-socket checks to the master, which made them already.
    */
   shared: boolean;
+  /** one of a worker's serving threads (--threads) serves: each thread binds the TCP ports itself, with SO_REUSEPORT */
+  threaded?: boolean;
   /** seconds a client may take to send a request head (header-timeout) */
   headerTimeout: number;
   /** seconds an idle keep-alive connection is kept (keep-alive) */
@@ -134,6 +136,18 @@ export interface StreamSocket {
 // deno-lint-ignore no-explicit-any
 export type ThreadBody = (data: any, post: (message: unknown) => void, ppid: () => number, die: () => void) => void;
 
+export interface ServingThreadEvents {
+  onMessage(message: unknown): void;
+  /** it ended or failed outside the app's reach (Bun tells when a thread ends; Deno does not, so the pool's heartbeat check covers that) */
+  onEnd(reason: string): void;
+}
+
+/** A serving thread (--threads) as its process's main thread sees it. */
+export interface ServingThread {
+  post(message: unknown): void;
+  terminate(): void;
+}
+
 export interface Runtime {
   readonly name: "node" | "bun" | "deno";
   readonly version: string;
@@ -168,6 +182,12 @@ export interface Runtime {
   streamUpgrades(websocket: unknown, limits: ServeOptions): Promise<UpgradeListener | undefined>;
   /** start a helper thread the main thread's loop cannot block (messages it posts go to `onMessage`) */
   startThread(body: ThreadBody, data: unknown, onMessage: (message: unknown) => void): Promise<void>;
+  /** why this runtime cannot run serving threads (--threads), refused at start; undefined: it can */
+  readonly threadRefusal?: string;
+  /** whether terminating a serving thread stops one stuck in a loop (Bun's does; Deno's waits for the thread to yield, which it never does) */
+  readonly stopsStuckThreads?: boolean;
+  /** start a serving thread (--threads): this program again, in a thread of this process, given `data` */
+  startServingThread?(data: unknown, events: ServingThreadEvents): ServingThread;
   /** why this runtime cannot serve an inherited socket (fd://, LISTEN_FDS), refused at start; undefined: it can */
   readonly inheritedSockets?: string;
   /** what this runtime's servers cannot do of a TLS listener's settings (one line, refused at start), if anything */

@@ -87,6 +87,8 @@ export async function loadConfiguredApp(runtime: Runtime, resolved: ResolvedConf
 export interface ServeSetup {
   workerId: number;
   shared: boolean;
+  /** one of a worker's serving threads (--threads) */
+  threaded?: boolean;
   /** counts requests (and, with an access log or stats, watches each one) */
   counter: RequestCounter;
   /** a listener stopped serving for good */
@@ -131,6 +133,7 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
     onWarning: (m: string) => log.warn(m),
     onListenerDied: setup.onListenerDied,
     shared: setup.shared,
+    threaded: setup.threaded,
     headerTimeout: config.headerTimeout,
     gracefulTimeout: config.gracefulTimeout,
     websocketPing: config.websocketPing,
@@ -215,38 +218,40 @@ const CLOSE_CALLBACKS_MS = 1000;
 const LAST_MESSAGE_MS = 50;
 
 /**
- * TERM: stop accepting and let in-flight requests finish within the graceful
- * timeout, then exit 0. INT, QUIT: exit now. Returns the same stop for other
- * reasons (the master gone). An app that closes the server tsgw adopted
- * (`server.close(cb)` in its own SIGTERM handler) stops the worker the same
- * graceful way, and its callback runs once the requests in flight are done.
+ * A stop: graceful (stop accepting, let in-flight requests finish within the
+ * graceful timeout, then `exit`) or fast (`exit` once the servers closed).
+ * An app that closes the server tsgw adopted (`server.close(cb)` in its own
+ * SIGTERM handler) stops the same graceful way, and its callback runs once
+ * the requests in flight are done. `exit` is the process's, or a serving
+ * thread's end.
  */
-export function stopOnSignals(
+export function gracefulStop(
   servers: RunningServer[],
   log: Logger,
-  { gracefulTimeout, before, app, last }: {
+  { gracefulTimeout, before, app, last, exit = () => process.exit(0) }: {
     gracefulTimeout: number;
     /** as the stop begins */
     before?: () => void;
     app?: LoadedApp;
     /** once a graceful stop has served everything, just before the exit */
     last?: () => void;
+    exit?: () => void;
   },
 ): Stop {
   containAppErrors(log);
   let stopping = false;
   const closers: (() => void)[] = [];
-  const exit = async () => {
+  const finish = async () => {
     for (const closed of closers) closed();
     last?.();
     // the close callbacks run, and the last message to the master leaves, before the exit
     const wait = closers.length > 0 ? Math.min(CLOSE_CALLBACKS_MS, gracefulTimeout * 1000) : last ? LAST_MESSAGE_MS : 0;
     if (wait) await new Promise((r) => setTimeout(r, wait));
-    process.exit(0);
+    exit();
   };
   const stop: Stop = async (graceful, reason) => {
     if (stopping) {
-      if (!graceful) process.exit(0); // a second INT while draining: leave now
+      if (!graceful) exit(); // a second INT while draining: leave now
       return;
     }
     stopping = true;
@@ -254,15 +259,15 @@ export function stopOnSignals(
     log.debug(`${reason}; ${graceful ? "graceful" : "fast"} stop`);
     if (!graceful) {
       await Promise.all(servers.map((s) => s.stop(false)));
-      process.exit(0);
+      return exit();
     }
     const timer = setTimeout(() => {
       log.warn(`graceful timeout (${gracefulTimeout}s) reached; closing open requests`);
-      process.exit(0);
+      exit();
     }, gracefulTimeout * 1000);
     await Promise.all(servers.map((s) => s.stop(true)));
     clearTimeout(timer);
-    await exit();
+    await finish();
   };
   if (app?.adopted) {
     app.adopted.onClose = () =>
@@ -271,11 +276,26 @@ export function stopOnSignals(
         void stop(true, "the app closed its server");
       });
   }
+  return stop;
+}
+
+/**
+ * TERM: a graceful stop, then exit 0. INT, QUIT: exit now. USR1: reopen the
+ * log files (and `reopen`, the serving threads'). Returns the same stop for
+ * other reasons (the master gone).
+ */
+export function stopOnSignals(
+  servers: RunningServer[],
+  log: Logger,
+  options: Parameters<typeof gracefulStop>[2] & { reopen?: () => void },
+): Stop {
+  const stop = gracefulStop(servers, log, options);
   process.on("SIGTERM", () => stop(true, "Handling signal: term"));
   process.on("SIGINT", () => stop(false, "Handling signal: int"));
   process.on("SIGQUIT", () => stop(false, "Handling signal: quit"));
   process.on("SIGUSR1", () => {
     for (const problem of reopenLogFiles()) log.error(`cannot reopen a log file: ${problem}`);
+    options.reopen?.();
   });
   return stop;
 }

@@ -144,6 +144,12 @@ describe("INI files", () => {
     assert.equal(layer.timeout!.value, 9);
   });
 
+  test("threads, which uWSGI files carry, is tsgw's serving threads per worker", () => {
+    const layer = ini("[uwsgi]\nprocesses = 2\nthreads = 4\n");
+    assert.equal(byName(layer).threads!.value, 4);
+    assert.equal(layer.warnings?.length ?? 0, 0);
+  });
+
   test("repeated keys accumulate, each with its own line", () => {
     const layer = ini("[tsgw]\nsocket = /a.sock\nenv = A=1\nsocket = /b.sock\n");
     const sockets = layer.entries.filter((e) => e.setting.name === "socket");

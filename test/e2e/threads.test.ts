@@ -1,0 +1,77 @@
+/** Serving threads (--threads) on every runtime: where a runtime has them, and the one-line refusal where not (README, Threads). */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ask, engineOf, oneLine, RUNTIMES, runTsgw, startTsgw, waitForLog } from "../helpers/tsgw.ts";
+import { until } from "../helpers/master.ts";
+
+const APP = "test/fixtures/fetch";
+const count = (text: string, pattern: RegExp) => text.match(new RegExp(pattern, "g"))?.length ?? 0;
+
+/** Fresh connections until `n` copies of the app answered (SO_REUSEPORT spreads connections by their ports). */
+async function instances(server: Parameters<typeof ask>[0], n: number): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let i = 0; i < 300 && seen.size < n; i++) seen.add((await ask(server, { path: "/instance" })).text);
+  return seen;
+}
+
+for (const rt of RUNTIMES) {
+  describe(`threads on ${rt}`, () => {
+    if (engineOf(rt) === "node") {
+      test("--threads is refused in one line naming the reason", async () => {
+        const r = await runTsgw(rt, [APP, "-b", "127.0.0.1:0", "--threads", "2"]);
+        assert.notEqual(r.code, 0);
+        assert.match(oneLine(r.stderr), /^--threads is not available on Node: .*SO_REUSEPORT.*use --workers, or run tsgw on bun or deno$/);
+      });
+      return;
+    }
+
+    test("-w 1 --threads 2: two copies of the app in one worker serve one port; TERM lets a request in flight finish", async () => {
+      const server = await startTsgw(rt, [APP, "-b", "127.0.0.1:0", "-w", "1", "--threads", "2"]);
+      const seen = await instances(server, 2);
+      assert.equal(seen.size, 2, `two threads answered: ${[...seen].join(", ")}`);
+      assert.equal(new Set([...seen].map((s) => s.split(":")[0])).size, 1, "in one process");
+      const slow = ask(server, { path: "/slow?ms=800" });
+      await new Promise((r) => setTimeout(r, 200));
+      const code = await server.stop();
+      assert.equal((await slow).status, 200);
+      assert.equal(code, 0);
+    });
+
+    test("--max-requests recycles a thread, not the worker, and its requests stay counted", async () => {
+      const server = await startTsgw(rt, [APP, "-b", "127.0.0.1:0", "-w", "1", "--threads", "2", "--max-requests", "5"]);
+      try {
+        for (let i = 0; i < 30; i++) assert.equal((await ask(server, { path: "/pid" })).status, 200);
+        await waitForLog(server, /thread \d+ of worker 1: served 5 requests \(max-requests\); replacing it/);
+        await until(server, (s) => s.workers.length === 1 && s.workers[0]!.requests >= 30, "30 requests counted");
+        assert.equal(count(server.logs(), /Booting worker/), 1);
+      } finally {
+        assert.equal(await server.stop(), 0);
+      }
+    });
+
+    test("a thread stuck in a loop past --timeout is ended; the worker serves on", async () => {
+      const server = await startTsgw(rt, [APP, "-b", "127.0.0.1:0", "-w", "1", "--threads", "2", "--timeout", "2"]);
+      try {
+        ask(server, { path: "/hang" }).catch(() => {}); // its connection ends with the thread
+        await waitForLog(server, /THREAD TIMEOUT/, 10000);
+        if (engineOf(rt) === "deno") {
+          // Deno cannot stop a thread stuck in a loop: the worker is replaced, its other thread finishing first
+          await waitForLog(server, /cannot stop a thread stuck in a loop, so the worker is replaced/);
+          await until(server, (s) => s.workers.length === 1 && s.workers[0]!.state === "ready" && s.workers[0]!.id === 2, "a replacement worker", 20000);
+        } else {
+          await waitForLog(server, /THREAD TIMEOUT: no heartbeat for 2s; terminated; replacing it/);
+          assert.equal(count(server.logs(), /Booting worker/), 1, "the worker stays");
+        }
+        assert.equal((await instances(server, 2)).size, 2, "two threads serve again");
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test("--threads with a unix socket is refused in one line", async () => {
+      const r = await runTsgw(rt, [APP, "-b", "unix:/tmp/tsgw-threads.sock", "--threads", "2"]);
+      assert.notEqual(r.code, 0);
+      assert.match(oneLine(r.stderr), /^--threads shares each port .* SO_REUSEPORT, which a unix socket \(unix:\/tmp\/tsgw-threads\.sock\) cannot be/);
+    });
+  });
+}
