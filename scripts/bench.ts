@@ -3,14 +3,15 @@
  * with wrk, against the baselines it must match. `scripts/bench` (= npm run
  * bench) runs it; it writes docs/benchmarks.md and docs/benchmarks.svg.
  *
- *   scripts/bench                  5 s per run, best of 2 alternating runs
+ *   scripts/bench                  5 s per run, median (min–max) of 3 alternating rounds
  *   scripts/bench --quick          2 s per run, 1 round (a smoke check, not a measurement)
  *   scripts/bench --smoke --out D  1 s per run, no warm-up, output to D (the test runs it on node)
  *   TSGW_RUNTIMES=node,bun scripts/bench   some runtimes only (output not written to docs/)
  *   scripts/bench --only nginx     the groups whose name holds the text (output not written to docs/)
  *
  * Scenarios: tsgw vs the bare runtime server at 1 process and at N workers
- * (node cluster, PM2, Bun reusePort, `deno serve --parallel`), vs
+ * (node cluster, PM2, Bun reusePort, `deno serve --parallel`), --threads
+ * against the same multi-core servers and what a thread costs in memory, vs
  * @hono/node-server; hello world, a JSON echo POST and a 64 KB streamed
  * response; the binaries vs the sources; access log on vs off; nginx in
  * front over uwsgi_pass vs proxy_pass (TCP and unix), vs a minimal
@@ -104,6 +105,10 @@ function runtimeArgs(rt: "node" | "bun" | "deno", script: string): string[] {
 const QUIET = ["--log-level", "warning"];
 const tsgwOn = (cmd: string[], app: string, workers: number, extra: string[] = []): Launch => (port) =>
   group([...cmd, app, "-b", `127.0.0.1:${port}`, ...(workers === 1 ? ["--no-master"] : ["-w", String(workers)]), ...QUIET, ...extra]);
+
+/** tsgw with a master and one worker of `threads` serving threads */
+const tsgwThreads = (cmd: string[], threads: number): Launch => (port) =>
+  group([...cmd, HELLO, "-b", `127.0.0.1:${port}`, "-w", "1", "--threads", String(threads), ...QUIET]);
 
 const pm2: Launch = (port) => {
   const env = { ...process.env, PM2_HOME: join(WORK, "pm2") };
@@ -339,6 +344,21 @@ function comparisons(): Comparison[] {
         candidateName: "tsgw",
         candidate: tsgwOn(cmd, HELLO, WORKERS),
         target: name === "PM2 cluster" ? 1.0 : 0.95,
+      });
+    }
+    if (rt !== "node") {
+      // --threads: one worker process whose threads share the port, against the runtime's own multi-core servers
+      const [name, launch] = rawMulti(rt).at(-1)!;
+      out.push({
+        group: "threads",
+        runtime: rt,
+        name: `fetch app, 1 worker × ${WORKERS} threads, hello`,
+        workload: "hello",
+        baselineName: name,
+        baseline: launch,
+        candidateName: "tsgw --threads",
+        candidate: tsgwThreads(cmd, WORKERS),
+        target: rt === "deno" ? 1.0 : 0.95,
       });
     }
     if (rt === "node") {
@@ -710,6 +730,20 @@ for (const rt of wanted("websockets") ? engines : []) {
 
 // ------------------------------------------------------------ cold start
 
+/** The summed resident memory of a server's workers, once each thread or process has served a second of load. */
+async function workersRss(launch: Launch): Promise<number> {
+  const port = freshPort();
+  const server = await launch(port);
+  try {
+    await waitUntilServing(`http://127.0.0.1:${port}/`);
+    wrk(`http://127.0.0.1:${port}/`, 1, "hello");
+    await new Promise((r) => setTimeout(r, 500));
+    return (await server.workerPids()).reduce((n, pid) => n + rssMb(pid), 0);
+  } finally {
+    await server.stop();
+  }
+}
+
 /** Exec to first served response, median of a few starts. */
 async function coldStart(cmd: (port: number) => string[]): Promise<number> {
   const times: number[] = [];
@@ -789,6 +823,30 @@ for (const rt of wanted("reloads under load") ? RUNTIMES : []) {
       r.detail ? ` (${r.detail})` : ""
     }`,
   );
+}
+
+const threadRows: string[] = [];
+if (wanted("thread memory")) {
+  console.log(`\nthread memory: what one more serving thread adds to the workers' RSS, against one more worker process (median of ${rounds}):`);
+}
+for (const rt of wanted("thread memory") ? engines.filter((e) => e !== "node") : []) {
+  const cmd = commandFor(rt);
+  const perThread: number[] = [];
+  const perProcess: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const threads = await workersRss(tsgwThreads(cmd, 3)) - await workersRss(tsgwThreads(cmd, 2));
+    const processes = await workersRss(tsgwOn(cmd, HELLO, 3)) - await workersRss(tsgwOn(cmd, HELLO, 2));
+    perThread.push(threads);
+    perProcess.push(processes);
+  }
+  const ratios = perThread.map((t, i) => t / perProcess[i]!);
+  const verdict = median(ratios) <= 0.3 ? "PASS" : "FAIL";
+  console.log(
+    `${rt.padEnd(5)} a thread ${median(perThread).toFixed(1)} MB, a worker process ${median(perProcess).toFixed(1)} MB, ratio ${
+      spread(ratios)
+    } (<= 0.3) ${verdict}`,
+  );
+  threadRows.push(`| ${rt} | ${median(perThread).toFixed(1)} MB | ${median(perProcess).toFixed(1)} MB | ${spread(ratios)} | ${verdict} |`);
 }
 
 const coldRows: string[] = [];
@@ -922,6 +980,15 @@ if (OUT) {
           r.base.mb.toFixed(1)
         } | ${r.cand.mb.toFixed(1)} | ${spread(r.mems)} | ${wsVerdict(r)} |`
       ),
+      "",
+      "## Thread memory",
+      "",
+      "What one more serving thread adds (`-w 1 --threads 3` against `--threads 2`) to the workers' resident memory, against what one more worker process adds (`-w 3` against `-w 2`);",
+      "each after a second of load, so every thread has served. Target: a thread costs at most 0.3 of a process.",
+      "",
+      "| runtime | a thread | a worker process | ratio | verdict |",
+      "| --- | ---: | ---: | ---: | --- |",
+      ...threadRows,
       "",
       "## Cold start",
       "",
