@@ -1,9 +1,10 @@
 #!/usr/bin/env -S deno run -A --unstable-net
 /**
- * The `tsgw` command. citty gives the command its shape (meta, run); the
- * arguments themselves are parsed by src/config from the settings table,
- * because settings need repeatable flags, INI/TS/env layering and
- * file:line errors that a generic parser cannot give.
+ * The `tsgw` command. The arguments are parsed by src/config from the
+ * settings table, because settings need repeatable flags, INI/TS/env
+ * layering and file:line errors that a generic parser cannot give; so no
+ * command-line library is loaded (citty was, for the command's shape only,
+ * and cost a master 6 MB on Bun with the node:util it loads).
  */
 import { dirname, resolve as resolvePath } from "node:path";
 import { resolveConfig, type ResolvedConfig, socketActivation } from "./config/load.ts";
@@ -18,62 +19,59 @@ import { WORKER_ENV } from "./protocol/worker.ts";
 import { servingThreadData } from "./runtime/threads.ts";
 
 /** The command; `options` says how this program was built (for --version). */
-const command = (options: MainOptions) => ({
-  meta: { name: "tsgw", version: VERSION, description: "Serve JavaScript and TypeScript web apps on Node, Bun and Deno" },
-  async run({ rawArgs }: { rawArgs: string[] }) {
-    const runtime = await currentRuntime();
-    const cwd = process.cwd();
-    const resolved = await resolveConfig({ argv: rawArgs, env: process.env, cwd, importModule: runtime.importModule });
-    if (resolved.action === "help") return void process.stdout.write((await import("./config/render.ts")).renderHelp(VERSION));
-    if (resolved.action === "version") {
-      return void process.stdout.write(
-        `tsgw ${VERSION} (${runtime.name} ${runtime.version}${options.binary ? `, standalone binary: ${options.binary}` : ""})\n`,
-      );
+async function runCommand(rawArgs: string[], options: MainOptions): Promise<void> {
+  const runtime = await currentRuntime();
+  const cwd = process.cwd();
+  const resolved = await resolveConfig({ argv: rawArgs, env: process.env, cwd, importModule: runtime.importModule });
+  if (resolved.action === "help") return void process.stdout.write((await import("./config/render.ts")).renderHelp(VERSION));
+  if (resolved.action === "version") {
+    return void process.stdout.write(
+      `tsgw ${VERSION} (${runtime.name} ${runtime.version}${options.binary ? `, standalone binary: ${options.binary}` : ""})\n`,
+    );
+  }
+  if (resolved.listeners.some((l) => l.tls)) {
+    // loaded only where TLS is configured: node:crypto costs a process memory
+    resolved.warnings.push(...(await import("./config/tls.ts")).checkTls(resolved, runtime.tlsRefusal));
+  }
+  const inherited = resolved.listeners.filter((l) => l.address.kind === "fd");
+  if (inherited.length > 0 && !resolved.action) {
+    if (resolved.config.daemon || resolved.config.daemonize) {
+      throw new TsgwError("inherited sockets (fd://, LISTEN_FDS) stay with this process: no --daemon (systemd does the daemonizing)");
     }
-    if (resolved.listeners.some((l) => l.tls)) {
-      // loaded only where TLS is configured: node:crypto costs a process memory
-      resolved.warnings.push(...(await import("./config/tls.ts")).checkTls(resolved, runtime.tlsRefusal));
-    }
-    const inherited = resolved.listeners.filter((l) => l.address.kind === "fd");
-    if (inherited.length > 0 && !resolved.action) {
-      if (resolved.config.daemon || resolved.config.daemonize) {
-        throw new TsgwError("inherited sockets (fd://, LISTEN_FDS) stay with this process: no --daemon (systemd does the daemonizing)");
+    // (checked here, by the process systemd started: workers are given their listeners by the master)
+    const passed = socketActivation(process.env).map((a) => a.fd);
+    for (const { address } of inherited) {
+      if (address.kind === "fd" && !passed.includes(address.fd)) {
+        throw new TsgwError(
+          `fd://${address.fd} is not a socket systemd passed (it passed ${
+            passed.length ? `fds 3 to ${2 + passed.length}` : "none: LISTEN_FDS is not set for this process"
+          })`,
+        );
       }
-      // (checked here, by the process systemd started: workers are given their listeners by the master)
-      const passed = socketActivation(process.env).map((a) => a.fd);
-      for (const { address } of inherited) {
-        if (address.kind === "fd" && !passed.includes(address.fd)) {
-          throw new TsgwError(
-            `fd://${address.fd} is not a socket systemd passed (it passed ${
-              passed.length ? `fds 3 to ${2 + passed.length}` : "none: LISTEN_FDS is not set for this process"
-            })`,
-          );
-        }
-      }
-      if (runtime.inheritedSockets) throw new TsgwError(runtime.inheritedSockets);
     }
-    if (resolved.config.threads > 1 && (!resolved.action || resolved.action === "check-config")) refuseThreads(runtime, resolved);
-    if (resolved.action === "print-config") return void process.stdout.write((await import("./config/render.ts")).renderPrintConfig(resolved));
-    if (resolved.action && actionsOf("manage").includes(resolved.action)) {
-      const { reloadMaster, statusOf, stopMaster, upgradeMaster } = await import("./master/manage.ts");
-      const pidfile = resolved.actionValue!;
-      const done = resolved.action === "reload"
-        ? await reloadMaster(pidfile)
-        : resolved.action === "stop"
-        ? await stopMaster(pidfile)
-        : resolved.action === "upgrade"
-        ? await upgradeMaster(pidfile)
-        : await statusOf(pidfile, resolved.json === true);
-      return void process.stdout.write(`${done}\n`);
-    }
-    const log = createLogger(resolved.config.logLevel, resolved.config.errorLog);
-    for (const w of resolved.warnings) log.warn(w);
-    if (!resolved.config.app) {
-      throw new TsgwError("no app given: tsgw APP (e.g. tsgw demo:app), or module = ... in the INI file; see tsgw --help");
-    }
-    await start(runtime, resolved, rawArgs, cwd, log);
-  },
-});
+    if (runtime.inheritedSockets) throw new TsgwError(runtime.inheritedSockets);
+  }
+  if (resolved.config.threads > 1 && (!resolved.action || resolved.action === "check-config")) refuseThreads(runtime, resolved);
+  if (resolved.action === "print-config") return void process.stdout.write((await import("./config/render.ts")).renderPrintConfig(resolved));
+  if (resolved.action && actionsOf("manage").includes(resolved.action)) {
+    const { reloadMaster, statusOf, stopMaster, upgradeMaster } = await import("./master/manage.ts");
+    const pidfile = resolved.actionValue!;
+    const done = resolved.action === "reload"
+      ? await reloadMaster(pidfile)
+      : resolved.action === "stop"
+      ? await stopMaster(pidfile)
+      : resolved.action === "upgrade"
+      ? await upgradeMaster(pidfile)
+      : await statusOf(pidfile, resolved.json === true);
+    return void process.stdout.write(`${done}\n`);
+  }
+  const log = createLogger(resolved.config.logLevel, resolved.config.errorLog);
+  for (const w of resolved.warnings) log.warn(w);
+  if (!resolved.config.app) {
+    throw new TsgwError("no app given: tsgw APP (e.g. tsgw demo:app), or module = ... in the INI file; see tsgw --help");
+  }
+  await start(runtime, resolved, rawArgs, cwd, log);
+}
 
 /** --threads needs a runtime with serving threads, and listeners that threads of one process can share (SO_REUSEPORT). */
 function refuseThreads(runtime: Runtime, resolved: ResolvedConfig): void {
@@ -137,8 +135,7 @@ export async function main(commandLine: string[], options: MainOptions = {}): Pr
     return runWorker(await currentRuntime(), argv, process.env);
   }
   try {
-    const { defineCommand, runCommand } = await import("citty");
-    await runCommand(defineCommand(command(options)), { rawArgs: argv });
+    await runCommand(argv, options);
   } catch (err) {
     if (err instanceof TsgwError) {
       await failedDaemon(err.exitCode, err.message);
