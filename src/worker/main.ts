@@ -56,6 +56,8 @@ export interface Serving {
   /** the app, where this thread loaded it (not a --threads worker's main thread) */
   app?: LoadedApp;
   servers: RunningServer[];
+  /** what each listener serves at, in the configuration's order (its port made concrete) */
+  urls: string[];
   /** what a heartbeat counts, now */
   figures(): BeatFigures;
 }
@@ -93,6 +95,7 @@ export async function serveHere(
   return {
     app,
     servers,
+    urls: servers.map((s) => s.url),
     figures: () => ({
       requests: counter.started,
       inFlight: counter.inFlight,
@@ -131,7 +134,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
       : undefined;
     const serving = threaded ?? await serveHere(runtime, resolved, setup, appCwd, log, retire);
     switchUser(runtime, config.user, config.group);
-    send({ tsgw: "ready", id, urls: serving.servers.map((s) => s.url) });
+    send({ tsgw: "ready", id, urls: serving.urls });
     const rssLimit = config.reloadOnRss * 1024 * 1024;
     // a last heartbeat as a graceful stop ends: the master's metrics then miss none of this worker's requests
     const last = setup.metrics ? () => send(heartbeat()) : undefined;

@@ -66,8 +66,8 @@ export interface PoolOptions {
 
 export async function servePool(runtime: Runtime, options: PoolOptions): Promise<Serving & { reopen(): void }> {
   const pool = new ThreadPool(runtime, options);
-  await pool.start(options.resolved.config.threads);
-  return { servers: [pool], figures: () => pool.figures(), reopen: () => pool.tell({ tsgw: "reopen" }) };
+  const urls = await pool.start(options.resolved.config.threads);
+  return { servers: [pool], urls, figures: () => pool.figures(), reopen: () => pool.tell({ tsgw: "reopen" }) };
 }
 
 class ThreadPool implements RunningServer {
@@ -86,7 +86,8 @@ class ThreadPool implements RunningServer {
     this.timeoutMs = options.resolved.config.timeout * 1000;
   }
 
-  async start(count: number): Promise<void> {
+  /** the threads serve; resolves to where (the first one's urls) */
+  async start(count: number): Promise<string[]> {
     const first = Array.from({ length: count }, () => this.spawn());
     try {
       await Promise.all(first.map((s) => s.booted));
@@ -97,6 +98,7 @@ class ThreadPool implements RunningServer {
     this.url = first[0]!.urls.join(", ");
     // a stuck thread is found at the main thread's own pace, which no handler can block
     setInterval(() => this.check(), beatInterval(this.options.resolved.config.timeout)).unref();
+    return first[0]!.urls;
   }
 
   private spawn(replacing?: Slot): Slot {

@@ -35,7 +35,7 @@ export async function runThread(runtime: Runtime, data: ThreadData): Promise<voi
       post({ tsgw: "retire", id, reason, cause });
     };
     const serving = await serveHere(runtime, resolved, data.setup, data.appCwd, log, retire, id);
-    post({ tsgw: "ready", id, urls: serving.servers.map((s) => s.url) });
+    post({ tsgw: "ready", id, urls: serving.urls });
     setInterval(() => post({ tsgw: "beat", id, rss: 0, ...serving.figures() }), beatInterval(config.timeout)).unref();
     stop = gracefulStop(serving.servers, log, {
       gracefulTimeout: config.gracefulTimeout,

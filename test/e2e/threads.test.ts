@@ -25,8 +25,9 @@ for (const rt of RUNTIMES) {
       return;
     }
 
-    test("-w 1 --threads 2: two copies of the app in one worker serve one port; TERM lets a request in flight finish", async () => {
-      const server = await startTsgw(rt, [APP, "-b", "127.0.0.1:0", "-w", "1", "--threads", "2"]);
+    test("-w 1 --threads 2: two copies of the app in one worker serve each port; TERM lets a request in flight finish", async () => {
+      const server = await startTsgw(rt, [APP, "-b", "127.0.0.1:0", "-s", "127.0.0.1:0", "-w", "1", "--threads", "2"], { listeners: 2 });
+      assert.match(server.logs(), /Listening at: uwsgi:\/\/127\.0\.0\.1:\d+ \(/);
       const seen = await instances(server, 2);
       assert.equal(seen.size, 2, `two threads answered: ${[...seen].join(", ")}`);
       assert.equal(new Set([...seen].map((s) => s.split(":")[0])).size, 1, "in one process");
