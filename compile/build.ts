@@ -74,7 +74,15 @@ function bunBuild(args: string[], out: string, binary: string, what: string): st
 function buildBun(target: string | undefined): string {
   // --compile-autoload-package-json lets the binary resolve an app's own packages from the app's node_modules;
   // --compile-autoload-tsconfig lets it compile the app as its tsconfig.json says (JSX runtime, paths)
-  const args = ["--compile", "--compile-autoload-package-json", "--compile-autoload-tsconfig", "--minify-syntax", ...(target ? ["--target", target] : [])];
+  // --bytecode: the binary carries its modules compiled, and starts in about a third of the time (44 vs 130 ms to a first response, measured)
+  const args = [
+    "--compile",
+    "--compile-autoload-package-json",
+    "--compile-autoload-tsconfig",
+    "--minify-syntax",
+    "--bytecode",
+    ...(target ? ["--target", target] : []),
+  ];
   return bunBuild(args, join(DIST, target ? `tsgw-${target}` : "tsgw"), "bun build --compile", "bun build --compile");
 }
 
@@ -91,6 +99,7 @@ function buildNodeSea(): string {
   const bundle = bunBuild(args, join(work, "tsgw.cjs"), "node single executable", "bundling for Node");
   const config = join(work, "sea-config.json");
   const blob = join(work, "sea.blob");
+  // (no useCodeCache: on Node 20 a blob with V8's code cache fails every dynamic import(), "A dynamic import callback was not specified")
   writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true }));
   run(process.execPath, ["--experimental-sea-config", config], "node --experimental-sea-config");
   const out = join(DIST, "tsgw-node");
