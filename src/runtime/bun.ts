@@ -264,7 +264,8 @@ export const runtime: Runtime = {
   startServingThread: (data, events) => startServingThread(Bun.main, data, events),
   stopsStuckThreads: true,
   importModule(file) {
-    if (import.meta.url.startsWith("file:///$bunfs/")) compileAsProject(file);
+    // (Bun.main, not import.meta.url: a --bytecode binary keeps its modules' build-time URLs)
+    if (Bun.main.startsWith("/$bunfs/")) compileAsProject(file);
     return importFile(file);
   },
   trapServers: bunServeTrap(Bun, upgradeNoted),
