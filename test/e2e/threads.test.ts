@@ -50,6 +50,20 @@ for (const rt of RUNTIMES) {
       }
     });
 
+    test("HUP: the new generation's threads take the port over from the old ones", async () => {
+      const server = await startTsgw(rt, [APP, "-b", "127.0.0.1:0", "-w", "1", "--threads", "2"]);
+      try {
+        const before = (await ask(server, { path: "/pid" })).text;
+        server.child.kill("SIGHUP");
+        const after = await until(server, (s) => s.reloads === 1 && s.workers.length === 1 && s.workers[0]!.generation === 2, "the reload");
+        assert.notEqual(String(after.workers[0]!.pid), before);
+        assert.equal((await instances(server, 2)).size, 2, "both new threads serve");
+        assert.equal((await ask(server, { path: "/pid" })).text, String(after.workers[0]!.pid));
+      } finally {
+        assert.equal(await server.stop(), 0);
+      }
+    });
+
     test("a thread stuck in a loop past --timeout is ended; the worker serves on", async () => {
       const server = await startTsgw(rt, [APP, "-b", "127.0.0.1:0", "-w", "1", "--threads", "2", "--timeout", "2"]);
       try {
