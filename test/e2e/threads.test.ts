@@ -83,6 +83,12 @@ for (const rt of RUNTIMES) {
       }
     });
 
+    test("an app that throws as its threads load it: the master exits with the app's error in one line", async () => {
+      const r = await runTsgw(rt, ["test/fixtures/throws", "-b", "127.0.0.1:0", "-w", "2", "--threads", "2"]);
+      assert.equal(r.code, 4);
+      assert.match(oneLine(r.stderr), /app module .*test\/fixtures\/throws\.ts failed to load: database unreachable at import$/);
+    });
+
     test("--threads with a unix socket is refused in one line", async () => {
       const r = await runTsgw(rt, [APP, "-b", "unix:/tmp/tsgw-threads.sock", "--threads", "2"]);
       assert.notEqual(r.code, 0);
