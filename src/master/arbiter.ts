@@ -69,6 +69,8 @@ interface Worker {
   /** its request metrics at the last heartbeat (--metrics, --statsd-host) */
   metrics?: RequestMetrics;
   connections?: number;
+  /** its serving threads serving now, at the last heartbeat (--threads) */
+  threads?: number;
   urls: string[];
   bootError?: { code: number; message: string };
   booted: Promise<void>;
@@ -447,6 +449,7 @@ export class Arbiter {
         if (msg.webSockets) w.webSockets = msg.webSockets;
         if (msg.metrics) w.metrics = msg.metrics;
         w.connections = msg.connections;
+        w.threads = msg.threads;
         return;
       case "retire":
         if (w.leave || w.state === "stopping") return;
@@ -812,6 +815,7 @@ export class Arbiter {
           inFlight: w.inFlight,
           webSockets: w.webSockets,
           rss: w.rss,
+          ...(w.threads !== undefined ? { threads: w.threads } : {}),
           lastBeat: Math.max(0, now - w.lastBeat) / 1000,
           respawns: this.spawnsBySlot.get(w.slot) ?? 0,
           uptime: Math.round((now - w.startedAt) / 1000),

@@ -43,6 +43,8 @@ export interface WorkerStatus {
   webSockets: WebSocketCounts;
   /** bytes, at the last heartbeat */
   rss: number;
+  /** its serving threads serving now, with --threads */
+  threads?: number;
   /** seconds since the last heartbeat */
   lastBeat: number;
   /** how many times this slot's worker was replaced (crash, recycle, reload) */

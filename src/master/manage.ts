@@ -82,14 +82,17 @@ export async function statusOf(pidfile: string, json: boolean): Promise<string> 
     ? `${Math.floor(sec / 60)}m${Math.round(sec % 60)}s`
     : `${Math.floor(sec / 3600)}h${Math.floor((sec % 3600) / 60)}m`);
   const last = s.lastReload ? (s.lastReload.ok ? ", last ok" : `, last failed: ${s.lastReload.error}`) : "";
+  // a threads column where workers run serving threads (--threads)
+  const threaded = s.workers.some((w) => w.threads !== undefined);
   const rows = [
-    ["slot", "pid", "gen", "state", "status", "requests", "in-flight", "websockets", "rss", "last beat", "respawns", "up"],
+    ["slot", "pid", "gen", "state", "status", ...(threaded ? ["threads"] : []), "requests", "in-flight", "websockets", "rss", "last beat", "respawns", "up"],
     ...s.workers.map((w) => [
       String(w.slot),
       String(w.pid),
       String(w.generation),
       w.state,
       w.status,
+      ...(threaded ? [w.threads === undefined ? "-" : String(w.threads)] : []),
       String(w.requests),
       String(w.inFlight),
       String(w.webSockets.open),

@@ -38,6 +38,8 @@ export interface BeatFigures {
   metrics?: RequestMetrics;
   /** connections open now, where the worker's servers show them (see runtime/connection-count.ts) */
   connections?: number;
+  /** its serving threads serving now (--threads; a worker's own figure, not added up) */
+  threads?: number;
 }
 
 /**

@@ -233,6 +233,7 @@ class ThreadPool implements RunningServer {
     const all = noFigures();
     addFigures(all, this.gone, false);
     for (const s of this.slots) if (s.figures) addFigures(all, s.figures);
+    all.threads = [...this.slots].filter((s) => s.state === "serving").length;
     return all;
   }
 

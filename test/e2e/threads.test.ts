@@ -43,7 +43,7 @@ for (const rt of RUNTIMES) {
       try {
         for (let i = 0; i < 30; i++) assert.equal((await ask(server, { path: "/pid" })).status, 200);
         await waitForLog(server, /thread \d+ of worker 1: served 5 requests \(max-requests\); replacing it/);
-        await until(server, (s) => s.workers.length === 1 && s.workers[0]!.requests >= 30, "30 requests counted");
+        await until(server, (s) => s.workers.length === 1 && s.workers[0]!.requests >= 30 && s.workers[0]!.threads === 2, "30 requests counted, 2 threads");
         assert.equal(count(server.logs(), /Booting worker/), 1);
       } finally {
         assert.equal(await server.stop(), 0);
