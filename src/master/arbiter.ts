@@ -71,6 +71,8 @@ interface Worker {
   connections?: number;
   /** its serving threads serving now, at the last heartbeat (--threads) */
   threads?: number;
+  /** its serving threads replaced, by cause, at the last heartbeat */
+  threadRestarts?: Record<string, number>;
   urls: string[];
   bootError?: { code: number; message: string };
   booted: Promise<void>;
@@ -450,6 +452,7 @@ export class Arbiter {
         if (msg.metrics) w.metrics = msg.metrics;
         w.connections = msg.connections;
         w.threads = msg.threads;
+        w.threadRestarts = msg.threadRestarts;
         return;
       case "retire":
         if (w.leave || w.state === "stopping") return;

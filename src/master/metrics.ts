@@ -70,6 +70,12 @@ export function renderMetrics(v: MetricsView): string {
       "Workers replaced, by cause (crash, timeout, max-requests, rss, listener, thread, reload, scale-down).",
       Object.entries(v.restarts).map(([cause, n]) => [{ cause }, n]),
     ),
+    family(
+      "tsgw_thread_restarts_total",
+      "counter",
+      "Serving threads (--threads) replaced within their worker, by cause (crash, timeout, max-requests, listener).",
+      Object.entries(v.threadRestarts).map(([cause, n]) => [{ cause }, n]),
+    ),
     family("tsgw_reloads_total", "counter", "Reloads (HUP), failed ones included.", [[{}, v.status.reloads]]),
     family("tsgw_generation", "gauge", "The generation of workers serving now.", [[{}, v.status.generation]]),
     family("tsgw_uptime_seconds", "gauge", "Seconds since the master started.", [[{}, v.status.uptime]]),
@@ -138,6 +144,7 @@ export function startStatsd(target: string, prefix: string, view: () => MetricsV
     for (const [status, n] of byStatus) counter(lines, `request.status.${status}`, n);
     for (const [method, n] of byMethod) counter(lines, `request.method.${method.toLowerCase()}`, n);
     for (const [cause, n] of Object.entries(v.restarts)) counter(lines, `restarts.${cause}`, n);
+    for (const [cause, n] of Object.entries(v.threadRestarts)) counter(lines, `thread_restarts.${cause}`, n);
     counter(lines, "bytes_out", v.requests.bytesOut);
     lines.push(
       `${name("workers")}:${v.workers.length}|g`,

@@ -20,6 +20,8 @@ export interface TalliedWorker {
   cause?: string;
   metrics?: RequestMetrics;
   connections?: number;
+  /** its serving threads replaced, by cause (--threads) */
+  threadRestarts?: Record<string, number>;
 }
 
 /** Everything a scrape or a statsd flush reports, at one moment. */
@@ -29,6 +31,8 @@ export interface MetricsView {
   requests: RequestMetrics;
   webSockets: { open: number; opened: number; messagesIn: number; messagesOut: number };
   restarts: Record<string, number>;
+  /** serving threads replaced (--threads), by cause, the gone workers' too */
+  threadRestarts: Record<string, number>;
   inFlight: number;
   /** connections open now, summed over the workers that can count theirs; undefined where none can */
   connections?: number;
@@ -36,6 +40,11 @@ export interface MetricsView {
 }
 
 /** what only grows of a worker's WebSocket counts, added to `into` */
+/** `into` += `add`, by key */
+function addCounts(into: Record<string, number>, add: Record<string, number> | undefined): void {
+  for (const [k, n] of Object.entries(add ?? {})) into[k] = (into[k] ?? 0) + n;
+}
+
 function addWebSockets(into: Omit<WebSocketCounts, "open">, add: WebSocketCounts): void {
   into.opened += add.opened;
   into.messagesIn += add.messagesIn;
@@ -46,6 +55,7 @@ export class Tally {
   private readonly gone = emptyMetrics();
   private readonly goneWebSockets = { opened: 0, messagesIn: 0, messagesOut: 0 };
   private readonly restarts: Record<string, number> = {};
+  private readonly goneThreadRestarts: Record<string, number> = {};
   private goneRequests = 0;
 
   /** requests served since the master started, by every worker */
@@ -58,6 +68,7 @@ export class Tally {
     if (w.metrics) addMetrics(this.gone, w.metrics);
     this.goneRequests += w.requests;
     addWebSockets(this.goneWebSockets, w.webSockets);
+    addCounts(this.goneThreadRestarts, w.threadRestarts);
     if (stopping || w.abandoned) return;
     const cause = w.cause ?? "crash";
     this.restarts[cause] = (this.restarts[cause] ?? 0) + 1;
@@ -67,7 +78,9 @@ export class Tally {
     const requests = emptyMetrics();
     addMetrics(requests, this.gone);
     const webSockets = { open: 0, ...this.goneWebSockets };
+    const threadRestarts = { ...this.goneThreadRestarts };
     for (const w of live) {
+      addCounts(threadRestarts, w.threadRestarts);
       if (w.metrics) addMetrics(requests, w.metrics);
       webSockets.open += w.webSockets.open;
       addWebSockets(webSockets, w.webSockets);
@@ -77,6 +90,7 @@ export class Tally {
       requests,
       webSockets,
       restarts: { ...this.restarts },
+      threadRestarts,
       inFlight: live.reduce((n, w) => n + w.inFlight, 0),
       connections: live.some((w) => w.connections !== undefined) ? live.reduce((n, w) => n + (w.connections ?? 0), 0) : undefined,
       workers: live.map((w) => ({ slot: w.slot, generation: w.generation, rss: w.rss })),

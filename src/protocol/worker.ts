@@ -40,6 +40,8 @@ export interface BeatFigures {
   connections?: number;
   /** its serving threads serving now (--threads; a worker's own figure, not added up) */
   threads?: number;
+  /** its serving threads replaced since it started, by cause (a worker's own figure) */
+  threadRestarts?: Record<string, number>;
 }
 
 /**

@@ -75,6 +75,8 @@ class ThreadPool implements RunningServer {
   /** what the threads that are gone did */
   private readonly gone = noFigures();
   private next = 1;
+  /** threads replaced so far, by cause (the metrics' tsgw_thread_restarts_total) */
+  private readonly restarts: Record<string, number> = {};
   private stopping = false;
   private readonly timeoutMs: number;
   url = "";
@@ -146,13 +148,14 @@ class ThreadPool implements RunningServer {
         if (slot.state !== "serving" || this.stopping) break;
         slot.state = "leaving";
         this.options.log.info(`thread ${slot.n} of worker ${this.options.setup.id}: ${m.reason}; replacing it`);
+        this.restarted(m.cause);
         this.spawn(slot);
         break;
       case "stopped": {
         slot.figures = m;
         const serving = slot.state === "serving";
         this.end(slot);
-        if (serving && !this.stopping) this.replace(slot, "it stopped serving (the app closed its server)");
+        if (serving && !this.stopping) this.replace(slot, "it stopped serving (the app closed its server)", "crash");
         break;
       }
     }
@@ -185,7 +188,8 @@ class ThreadPool implements RunningServer {
     slot.stopped?.();
   }
 
-  private replace(slot: Slot, why: string): void {
+  private replace(slot: Slot, why: string, cause: "crash" | "timeout"): void {
+    this.restarted(cause);
     this.options.log.error(`thread ${slot.n} of worker ${this.options.setup.id}: ${why}; replacing it`);
     this.spawn();
   }
@@ -195,7 +199,7 @@ class ThreadPool implements RunningServer {
     if (slot.state === "booting") return this.bootFailed(slot, `a serving thread ended as it booted: ${why}`);
     const serving = slot.state === "serving";
     this.end(slot);
-    if (serving && !this.stopping) this.replace(slot, why);
+    if (serving && !this.stopping) this.replace(slot, why, "crash");
   }
 
   /** threads that stopped beating: terminated (their requests end with them) and replaced */
@@ -210,7 +214,7 @@ class ThreadPool implements RunningServer {
       else if (slot.state === "leaving") this.end(slot); // its replacement serves already
       else {
         this.end(slot);
-        this.replace(slot, `THREAD TIMEOUT: no heartbeat for ${seconds}s; terminated`);
+        this.replace(slot, `THREAD TIMEOUT: no heartbeat for ${seconds}s; terminated`, "timeout");
       }
     }
   }
@@ -229,11 +233,16 @@ class ThreadPool implements RunningServer {
     this.options.retire(`serving thread ${slot.n} is stuck`, "thread");
   }
 
+  private restarted(cause: string): void {
+    this.restarts[cause] = (this.restarts[cause] ?? 0) + 1;
+  }
+
   figures(): BeatFigures {
     const all = noFigures();
     addFigures(all, this.gone, false);
     for (const s of this.slots) if (s.figures) addFigures(all, s.figures);
     all.threads = [...this.slots].filter((s) => s.state === "serving").length;
+    all.threadRestarts = { ...this.restarts };
     return all;
   }
 

@@ -1,7 +1,7 @@
 /** Serving threads (--threads) on every runtime: where a runtime has them, and the one-line refusal where not (README, Threads). */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ask, engineOf, oneLine, RUNTIMES, runTsgw, startTsgw, waitForLog } from "../helpers/tsgw.ts";
+import { ask, engineOf, freePort, oneLine, RUNTIMES, runTsgw, startTsgw, waitForLog } from "../helpers/tsgw.ts";
 import { until } from "../helpers/master.ts";
 
 const APP = "test/fixtures/fetch";
@@ -39,12 +39,16 @@ for (const rt of RUNTIMES) {
     });
 
     test("--max-requests recycles a thread, not the worker, and its requests stay counted", async () => {
-      const server = await startTsgw(rt, [APP, "-b", "127.0.0.1:0", "-w", "1", "--threads", "2", "--max-requests", "5"]);
+      const metricsPort = await freePort();
+      const server = await startTsgw(rt, [APP, "-b", "127.0.0.1:0", "-w", "1", "--threads", "2", "--max-requests", "5", "--metrics", String(metricsPort)]);
       try {
         for (let i = 0; i < 30; i++) assert.equal((await ask(server, { path: "/pid" })).status, 200);
         await waitForLog(server, /thread \d+ of worker 1: served 5 requests \(max-requests\); replacing it/);
         await until(server, (s) => s.workers.length === 1 && s.workers[0]!.requests >= 30 && s.workers[0]!.threads === 2, "30 requests counted, 2 threads");
         assert.equal(count(server.logs(), /Booting worker/), 1);
+        const metrics = (await ask({ port: metricsPort }, { path: "/metrics" })).text;
+        assert.match(metrics, /^tsgw_thread_restarts_total\{cause="max-requests"\} [1-9]\d*$/m);
+        assert.doesNotMatch(metrics, /^tsgw_worker_restarts_total\{/m);
       } finally {
         assert.equal(await server.stop(), 0);
       }
