@@ -997,6 +997,13 @@ if (OUT) {
         } | ${r.cand.mb.toFixed(1)} | ${spread(r.mems)} | ${wsVerdict(r)} |`
       ),
       "",
+      "## Threads",
+      "",
+      "The threads rows in the table run tsgw as `-w 1 --threads 2` against the runtime's own multi-core servers: two `Bun.serve({ reusePort })` processes, and `deno serve --parallel`.",
+      "The Deno row moves more between runs than any difference between the two. On 2026-12-02, three runs gave 0.89, 0.94 and 1.15.",
+      "So it was measured a second way: the servers' CPU time per request, from `/proc/PID/stat`, over all threads of all processes. That was equal within the measure's 1 ms per 1,000 requests.",
+      "A bare script doing what `--threads` does (two web Workers, each with `Deno.serve({ reusePort })`) measured the same.",
+      "",
       "## Thread memory",
       "",
       "What one more serving thread adds (`-w 1 --threads 3` against `--threads 2`) to the workers' resident memory, against what one more worker process adds (`-w 3` against `-w 2`);",
