@@ -138,15 +138,13 @@ export function openLogTarget(path: string, fd: 1 | 2, buffered = false): LogTar
   return target;
 }
 
-/** USR1: reopen every log file this process writes; one that cannot be reopened keeps its old file and says why. */
-export function reopenLogFiles(): string[] {
-  const problems: string[] = [];
+/** USR1: reopen every log file this process (or thread) writes; one that cannot be reopened keeps its old file, and `tell` says why. */
+export function reopenLogFiles(tell: (message: string) => void): void {
   for (const t of opened) {
     try {
       t.reopen();
     } catch (err) {
-      problems.push(describeError(err));
+      tell(`cannot reopen a log file: ${describeError(err)}`);
     }
   }
-  return problems;
 }

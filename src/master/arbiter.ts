@@ -583,7 +583,7 @@ export class Arbiter {
         return this.manage();
       case "SIGUSR1":
         // as Gunicorn: the master reopens its files, then each worker reopens its own
-        for (const problem of reopenLogFiles()) this.log.error(`cannot reopen a log file: ${problem}`);
+        reopenLogFiles((m) => this.log.error(m));
         this.handLogs();
         this.log.info("Reopened log files");
         for (const w of this.workers.values()) w.proc.kill("SIGUSR1");

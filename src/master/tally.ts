@@ -4,7 +4,7 @@
  * when a worker is replaced), and the replacements by cause. Pure counting;
  * master/metrics.ts renders and sends it.
  */
-import { addMetrics, emptyMetrics, type RequestMetrics, type WebSocketCounts } from "../protocol/worker.ts";
+import { addMetrics, addWebSocketTotals, emptyMetrics, type RequestMetrics, type WebSocketCounts } from "../protocol/worker.ts";
 import type { MasterStatus } from "./control.ts";
 
 /** the part of a worker the tally reads */
@@ -39,16 +39,9 @@ export interface MetricsView {
   workers: { slot: number; generation: number; rss: number }[];
 }
 
-/** what only grows of a worker's WebSocket counts, added to `into` */
 /** `into` += `add`, by key */
 function addCounts(into: Record<string, number>, add: Record<string, number> | undefined): void {
   for (const [k, n] of Object.entries(add ?? {})) into[k] = (into[k] ?? 0) + n;
-}
-
-function addWebSockets(into: Omit<WebSocketCounts, "open">, add: WebSocketCounts): void {
-  into.opened += add.opened;
-  into.messagesIn += add.messagesIn;
-  into.messagesOut += add.messagesOut;
 }
 
 export class Tally {
@@ -67,7 +60,7 @@ export class Tally {
   workerGone(w: TalliedWorker, stopping: boolean): void {
     if (w.metrics) addMetrics(this.gone, w.metrics);
     this.goneRequests += w.requests;
-    addWebSockets(this.goneWebSockets, w.webSockets);
+    addWebSocketTotals(this.goneWebSockets, w.webSockets);
     addCounts(this.goneThreadRestarts, w.threadRestarts);
     if (stopping || w.abandoned) return;
     const cause = w.cause ?? "crash";
@@ -83,7 +76,7 @@ export class Tally {
       addCounts(threadRestarts, w.threadRestarts);
       if (w.metrics) addMetrics(requests, w.metrics);
       webSockets.open += w.webSockets.open;
-      addWebSockets(webSockets, w.webSockets);
+      addWebSocketTotals(webSockets, w.webSockets);
     }
     return {
       status,

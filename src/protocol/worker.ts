@@ -57,10 +57,15 @@ export function addFigures(into: BeatFigures, add: BeatFigures, live = true): vo
     w.open += add.webSockets.open;
     if (add.connections !== undefined) into.connections = (into.connections ?? 0) + add.connections;
   }
-  w.opened += add.webSockets.opened;
-  w.messagesIn += add.webSockets.messagesIn;
-  w.messagesOut += add.webSockets.messagesOut;
+  addWebSocketTotals(w, add.webSockets);
   if (add.metrics) addMetrics(into.metrics ??= emptyMetrics(), add.metrics);
+}
+
+/** what only grows of WebSocket counts (all but `open`), added to `into` */
+export function addWebSocketTotals(into: Omit<WebSocketCounts, "open">, add: WebSocketCounts): void {
+  into.opened += add.opened;
+  into.messagesIn += add.messagesIn;
+  into.messagesOut += add.messagesOut;
 }
 
 export function noFigures(): BeatFigures {

@@ -56,7 +56,7 @@ export function servingThreadData(): unknown {
 export function startServingThread(entry: string, data: unknown, events: ServingThreadEvents): ServingThread {
   const code = `self.onmessage = async (e) => {
   self.onmessage = null;
-  globalThis[Symbol.for("tsgw.serving-thread")] = e.data;
+  globalThis[Symbol.for(${JSON.stringify(THREAD_DATA.description)})] = e.data;
   const m = await import(${JSON.stringify(entry)});
   if (typeof m.main === "function") await m.main([]);
 };`;

@@ -106,6 +106,16 @@ export async function serveHere(
   };
 }
 
+/** A worker's (or thread's) request to be replaced, sent once whatever asks for it next. */
+export function retireOnce(send: (m: WorkerMessage) => void, id: number): (reason: string, cause: RetireCause) => void {
+  let retiring = false;
+  return (reason, cause) => {
+    if (retiring) return;
+    retiring = true;
+    send({ tsgw: "retire", id, reason, cause });
+  };
+}
+
 /** How often a worker (or thread) beats: often enough that a healthy one is never near its timeout. */
 export const beatInterval = (timeout: number) => Math.min(1000, (timeout * 1000) / 4);
 
@@ -122,12 +132,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     const { config } = resolved;
     log = createLogger(config.logLevel, config.errorLog);
     const masterPid = process.ppid;
-    let retiring = false;
-    const retire = (reason: string, cause: RetireCause) => {
-      if (retiring) return;
-      retiring = true;
-      send({ tsgw: "retire", id, reason, cause });
-    };
+    const retire = retireOnce(send, id);
     const appCwd = prepareProcess(resolved, cwd);
     const threaded = config.threads > 1
       ? await (await import("./thread-pool.ts")).servePool(runtime, { argv, setup, cwd, appCwd, resolved, log, retire })

@@ -294,7 +294,7 @@ export function stopOnSignals(
   process.on("SIGINT", () => stop(false, "Handling signal: int"));
   process.on("SIGQUIT", () => stop(false, "Handling signal: quit"));
   process.on("SIGUSR1", () => {
-    for (const problem of reopenLogFiles()) log.error(`cannot reopen a log file: ${problem}`);
+    reopenLogFiles((m) => log.error(m));
     options.reopen?.();
   });
   return stop;

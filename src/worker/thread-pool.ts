@@ -258,8 +258,7 @@ class ThreadPool implements RunningServer {
       if (s.state === "booting" || s.stuck) return this.end(s);
       return new Promise<void>((resolve) => {
         s.stopped = resolve;
-        s.state = "leaving";
-        s.thread.post({ tsgw: "stop", graceful: true } satisfies ThreadCommand);
+        this.leave(s);
       });
     }));
   }

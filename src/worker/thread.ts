@@ -7,10 +7,10 @@
  */
 import { createLogger } from "../log/logger.ts";
 import { exiting, reopenLogFiles } from "../log/files.ts";
-import type { RetireCause, ThreadCommand, ThreadMessage } from "../protocol/worker.ts";
+import type { ThreadCommand, ThreadMessage } from "../protocol/worker.ts";
 import { threadChannel } from "../runtime/threads.ts";
 import type { Runtime } from "../runtime/types.ts";
-import { beatInterval, bootFailure, serveHere, workerConfig } from "./main.ts";
+import { beatInterval, bootFailure, retireOnce, serveHere, workerConfig } from "./main.ts";
 import { gracefulStop, type Stop } from "./serve.ts";
 import type { ThreadData } from "./thread-pool.ts";
 
@@ -20,7 +20,7 @@ export async function runThread(runtime: Runtime, data: ThreadData): Promise<voi
   let log = createLogger("info");
   const post = threadChannel((m) => {
     const command = m as ThreadCommand;
-    if (command.tsgw === "reopen") { for (const problem of reopenLogFiles()) log.error(`cannot reopen a log file: ${problem}`); }
+    if (command.tsgw === "reopen") reopenLogFiles((m) => log.error(m));
     // a stop before it serves: the main thread terminates it
     else if (command.tsgw === "stop") void stop?.(command.graceful, "told by the worker's main thread");
   }) as (m: ThreadMessage) => void;
@@ -28,12 +28,7 @@ export async function runThread(runtime: Runtime, data: ThreadData): Promise<voi
     const resolved = await workerConfig(runtime, data.argv, data.setup, data.cwd);
     const { config } = resolved;
     log = createLogger(config.logLevel, config.errorLog);
-    let retiring = false;
-    const retire = (reason: string, cause: RetireCause) => {
-      if (retiring) return;
-      retiring = true;
-      post({ tsgw: "retire", id, reason, cause });
-    };
+    const retire = retireOnce(post, id);
     const serving = await serveHere(runtime, resolved, data.setup, data.appCwd, log, retire, id);
     post({ tsgw: "ready", id, urls: serving.urls });
     setInterval(() => post({ tsgw: "beat", id, rss: 0, ...serving.figures() }), beatInterval(config.timeout)).unref();
