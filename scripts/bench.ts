@@ -64,6 +64,8 @@ if (!WRK) {
 /** A server under test: its worker pids, its URL, stopped. */
 interface Running {
   url?: string;
+  /** the process started (a tsgw master, or a bare server) */
+  pid?: number;
   workerPids(): Promise<number[]>;
   stop(): Promise<void>;
 }
@@ -75,6 +77,7 @@ function group(cmd: string[], extraEnv: Record<string, string> = {}): Running {
   const child = spawn(bin!, rest, { stdio: ["ignore", "ignore", "inherit"], detached: true, env: { ...process.env, TSGW_CMD_ARGS: "", ...extraEnv } });
   const exited = new Promise((r) => child.once("exit", r));
   return {
+    pid: child.pid,
     async workerPids() {
       const status = await askMaster(child.pid!);
       return status ? status.workers.map((w) => w.pid) : [child.pid!];
@@ -730,15 +733,18 @@ for (const rt of wanted("websockets") ? engines : []) {
 
 // ------------------------------------------------------------ cold start
 
-/** The summed resident memory of a server's workers, once each thread or process has served a second of load. */
-async function workersRss(launch: Launch): Promise<number> {
+/**
+ * The summed resident memory of a server's workers (or of the processes `pids` picks), once each thread or
+ * process has served a second of load.
+ */
+async function workersRss(launch: Launch, pids = (server: Running) => server.workerPids()): Promise<number> {
   const port = freshPort();
   const server = await launch(port);
   try {
     await waitUntilServing(`http://127.0.0.1:${port}/`);
     wrk(`http://127.0.0.1:${port}/`, 1, "hello");
     await new Promise((r) => setTimeout(r, 500));
-    return (await server.workerPids()).reduce((n, pid) => n + rssMb(pid), 0);
+    return (await pids(server)).reduce((n, pid) => n + rssMb(pid), 0);
   } finally {
     await server.stop();
   }
@@ -847,6 +853,27 @@ for (const rt of wanted("thread memory") ? engines.filter((e) => e !== "node") :
     } (<= 0.3) ${verdict}`,
   );
   threadRows.push(`| ${rt} | ${median(perThread).toFixed(1)} MB | ${median(perProcess).toFixed(1)} MB | ${spread(ratios)} | ${verdict} |`);
+}
+
+const masterRows: string[] = [];
+if (wanted("master memory")) console.log(`\nmaster memory: a master's RSS (-w 1) against a bare server's, each after a second of load (median of ${rounds}):`);
+for (const rt of wanted("master memory") ? RUNTIMES : []) {
+  const targets: [string, string[], "node" | "bun" | "deno"][] = rt === "binary"
+    ? [["dist/tsgw", [BINARY], "bun"], ["dist/tsgw-node", [NODE_BINARY], "node"]]
+    : [[rt, commandFor(rt), engineOf(rt)]];
+  for (const [name, cmd, engine] of targets) {
+    const app = engine === "node" ? HELLO_NODE : HELLO;
+    const bare: number[] = [];
+    const master: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      bare.push(await workersRss(rawServer(engine), async (server) => [server.pid!]));
+      master.push(await workersRss((port) => group([...cmd, app, "-b", `127.0.0.1:${port}`, "-w", "1", ...QUIET]), async (server) => [server.pid!]));
+    }
+    const ratios = master.map((m, i) => m / bare[i]!);
+    const verdict = median(ratios) <= 1 ? "PASS" : "FAIL";
+    console.log(`${name.padEnd(14)} bare ${median(bare).toFixed(1)} MB, master ${median(master).toFixed(1)} MB, ratio ${spread(ratios)} (<= 1.0) ${verdict}`);
+    masterRows.push(`| ${name} | ${median(bare).toFixed(1)} MB | ${median(master).toFixed(1)} MB | ${spread(ratios)} | ${verdict} |`);
+  }
 }
 
 const coldRows: string[] = [];
@@ -1012,6 +1039,15 @@ if (OUT) {
       "| runtime | a thread | a worker process | ratio | verdict |",
       "| --- | ---: | ---: | ---: | --- |",
       ...threadRows,
+      "",
+      "## Master memory",
+      "",
+      "The resident memory of a master (`-w 1`, the process the command started) against a bare server of the same runtime serving the same app,",
+      "each after a second of load (the master's through its worker). Target: at most 1.0.",
+      "",
+      "| target | bare server | tsgw master | ratio | verdict |",
+      "| --- | ---: | ---: | ---: | --- |",
+      ...masterRows,
       "",
       "## Cold start",
       "",

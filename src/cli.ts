@@ -26,7 +26,7 @@ async function runCommand(rawArgs: string[], options: MainOptions): Promise<void
   if (resolved.action === "help") return void process.stdout.write((await import("./config/render.ts")).renderHelp(VERSION));
   if (resolved.action === "version") {
     return void process.stdout.write(
-      `tsgw ${VERSION} (${runtime.name} ${runtime.version}${options.binary ? `, standalone binary: ${options.binary}` : ""})\n`,
+      `tsgw ${VERSION} (${runtime.name} ${runtime.version}${options.build ? `, ${options.build}` : ""})\n`,
     );
   }
   if (resolved.listeners.some((l) => l.tls)) {
@@ -113,8 +113,8 @@ async function start(runtime: Runtime, resolved: ResolvedConfig, argv: string[],
 }
 
 export interface MainOptions {
-  /** set by a standalone executable: how it was built, shown by --version */
-  binary?: string;
+  /** set by a build (a standalone executable, the npm bundle): what it is, shown by --version */
+  build?: string;
 }
 
 let started = false;

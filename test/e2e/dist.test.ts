@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { ask, BINARY, FIXTURES, NODE_BINARY, ROOT, runTsgw, startTsgw, type Target, tempDir, withTsgw } from "../helpers/tsgw.ts";
@@ -17,6 +17,24 @@ test("npx tsgw runs the package's bin on Node", () => {
   const r = spawnSync("npx", ["--no-install", "tsgw", "--version"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PATH }, timeout: 30000 });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^tsgw \d+\.\d+\.\d+ \(node /);
+});
+
+test("a checkout's bin runs the prebuilt bundle while no source is newer, then the sources; a packed bundle always", () => {
+  const copy = tempDir();
+  for (const dir of ["bin", "src", "demo", "dist/npm"]) cpSync(join(ROOT, dir), join(copy, dir), { recursive: true });
+  cpSync(join(ROOT, "package.json"), join(copy, "package.json"));
+  symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"));
+  rmSync(join(copy, "dist", "npm", "packed.txt"), { force: true });
+  const version = () => spawnSync(process.execPath, [join(copy, "bin", "tsgw.mjs"), "--version"], { encoding: "utf8", timeout: 30000 }).stdout;
+  const past = new Date(Date.now() - 60_000);
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]);
+  for (const file of [...walk(join(copy, "src")), ...walk(join(copy, "demo"))]) utimesSync(file, past, past);
+  assert.match(version(), /^tsgw \S+ \(node [\d.]+, prebuilt bundle\)$/m);
+  utimesSync(join(copy, "src", "version.ts"), new Date(), new Date());
+  assert.match(version(), /^tsgw \S+ \(node [\d.]+\)$/m, "a source newer than the bundle: the sources run");
+  writeFileSync(join(copy, "dist", "npm", "packed.txt"), "packed\n");
+  assert.match(version(), /, prebuilt bundle\)$/m);
 });
 
 test("deno task serve runs src/cli.ts on Deno", () => {
@@ -164,6 +182,6 @@ describe("npm package", () => {
     const plainBunx = await runTsgw([join(BIN, "bunx"), "tsgw"], ["--version"], { cwd: project, env });
     assert.equal(plainBunx.code, 0, plainBunx.stderr);
     // bunx follows the bin's `#!/usr/bin/env node` when node is installed; --bun picks Bun (README)
-    assert.match(plainBunx.stdout, /^tsgw \d+\.\d+\.\d+ \(node /);
+    assert.match(plainBunx.stdout, /^tsgw \d+\.\d+\.\d+ \(node [\d.]+, prebuilt bundle\)/, "an installed package runs its bundle");
   });
 });
