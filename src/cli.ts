@@ -12,8 +12,8 @@ import { actionsOf } from "./config/settings.ts";
 import { formatListener } from "./config/address.ts";
 import { describeError, EXIT, TsgwError } from "./errors.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
-import { currentRuntime } from "./runtime/index.ts";
-import type { Runtime } from "./runtime/types.ts";
+import { currentRuntime, servingRuntime } from "./runtime/index.ts";
+import type { RuntimeCore } from "./runtime/types.ts";
 import { VERSION } from "./version.ts";
 import { WORKER_ENV } from "./protocol/worker.ts";
 import { servingThreadData } from "./runtime/threads.ts";
@@ -74,7 +74,7 @@ async function runCommand(rawArgs: string[], options: MainOptions): Promise<void
 }
 
 /** --threads needs a runtime with serving threads, and listeners that threads of one process can share (SO_REUSEPORT). */
-function refuseThreads(runtime: Runtime, resolved: ResolvedConfig): void {
+function refuseThreads(runtime: RuntimeCore, resolved: ResolvedConfig): void {
   if (runtime.threadRefusal || !runtime.startServingThread) throw new TsgwError(runtime.threadRefusal ?? `--threads is not available on ${runtime.name}`);
   const unshared = resolved.listeners.find((l) => l.address.kind !== "tcp");
   if (unshared) {
@@ -86,17 +86,18 @@ function refuseThreads(runtime: Runtime, resolved: ResolvedConfig): void {
   }
 }
 
-async function start(runtime: Runtime, resolved: ResolvedConfig, argv: string[], cwd: string, log: Logger): Promise<void> {
+async function start(runtime: RuntimeCore, resolved: ResolvedConfig, argv: string[], cwd: string, log: Logger): Promise<void> {
   if (resolved.action === "check-config" || !resolved.config.master) {
     // a check, or --no-master: this process loads the app itself (a master never loads app-loading code)
     const { loadConfiguredApp, prepareProcess, serveAlone } = await import("./worker/serve.ts");
     if (resolved.action !== "check-config") log.info(`Starting tsgw ${VERSION} on ${runtime.name} ${runtime.version}, no master`);
-    const app = await loadConfiguredApp(runtime, resolved, prepareProcess(resolved, cwd), log);
+    const serving = await servingRuntime();
+    const app = await loadConfiguredApp(serving, resolved, prepareProcess(resolved, cwd), log);
     if (resolved.action === "check-config") {
       log.info("configuration OK");
       process.exit(EXIT.ok);
     }
-    return serveAlone(runtime, resolved, app, log);
+    return serveAlone(serving, resolved, app, log);
   }
   const { daemon, daemonize } = resolved.config;
   const { isDaemonChild, launchDaemon } = await import("./master/daemon.ts");
@@ -126,13 +127,13 @@ export async function main(commandLine: string[], options: MainOptions = {}): Pr
   const thread = servingThreadData();
   if (thread) {
     const { runThread } = await import("./worker/thread.ts");
-    return runThread(await currentRuntime(), thread as import("./worker/thread-pool.ts").ThreadData);
+    return runThread(await servingRuntime(), thread as import("./worker/thread-pool.ts").ThreadData);
   }
   const argv = inheritedArgv() ?? commandLine;
   // workers skip the CLI and the master's modules: every module loaded is memory per worker
   if (process.env[WORKER_ENV.id]) {
     const { runWorker } = await import("./worker/main.ts");
-    return runWorker(await currentRuntime(), argv, process.env);
+    return runWorker(await servingRuntime(), argv, process.env);
   }
   try {
     await runCommand(argv, options);

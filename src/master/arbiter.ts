@@ -27,7 +27,7 @@ import { resolveConfig, type ResolvedConfig } from "../config/load.ts";
 import { describeError, EXIT, TsgwError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { bindError, prepareUnixPath, removeSocket } from "../runtime/socket-files.ts";
-import type { Runtime, WorkerProcess } from "../runtime/types.ts";
+import type { RuntimeCore, WorkerProcess } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
 import { isWorkerMessage, type RequestMetrics, type RetireCause, type WebSocketCounts, WORKER_ENV, type WorkerMessage } from "../protocol/worker.ts";
 import { reportToLauncher, startMaster, type Word, wordFrom } from "./daemon.ts";
@@ -88,7 +88,7 @@ const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SIGTTOU",
 export type Signal = (typeof SIGNALS)[number];
 
 export interface MasterInput {
-  runtime: Runtime;
+  runtime: RuntimeCore;
   resolved: ResolvedConfig;
   argv: string[];
   env: Record<string, string | undefined>;
@@ -151,7 +151,7 @@ export class Arbiter {
   private exitCode: number = EXIT.ok;
   private resolved: ResolvedConfig;
   private readonly log: Logger;
-  private readonly runtime: Runtime;
+  private readonly runtime: RuntimeCore;
   private done!: (code: number) => void;
   /** resolves with the exit code once the master has stopped (the CLI exits with it) */
   readonly finished = new Promise<number>((resolve) => (this.done = resolve));

@@ -9,7 +9,7 @@ import type { ChildProcess } from "node:child_process";
 import { openSync } from "node:fs";
 import { TsgwError } from "../errors.ts";
 import { WORKER_ENV } from "../protocol/worker.ts";
-import type { MasterSpawn, Runtime } from "../runtime/types.ts";
+import type { MasterSpawn, RuntimeCore } from "../runtime/types.ts";
 
 const CHILD = "TSGW_DAEMON_CHILD";
 
@@ -20,7 +20,7 @@ export function isDaemonChild(): boolean {
 }
 
 /** In the launching command: start the daemon, wait for its word, and return what to print. */
-export async function launchDaemon(runtime: Runtime, argv: string[], logfile: string | null): Promise<string> {
+export async function launchDaemon(runtime: RuntimeCore, argv: string[], logfile: string | null): Promise<string> {
   let out: number;
   try {
     out = openSync(logfile ?? "/dev/null", "a");
@@ -38,7 +38,7 @@ export async function launchDaemon(runtime: Runtime, argv: string[], logfile: st
  * at an upgrade): this program again, its arguments and the wish for its
  * word in its environment.
  */
-export function startMaster(runtime: Runtime, argv: string[], env: Record<string, string>, how: MasterSpawn): ChildProcess {
+export function startMaster(runtime: RuntimeCore, argv: string[], env: Record<string, string>, how: MasterSpawn): ChildProcess {
   return runtime.spawnMaster({ [CHILD]: "1", [WORKER_ENV.argv]: JSON.stringify(argv), ...env }, how);
 }
 

@@ -18,7 +18,7 @@
 import { closeSync } from "node:fs";
 import { type BindAddress, formatListener, type Listener } from "../config/address.ts";
 import { listeningFd } from "../runtime/socket-files.ts";
-import type { Runtime } from "../runtime/types.ts";
+import type { RuntimeCore } from "../runtime/types.ts";
 
 const UPGRADE_ENV = "TSGW_UPGRADE";
 /** the successor's first inherited socket (0-2 are stdio, 3 the IPC channel) */
@@ -36,7 +36,7 @@ interface Handover {
 
 /** The new master's environment and the sockets it inherits, or why this master cannot be upgraded. */
 export function planUpgrade(
-  runtime: Runtime,
+  runtime: RuntimeCore,
   configured: Listener[],
   named: Listener[],
   served: Listener[],

@@ -1,6 +1,4 @@
-/** Module and file loading shared by the shims. */
-import { closeSync, createReadStream, openSync, readSync } from "node:fs";
-import { Readable } from "node:stream";
+/** Module loading shared by the shims (a master's too: TS configs). */
 import { pathToFileURL } from "node:url";
 
 /** TypeScript or JSX: what Node cannot import by itself */
@@ -11,30 +9,4 @@ export function needsTransform(file: string): boolean {
 /** import() from a file path, for runtimes that load TypeScript natively. */
 export async function importFile(file: string): Promise<Record<string, unknown>> {
   return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-}
-
-/** files (or ranges) up to this size are read at once and sent in one write (a stream costs more than the read); larger ones stream */
-export const SMALL = 64 * 1024;
-
-/** Up to SMALL bytes of a file, read at once. */
-export function readSmall(path: string, start: number, end: number): Uint8Array {
-  const fd = openSync(path, "r");
-  try {
-    const buf = Buffer.allocUnsafe(end - start + 1);
-    let got = 0;
-    while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, start + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return got === buf.length ? buf : buf.subarray(0, got);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Part of a file through node:fs: read at once when small, else a web stream read ahead in 64 KB chunks. */
-export function nodeFileBody(path: string, start: number, end: number): BodyInit {
-  if (end - start + 1 <= SMALL) return readSmall(path, start, end) as Uint8Array<ArrayBuffer>;
-  return Readable.toWeb(createReadStream(path, { start, end, highWaterMark: SMALL })) as ReadableStream<Uint8Array>;
 }

@@ -1,16 +1,12 @@
-/** Node shim: node:http for both interfaces, libuv handles for raw connections, jiti for TypeScript modules. */
+/** Node shim: processes, threads, jiti for TypeScript modules (its servers: runtime/node-servers.ts). */
 import { pathToFileURL } from "node:url";
-import { installLightGlobals } from "../app/light/globals.ts";
 import { forkMaster, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
-import { listenNodeServer, nodeHttpServer, serveFetchOverNodeHttp, serveNetConnections } from "./node-server.ts";
 import { dirname } from "node:path";
-import { importFile, needsTransform, nodeFileBody } from "./modules.ts";
+import { importFile, needsTransform } from "./modules.ts";
 import { type ProjectTs, readProjectTs } from "./tsconfig.ts";
-import { takeOverAccepts } from "./node-socket.ts";
-import { crosswsStreams } from "./crossws.ts";
 import { nodeThread } from "./threads.ts";
-import type { Runtime } from "./types.ts";
+import type { RuntimeCore } from "./types.ts";
 
 type Jiti = ReturnType<typeof import("jiti").createJiti>;
 let jiti: Jiti | undefined;
@@ -59,7 +55,7 @@ function threadRefusal(): string {
   return `--threads is not available on Node: ${why}; use --workers, or run tsgw on bun or deno`;
 }
 
-export const runtime: Runtime = {
+export const runtime: RuntimeCore = {
   name: "node",
   version: process.versions.node,
   unixSharing: "cluster",
@@ -76,19 +72,7 @@ export const runtime: Runtime = {
     return importFile(file);
   },
   startThread: nodeThread,
-  fileBody: nodeFileBody,
   setGroups: setGroupsProcess,
-  installGlobals() {
-    installLightGlobals();
-  },
   // node:https and node:http2 do all of it
   tlsRefusal: () => undefined,
-  serveFetch: serveFetchOverNodeHttp,
-  async serveNode(address, listener, options) {
-    return listenNodeServer(await nodeHttpServer(options.observe.node(listener), options), address, options);
-  },
-  serveConnections(address, scheme, onConnection, options) {
-    return serveNetConnections(address, scheme, onConnection, options, takeOverAccepts);
-  },
-  streamUpgrades: crosswsStreams,
 };

@@ -148,7 +148,13 @@ export interface ServingThread {
   terminate(): void;
 }
 
-export interface Runtime {
+/**
+ * A runtime as the command and the master use it: what it is, how it starts
+ * processes and threads, and what it refuses. Its servers are not loaded
+ * (see RuntimeServers): a master serves nothing, and each module it loads is
+ * its memory and its start-up time.
+ */
+export interface RuntimeCore {
   readonly name: "node" | "bun" | "deno";
   readonly version: string;
   /** can several workers serve one unix socket? ("cluster": node:cluster shares it) */
@@ -163,23 +169,10 @@ export interface Runtime {
   spawnMaster(env: Record<string, string>, how: MasterSpawn): import("node:child_process").ChildProcess;
   /** in a worker: a message for the master */
   toMaster(message: object): void;
-  /** put the serving globals in place (Node: the light Request/Response; Deno: a Response that encodes string chunks), before the app is imported */
-  installGlobals(): void;
-  /** bytes `start` to `end` (inclusive) of a file of `size` bytes as a Response body, the runtime's cheapest way (static files) */
-  fileBody(path: string, start: number, end: number, size: number): BodyInit;
-  /** adopt this runtime's own servers (Bun.serve, Deno.serve) that the app starts while it loads; node:http's are adopted on every runtime (app/adopt.ts) */
-  trapServers?: TrapServers;
   /** import a module from disk, TypeScript included */
   importModule: ImportModule;
   /** supplementary groups: the user's (initgroups) when a user is given, else just `gid` (setgroups) */
   setGroups(user: string | number | null, gid: number): void;
-  /**
-   * The upgrade listener for WebSocket handshakes on a connection tsgw holds
-   * (a uwsgi tunnel), from a fetch app's `websocket`: crossws hooks can run
-   * there; undefined when there are none, or the runtime's own handlers
-   * (Bun's), which only its server can run.
-   */
-  streamUpgrades(websocket: unknown, limits: ServeOptions): Promise<UpgradeListener | undefined>;
   /** start a helper thread the main thread's loop cannot block (messages it posts go to `onMessage`) */
   startThread(body: ThreadBody, data: unknown, onMessage: (message: unknown) => void): Promise<void>;
   /** why this runtime cannot run serving threads (--threads), refused at start; undefined: it can */
@@ -192,8 +185,28 @@ export interface Runtime {
   readonly inheritedSockets?: string;
   /** what this runtime's servers cannot do of a TLS listener's settings (one line, refused at start), if anything */
   tlsRefusal(tls: TlsMaterial): string | undefined;
+}
+
+/** A runtime's servers, and what an app needs in place before it loads: loaded by the processes and threads that serve. */
+export interface RuntimeServers {
+  /** put the serving globals in place (Node: the light Request/Response; Deno: a Response that encodes string chunks), before the app is imported */
+  installGlobals(): void;
+  /** bytes `start` to `end` (inclusive) of a file of `size` bytes as a Response body, the runtime's cheapest way (static files) */
+  fileBody(path: string, start: number, end: number, size: number): BodyInit;
+  /** adopt this runtime's own servers (Bun.serve, Deno.serve) that the app starts while it loads; node:http's are adopted on every runtime (app/adopt.ts) */
+  trapServers?: TrapServers;
+  /**
+   * The upgrade listener for WebSocket handshakes on a connection tsgw holds
+   * (a uwsgi tunnel), from a fetch app's `websocket`: crossws hooks can run
+   * there; undefined when there are none, or the runtime's own handlers
+   * (Bun's), which only its server can run.
+   */
+  streamUpgrades(websocket: unknown, limits: ServeOptions): Promise<UpgradeListener | undefined>;
   serveFetch(address: Address, handler: FetchHandler, options: ServeOptions): Promise<RunningServer>;
   serveNode(address: Address, listener: NodeListener, options: ServeOptions): Promise<RunningServer>;
   /** accept raw connections (the uwsgi protocol); `scheme` names the listener in log lines */
   serveConnections(address: Address, scheme: string, onConnection: (socket: StreamSocket) => void, options: ServeOptions): Promise<RunningServer>;
 }
+
+/** A runtime that serves: its core and its servers (runtime/index.ts's servingRuntime()). */
+export type Runtime = RuntimeCore & RuntimeServers;

@@ -13,7 +13,7 @@
  *
  * What it costs is in the README (Failure modes): 2.5 to 11 MB a worker.
  */
-import type { Runtime, ThreadBody } from "../runtime/types.ts";
+import type { RuntimeCore, ThreadBody } from "../runtime/types.ts";
 
 /** Runs in the thread: sees nothing of this module. */
 const watch: ThreadBody = (data: { beats: SharedArrayBuffer; master: number; stuckMs: number; graceMs: number }, post, ppid, die) => {
@@ -42,7 +42,7 @@ export interface Lifeline {
 }
 
 export async function holdLifeline(
-  runtime: Runtime,
+  runtime: RuntimeCore,
   options: { master: number; stuckMs: number; graceMs: number; onOrphaned: () => void },
 ): Promise<Lifeline> {
   const beats = new Int32Array(new SharedArrayBuffer(4));

@@ -17,7 +17,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createReadStream, realpathSync, type Stats, statSync } from "node:fs";
-import { readSmall, SMALL } from "../runtime/modules.ts";
+import { readSmall, SMALL } from "../runtime/file-body.ts";
 import { extname, join, resolve, sep } from "node:path";
 import type { FetchHandler, NodeListener } from "../app/contract.ts";
 

@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { chownSync, closeSync, openSync } from "node:fs";
 import { describeError, TsgwError } from "../errors.ts";
-import type { Runtime } from "../runtime/types.ts";
+import type { RuntimeCore } from "../runtime/types.ts";
 
 const id = (v: string) => (/^\d+$/.test(v) ? Number(v) : v);
 
@@ -17,7 +17,7 @@ const id = (v: string) => (/^\d+$/.test(v) ? Number(v) : v);
  * do; keeping root's gid would keep root's group files readable), and the
  * supplementary groups become the user's, never root's.
  */
-export function switchUser(runtime: Runtime, user: string | null, group: string | null): void {
+export function switchUser(runtime: RuntimeCore, user: string | null, group: string | null): void {
   if (!user && !group) return;
   const what = `${user ? `user ${user}` : ""}${user && group ? ", " : ""}${group ? `group ${group}` : ""}`;
   try {
