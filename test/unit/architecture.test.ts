@@ -1,7 +1,7 @@
 /**
  * The import rules of docs/architecture.md, checked on the sources: which
- * part may import which, and the nevers (the master never loads the app, the
- * uwsgi codec and the worker messages are pure, config runs nothing, only
+ * part may import which, and the nevers (the master never loads the app nor
+ * a runtime's servers, the uwsgi codec and the worker messages are pure, config runs nothing, only
  * src/runtime/* asks which runtime it is on).
  */
 import assert from "node:assert/strict";
@@ -99,6 +99,20 @@ describe("architecture (docs/architecture.md)", () => {
         assert.ok(e.dynamic, `${relative(ROOT, e.from)} imports ${relative(ROOT, e.to)} statically`);
       }
     }
+  });
+
+  test("a master loads no runtime's servers: what the CLI, the master and the runtimes' cores import statically never reaches them", () => {
+    const reached = new Set<string>();
+    const visit = (file: string): void => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      for (const e of edges) if (e.from === file && !e.dynamic && !e.typeOnly) visit(e.to);
+    };
+    for (const file of ["cli.ts", "master/arbiter.ts", "runtime/node.ts", "runtime/bun.ts", "runtime/deno.ts"]) visit(join(SRC, file));
+    const serving = [...reached].map((f) => relative(SRC, f)).filter((f) =>
+      /^runtime\/(\w+-servers|node-server|native-server|file-body|crossws)\.ts$|^(app|worker\/(?!user\.ts))/.test(f)
+    );
+    assert.deepEqual(serving, []);
   });
 
   test("the uwsgi codec and the worker messages are pure: no I/O module", () => {
