@@ -855,14 +855,21 @@ for (const rt of wanted("thread memory") ? engines.filter((e) => e !== "node") :
   threadRows.push(`| ${rt} | ${median(perThread).toFixed(1)} MB | ${median(perProcess).toFixed(1)} MB | ${spread(ratios)} | ${verdict} |`);
 }
 
-const masterRows: string[] = [];
-if (wanted("master memory")) console.log(`\nmaster memory: a master's RSS (-w 1) against a bare server's, each after a second of load (median of ${rounds}):`);
-for (const rt of wanted("master memory") ? RUNTIMES : []) {
+/**
+ * What a target starts, by name: its command, the runtime inside it, and the app both it and that bare runtime serve
+ * (on Node a plain .mjs listener: bare Node cannot run TypeScript).
+ */
+function startTargets(rt: RuntimeName): [string, string[], "node" | "bun" | "deno", string][] {
   const targets: [string, string[], "node" | "bun" | "deno"][] = rt === "binary"
     ? [["dist/tsgw", [BINARY], "bun"], ["dist/tsgw-node", [NODE_BINARY], "node"]]
     : [[rt, commandFor(rt), engineOf(rt)]];
-  for (const [name, cmd, engine] of targets) {
-    const app = engine === "node" ? HELLO_NODE : HELLO;
+  return targets.map(([name, cmd, engine]) => [name, cmd, engine, engine === "node" ? HELLO_NODE : HELLO]);
+}
+
+const masterRows: string[] = [];
+if (wanted("master memory")) console.log(`\nmaster memory: a master's RSS (-w 1) against a bare server's, each after a second of load (median of ${rounds}):`);
+for (const rt of wanted("master memory") ? RUNTIMES : []) {
+  for (const [name, cmd, engine, app] of startTargets(rt)) {
     const bare: number[] = [];
     const master: number[] = [];
     for (let i = 0; i < rounds; i++) {
@@ -879,12 +886,7 @@ for (const rt of wanted("master memory") ? RUNTIMES : []) {
 const coldRows: string[] = [];
 if (wanted("cold start")) console.log("\ncold start, exec to first response (median):");
 for (const rt of wanted("cold start") ? RUNTIMES : []) {
-  // the same app on both sides: on Node a plain .mjs listener (bare Node cannot run TypeScript)
-  const targets: [string, string[], "node" | "bun" | "deno"][] = rt === "binary"
-    ? [["dist/tsgw", [BINARY], "bun"], ["dist/tsgw-node", [NODE_BINARY], "node"]]
-    : [[rt, commandFor(rt), engineOf(rt)]];
-  for (const [name, cmd, engine] of targets) {
-    const app = engine === "node" ? HELLO_NODE : HELLO;
+  for (const [name, cmd, engine, app] of startTargets(rt)) {
     const base = await coldStart((port) => [...rawServerArgs(engine), String(port)]);
     const alone = await coldStart((port) => [...cmd, app, "-b", `127.0.0.1:${port}`, "--no-master", ...QUIET]);
     const master = await coldStart((port) => [...cmd, app, "-b", `127.0.0.1:${port}`, "-w", "1", ...QUIET]);
