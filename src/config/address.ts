@@ -45,7 +45,12 @@ export interface TlsMaterial extends Pick<TlsFiles, "clientCerts" | "ciphers"> {
 }
 
 export function formatListener(l: Listener): string {
-  return l.name ?? formatAddress(l.address, l.tls ? "https" : l.protocol);
+  return l.name ?? formatAddress(l.address, schemeOf(l));
+}
+
+/** The scheme a listener is named with: https for HTTP over TLS, else its protocol (http, uwsgi). */
+export function schemeOf(l: Listener): string {
+  return l.tls ? "https" : l.protocol;
 }
 
 /**

@@ -22,7 +22,7 @@ import { isatty } from "node:tty";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { createServer as createTcpServer } from "node:net";
 import type { Server } from "node:net";
-import { type Address, formatListener, type Listener, MAX_SOCKET_PATH } from "../config/address.ts";
+import { type Address, formatListener, type Listener, MAX_SOCKET_PATH, schemeOf } from "../config/address.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/load.ts";
 import { describeError, EXIT, TsgwError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
@@ -846,7 +846,7 @@ export class Arbiter {
       if (a.kind === "unix") await prepareUnixPath(a.path);
       // a bind without SO_REUSEPORT fails where anything listens, SO_REUSEPORT or not: workers that share
       // the port with SO_REUSEPORT (Bun, Deno) would otherwise join another server's port silently
-      const bound = a.kind === "tcp" ? { ...l, address: { ...a, port: await probePort(a) } } : l;
+      const bound = a.kind === "tcp" ? { ...l, address: { ...a, port: await probePort(a, schemeOf(l)) } } : l;
       named.push(bound);
       served.push(this.servedAs(bound));
     }
@@ -862,10 +862,10 @@ function bindingPath(path: string): string {
 }
 
 /** Bind the address for a moment (port 0: a free port), so a port something else serves is refused before any worker starts. */
-function probePort(address: Address & { kind: "tcp" }): Promise<number> {
+function probePort(address: Address & { kind: "tcp" }, scheme: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createTcpServer();
-    probe.once("error", (err) => reject(bindError(address, err)));
+    probe.once("error", (err) => reject(bindError(address, err, scheme)));
     probe.listen({ port: address.port, host: address.host, exclusive: true }, () => {
       const { port } = probe.address() as { port: number };
       probe.close(() => resolve(port));

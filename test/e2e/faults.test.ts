@@ -253,6 +253,10 @@ for (const rt of RUNTIMES) {
         assert.equal(second.code, 1);
         assert.match(oneLine(second.stderr), /^cannot listen on http:\/\/127\.0\.0\.1:\d+: address already in use$/);
         assert.doesNotMatch(second.stderr, /Booting worker/, "refused before any worker started");
+        // the line names the listener as configured: a uwsgi socket is no http:// address
+        const uwsgi = await runTsgw(rt, [FAULTS, "--socket", `127.0.0.1:${first.port}`]);
+        assert.equal(uwsgi.code, 1);
+        assert.match(oneLine(uwsgi.stderr), /^cannot listen on uwsgi:\/\/127\.0\.0\.1:\d+: address already in use$/);
       });
     });
 
