@@ -31,7 +31,7 @@ function bundleCurrent() {
   } catch {
     return false;
   }
-  // (about 100 stat calls, well under a millisecond: a stale bundle would run code that is no longer in src/)
+  // (about 100 stat calls, 1.2-1.4 ms measured: a stale bundle would run code that is no longer in src/)
   if (existsSync(new URL("../dist/npm/packed.txt", import.meta.url))) return true;
   const newer = (dir) =>
     readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory() ? newer(new URL(`${e.name}/`, dir)) : statSync(new URL(e.name, dir)).mtimeMs > built);

@@ -872,9 +872,11 @@ for (const rt of wanted("master memory") ? RUNTIMES : []) {
   for (const [name, cmd, engine, app] of startTargets(rt)) {
     const bare: number[] = [];
     const master: number[] = [];
+    // the process each command started: the bare server, or the master (not its workers)
+    const started = async (server: Running) => [server.pid!];
     for (let i = 0; i < rounds; i++) {
-      bare.push(await workersRss(rawServer(engine), async (server) => [server.pid!]));
-      master.push(await workersRss((port) => group([...cmd, app, "-b", `127.0.0.1:${port}`, "-w", "1", ...QUIET]), async (server) => [server.pid!]));
+      bare.push(await workersRss(rawServer(engine), started));
+      master.push(await workersRss((port) => group([...cmd, app, "-b", `127.0.0.1:${port}`, "-w", "1", ...QUIET]), started));
     }
     const ratios = master.map((m, i) => m / bare[i]!);
     const verdict = median(ratios) <= 1 ? "PASS" : "FAIL";
