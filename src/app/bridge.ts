@@ -21,8 +21,8 @@ export interface BridgeRequest extends BodySource {
   readonly method?: string;
   /** path and query, or an absolute-form target */
   readonly url?: string;
-  /** `:authority` in HTTP/2 (node:http2's compatibility request) */
-  readonly headers: { host?: string; ":authority"?: string };
+  /** as node:http parses them: names in lower case, repeats joined; `:authority` in HTTP/2 (node:http2's compatibility request) */
+  readonly headers: { readonly [name: string]: string | string[] | undefined };
   readonly rawHeaders: string[];
   /** the peer, and `encrypted` for a TLS socket (or a uwsgi request nginx saw over HTTPS) */
   readonly socket: { remoteAddress?: string; remotePort?: number; encrypted?: boolean } | null;

@@ -5,6 +5,7 @@
  * upgrades (`Upgrade: h2c`) are ordinary requests to the app.
  */
 import type { FetchHandler } from "./contract.ts";
+import { requestHeader } from "./request-header.ts";
 
 /** Whether an Upgrade header asks for a WebSocket. */
 export function asksForWebSocket(upgrade: string | null | undefined): boolean {
@@ -31,7 +32,7 @@ export function refuseUntakenUpgrades(handler: FetchHandler, log: (m: string) =>
     return new Response(UPGRADE_REQUIRED_BODY, { status: 426, headers: { "content-type": "text/plain", connection: "close" } });
   };
   return (req, info) => {
-    if (!asksForWebSocket(req.headers.get("upgrade"))) return handler(req, info);
+    if (!asksForWebSocket(requestHeader(req, "upgrade"))) return handler(req, info);
     const out = handler(req, info);
     return out instanceof Promise ? out.then((r) => (r instanceof Response ? check(req, info, r) : r)) : out instanceof Response ? check(req, info, out) : out;
   };

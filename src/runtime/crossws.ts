@@ -7,6 +7,7 @@
  */
 import type { FetchHandler, UpgradeListener } from "../app/contract.ts";
 import { asksForWebSocket } from "../app/upgrade.ts";
+import { requestHeader } from "../app/request-header.ts";
 
 type Hooks = Record<string, unknown>;
 
@@ -44,7 +45,7 @@ export function withHandshakes(
   handler: FetchHandler,
   upgrade: (req: Request, info: Parameters<FetchHandler>[1]) => Promise<Response | undefined>,
 ): FetchHandler {
-  return (req, info) => (asksForWebSocket(req.headers.get("upgrade")) ? (upgrade(req, info) as Promise<Response>) : handler(req, info));
+  return (req, info) => (asksForWebSocket(requestHeader(req, "upgrade")) ? (upgrade(req, info) as Promise<Response>) : handler(req, info));
 }
 
 /** Deno.serve: crossws's Deno adapter (Deno.upgradeWebSocket with the handler's own info). */

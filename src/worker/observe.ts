@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AccessLog, AccessRecord } from "../log/access.ts";
 import { tlsVariable } from "../app/tls-info.ts";
+import { requestHeader } from "../app/request-header.ts";
 import type { FetchHandler, NodeListener, RequestInfo } from "../app/contract.ts";
 import type { RequestObserver } from "../runtime/types.ts";
 import type { MetricsCollector } from "./metrics.ts";
@@ -164,7 +165,7 @@ class FetchRecord extends BaseRecord {
   }
   requestHeader(name: string): string | undefined {
     try {
-      return this.req.headers.get(name) ?? undefined;
+      return requestHeader(this.req, name) ?? undefined;
     } catch {
       // as remote
       return undefined;

@@ -20,6 +20,7 @@ import { createReadStream, realpathSync, type Stats, statSync } from "node:fs";
 import { readSmall, SMALL } from "../runtime/file-body.ts";
 import { extname, join, resolve, sep } from "node:path";
 import type { FetchHandler, NodeListener } from "../app/contract.ts";
+import { requestHeader } from "../app/request-header.ts";
 
 /** What a file answer sends: a slice of a file (inclusive end), or nothing (HEAD, 304, 416, 404). */
 export interface FileAnswer {
@@ -245,7 +246,7 @@ export function staticFetch(files: StaticFiles, handler: FetchHandler, fileBody:
     const mount = files.mountOf(pathname);
     if (!mount) return handler(req, info);
     try {
-      const a = files.answer(mount, req.method, pathname, (n) => req.headers.get(n) ?? undefined);
+      const a = files.answer(mount, req.method, pathname, (n) => requestHeader(req, n) ?? undefined);
       if (!a) return handler(req, info);
       const b = a.body;
       const body = b ? fileBody(b.path, b.start, b.end, b.size) : a.status === 404 ? "Not Found" : null;

@@ -150,3 +150,44 @@ describe("LightRequest bodies read whole", () => {
     assert.deepEqual(seen, [false, { a: [1, 2] }, true, "TypeError", false, "hé", true, "TypeError", false, 100_000, true, "TypeError"]);
   });
 });
+
+describe("one request header, without the request's Headers", () => {
+  test("requestHeader reads a light request's node headers (lower-case names, repeats joined) and builds no Headers; a native Request is asked its own", async () => {
+    const { createServer, request } = await import("node:http");
+    const { LightRequest } = await import("../../src/app/light/request.ts");
+    const { requestHeader } = await import("../../src/app/request-header.ts");
+    const RealHeaders = globalThis.Headers;
+    let built = 0;
+    globalThis.Headers = class extends RealHeaders {
+      constructor(init?: HeadersInit) {
+        super(init);
+        built++;
+      }
+    };
+    let seen: unknown[] = [];
+    let port = 0;
+    const server = createServer((req, res) => {
+      const light = new LightRequest(req, res) as unknown as Request;
+      const names = ["user-agent", "x-twice", "host", "upgrade", "missing"];
+      seen = names.map((n) => requestHeader(light, n));
+      seen.push(built, light.headers.get("x-twice"), built);
+      res.end("ok");
+    });
+    try {
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      port = (server.address() as { port: number }).port;
+      await new Promise<void>((resolve) =>
+        request(
+          { port, path: "/", host: "127.0.0.1", headers: { "User-Agent": "probe/1", "X-Twice": ["a", "b"], Upgrade: "websocket" } },
+          (r) => r.resume().on("end", resolve),
+        ).end()
+      );
+    } finally {
+      server.close();
+      globalThis.Headers = RealHeaders;
+    }
+    assert.deepEqual(seen, ["probe/1", "a, b", `127.0.0.1:${port}`, "websocket", null, 0, "a, b", 1]);
+    const native = new (globalThis.Request as typeof Request)("http://x/", { headers: { "user-agent": "native/1" } });
+    assert.equal(requestHeader(native, "user-agent"), "native/1");
+  });
+});

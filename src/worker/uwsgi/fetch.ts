@@ -4,11 +4,12 @@
  * ServerResponse, onto the connection (the head goes out with the first body
  * bytes, in one write when the body is known).
  */
-import type { OutgoingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import { type RequestParts, responseHead } from "../../protocol/uwsgi.ts";
 import type { StreamSocket } from "../../runtime/types.ts";
 import { bodyLength, bodyOf, type BodyStall, closeAfterResponse } from "./body.ts";
+import { nodeHeaders } from "./headers.ts";
 
 /**
  * What fetchToNodeListener reads of an IncomingMessage, from the vars. Its
@@ -19,7 +20,7 @@ export class UwsgiRequest {
   readonly method: string;
   /** path and query, as IncomingMessage.url */
   readonly url: string;
-  readonly headers: { host: string };
+  #headers?: IncomingHttpHeaders;
   readonly rawHeaders: string[] = [];
   /** the peer nginx saw, and whether it came over HTTPS (LightRequest reads `encrypted`) */
   readonly socket: { remoteAddress: string; remotePort: number; remoteFamily: string; encrypted: boolean };
@@ -35,11 +36,15 @@ export class UwsgiRequest {
   ) {
     this.method = parts.method;
     this.url = parts.path;
-    this.headers = { host: parts.host };
     for (const [k, v] of parts.headers) this.rawHeaders.push(k, v);
     const ip = parts.remote.hostname;
     this.socket = { remoteAddress: ip, remotePort: parts.remote.port, remoteFamily: ip.includes(":") ? "IPv6" : "IPv4", encrypted: parts.https };
     this.allRead = bodyLength(parts) <= first.length;
+  }
+
+  /** as node:http would parse them, made on first read (most requests are answered without) */
+  get headers(): IncomingHttpHeaders {
+    return this.#headers ??= { ...nodeHeaders(this.parts.headers), host: this.parts.host };
   }
 
   #stream(): Readable {
