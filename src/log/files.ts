@@ -49,9 +49,11 @@ export function onLogTrouble(tell: (message: string) => void): void {
   tellTrouble = tell;
 }
 
-const lineCount = (text: string) => {
+const NEWLINE = 10;
+
+const lineCount = (bytes: Uint8Array) => {
   let n = 0;
-  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
+  for (let i = bytes.indexOf(NEWLINE); i >= 0; i = bytes.indexOf(NEWLINE, i + 1)) n++;
   return n || 1;
 };
 
@@ -63,14 +65,17 @@ function openAppend(path: string): number {
   }
 }
 
-/** Write all of `text` now; a non-blocking pipe that is full gets it through its stream instead. */
-function writeAll(fd: number, text: string, stdio = false): void {
-  let buf = Buffer.from(text);
+/**
+ * Write all of `bytes` now; a non-blocking pipe that is full gets the rest
+ * through its stream instead (a copy: the caller reuses its buffer).
+ */
+function writeAll(fd: number, bytes: Uint8Array, stdio = false): void {
+  let buf = bytes;
   try {
     while (buf.length > 0) buf = buf.subarray(writeSync(fd, buf));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EAGAIN" || !stdio) throw err;
-    (fd === 1 ? process.stdout : process.stderr).write(buf);
+    (fd === 1 ? process.stdout : process.stderr).write(Buffer.from(buf));
   }
 }
 
@@ -84,11 +89,11 @@ export function openLogTarget(path: string, fd: 1 | 2, buffered = false): LogTar
   const name = path === "-" ? (fd === 1 ? "stdout" : "stderr") : path;
   let dropped = 0;
   let failing = false;
-  const put = (text: string) => {
+  const put = (bytes: Uint8Array) => {
     try {
-      writeAll(file, text, path === "-");
+      writeAll(file, bytes, path === "-");
     } catch (err) {
-      dropped += lineCount(text);
+      dropped += lineCount(bytes);
       if (!failing) {
         failing = true; // first, so that telling it through this same log does not come back here
         tellTrouble(`cannot write to log ${name}: ${describeError(err)}; its lines are dropped until it can be written again`);
@@ -102,24 +107,27 @@ export function openLogTarget(path: string, fd: 1 | 2, buffered = false): LogTar
       tellTrouble(`log ${name} can be written again; ${count} line${count === 1 ? " was" : "s were"} dropped`);
     }
   };
-  let pending: string[] = [];
-  let size = 0;
+  // lines are encoded into one buffer as they come: no string is kept, joined or encoded again at a flush
+  const pending = buffered ? Buffer.allocUnsafe(FLUSH_BYTES) : undefined;
+  let used = 0;
   const flush = () => {
-    if (pending.length === 0) return;
-    const text = pending.join("");
-    pending = [];
-    size = 0;
-    put(text);
+    if (used === 0) return;
+    const bytes = pending!.subarray(0, used);
+    used = 0;
+    put(bytes);
   };
   const target: LogTarget = {
     path,
-    write: buffered
+    write: pending
       ? (text) => {
-        pending.push(text);
-        size += text.length;
-        if (size >= FLUSH_BYTES) flush();
+        // a UTF-8 character is at most 3 bytes per UTF-16 unit
+        if (used + text.length * 3 > FLUSH_BYTES) {
+          flush();
+          if (text.length * 3 > FLUSH_BYTES) return put(Buffer.from(text));
+        }
+        used += pending.write(text, used);
       }
-      : put,
+      : (text) => put(Buffer.from(text)),
     flush,
     reopen() {
       flush(); // lines logged before the signal belong to the old file
