@@ -376,7 +376,8 @@ function comparisons(): Comparison[] {
           baseline: (port) => group([process.execPath, join(BENCH, "hono-node.mjs"), String(port)]),
           candidateName: "tsgw",
           candidate: tsgwOn(cmd, HELLO, 1),
-          target: 1.0,
+          // the performance issue's target: a margin over the best known adapter, on every workload
+          target: 1.1,
         });
       }
     }
@@ -992,9 +993,9 @@ if (OUT) {
       "| --- | ---: | ---: |",
       "| `%(s)s` alone | 120 ns | 130 ns |",
       "| `%(h)s` alone | 1,130 ns | 305 ns |",
-      "| `\"%(r)s\"` alone | 380 ns | 250 ns |",
+      '| `"%(r)s"` alone | 380 ns | 250 ns |',
       "| `%(b)s` alone (the response's Headers, for content-length) | 220 ns | 350 ns |",
-      "| `\"%(a)s\"` alone | 225 ns | 255 ns |",
+      '| `"%(a)s"` alone | 225 ns | 255 ns |',
       "| Gunicorn's default | 1,770 ns | 1,010 ns |",
       "| handing the default line to the buffer | 430–490 ns (655 before) | 620–1,000 ns (unchanged) |",
       "",

@@ -7,9 +7,23 @@
 import type { FetchHandler } from "./contract.ts";
 import { requestHeader } from "./request-header.ts";
 
-/** Whether an Upgrade header asks for a WebSocket. */
-export function asksForWebSocket(upgrade: string | null | undefined): boolean {
-  return upgrade !== null && upgrade !== undefined && upgrade.toLowerCase().split(/\s*,\s*/).includes("websocket");
+/**
+ * Whether a request is a WebSocket handshake: a GET (RFC 6455) whose
+ * Upgrade header asks for a WebSocket. Another method with that header is
+ * an ordinary request.
+ */
+export function asksForWebSocket(method: string | undefined, upgrade: string | null | undefined): boolean {
+  return method === "GET" && upgrade !== null && upgrade !== undefined && upgrade.toLowerCase().split(/\s*,\s*/).includes("websocket");
+}
+
+/**
+ * Whether a fetch request is a WebSocket handshake. The method is asked
+ * first: reading a header builds the request's Headers on Bun and Deno,
+ * which a POST need not pay for.
+ */
+export function isWebSocketHandshake(req: Request): boolean {
+  const method = req.method;
+  return method === "GET" && asksForWebSocket(method, requestHeader(req, "upgrade"));
 }
 
 export const UPGRADE_REQUIRED_HEAD = "HTTP/1.1 426 Upgrade Required\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: 37\r\n\r\n";
@@ -32,7 +46,7 @@ export function refuseUntakenUpgrades(handler: FetchHandler, log: (m: string) =>
     return new Response(UPGRADE_REQUIRED_BODY, { status: 426, headers: { "content-type": "text/plain", connection: "close" } });
   };
   return (req, info) => {
-    if (!asksForWebSocket(requestHeader(req, "upgrade"))) return handler(req, info);
+    if (!isWebSocketHandshake(req)) return handler(req, info);
     const out = handler(req, info);
     return out instanceof Promise ? out.then((r) => (r instanceof Response ? check(req, info, r) : r)) : out instanceof Response ? check(req, info, out) : out;
   };

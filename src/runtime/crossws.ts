@@ -6,8 +6,7 @@
  * Loaded only for an app that has hooks.
  */
 import type { FetchHandler, UpgradeListener } from "../app/contract.ts";
-import { asksForWebSocket } from "../app/upgrade.ts";
-import { requestHeader } from "../app/request-header.ts";
+import { asksForWebSocket, isWebSocketHandshake } from "../app/upgrade.ts";
 
 type Hooks = Record<string, unknown>;
 
@@ -34,7 +33,7 @@ export async function crosswsNode(hooks: Hooks, limits: WebSocketLimits): Promis
   // crossws pings every idleTimeout and ends a socket that answered nothing since the last ping
   const ws = nodeAdapter({ hooks, idleTimeout: limits.websocketPing, serverOptions: { maxPayload: limits.websocketMaxSize } });
   return (req, socket, head) => {
-    if (!asksForWebSocket(req.headers.upgrade)) return false;
+    if (!asksForWebSocket(req.method, req.headers.upgrade)) return false;
     void ws.handleUpgrade(req, socket, head);
     return true;
   };
@@ -45,7 +44,7 @@ export function withHandshakes(
   handler: FetchHandler,
   upgrade: (req: Request, info: Parameters<FetchHandler>[1]) => Promise<Response | undefined>,
 ): FetchHandler {
-  return (req, info) => (asksForWebSocket(requestHeader(req, "upgrade")) ? (upgrade(req, info) as Promise<Response>) : handler(req, info));
+  return (req, info) => (isWebSocketHandshake(req) ? (upgrade(req, info) as Promise<Response>) : handler(req, info));
 }
 
 /** Deno.serve: crossws's Deno adapter (Deno.upgradeWebSocket with the handler's own info). */

@@ -196,7 +196,7 @@ type Upgrading = HttpServer & { [UPGRADED]?: UpgradedSockets };
 function refuseHandshakes(listener: RequestListener, options: ServeOptions): RequestListener {
   const untaken = rateLimited(options.onWarning, 10_000);
   return (req, res) => {
-    if (!asksForWebSocket(req.headers.upgrade)) return listener(req, res);
+    if (!asksForWebSocket(req.method, req.headers.upgrade)) return listener(req, res);
     untaken(untakenMessage(req.url ?? "/"));
     res.writeHead(426, { "content-type": "text/plain", connection: "close" }).end(UPGRADE_REQUIRED_BODY);
   };

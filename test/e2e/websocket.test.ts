@@ -360,7 +360,7 @@ for (const rt of RUNTIMES) {
     });
 
     for (const [kind, app] of [["fetch app", "test/fixtures/fetch"], ["Node listener", "test/fixtures/express.cjs"]] as const) {
-      test(`${kind} without WebSocket handling: a handshake gets 426 and a warning, never the GET route's 200; Upgrade: h2c is an ordinary request`, async () => {
+      test(`${kind} without WebSocket handling: a handshake gets 426 and a warning, never the GET route's 200; Upgrade: h2c, or a POST asking for a WebSocket, is an ordinary request`, async () => {
         await withTsgw(rt, [app, ...LOCAL], async (server) => {
           assert.equal(await connect(server, "/"), 426);
           await waitForLog(server, /a WebSocket upgrade for \/ found no WebSocket handler: answered 426/);
@@ -369,6 +369,14 @@ for (const rt of RUNTIMES) {
             "GET / HTTP/1.1\r\nhost: x\r\nconnection: Upgrade, HTTP2-Settings, close\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
           ).reply;
           assert.match(h2c, /^HTTP\/1\.1 200/);
+          // a handshake is a GET (RFC 6455): a POST with the same headers gets what a POST gets
+          const post = (headers: string) => rawSend(server.port, `POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n${headers}\r\n`).reply;
+          const plain = (await post("connection: close\r\n")).split("\r\n")[0];
+          const asking = "connection: Upgrade, close\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+          // Deno.serve answers a non-GET that asks to upgrade with 400 itself, before any app (a bare Deno.serve does too)
+          const expected = engine === "deno" && kind === "fetch app" ? "HTTP/1.1 400 Bad Request" : plain;
+          assert.equal((await post(asking)).split("\r\n")[0], expected);
+          assert.doesNotMatch(plain!, /426/);
         });
       });
     }

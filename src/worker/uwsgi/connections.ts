@@ -117,7 +117,7 @@ class Connection {
     if (unsafe) return this.fail(`unusable request: ${unsafe}`);
     const rest = buf.subarray(parsed.packet.consumed);
     const { served, socket } = this;
-    if (parts.upgrade !== undefined && asksForWebSocket(parts.upgrade)) {
+    if (asksForWebSocket(parts.method, parts.upgrade)) {
       if (!this.options.tunnel) return this.noWebSockets(parts.path);
       return tunnelRequest(socket, parts, rest, served.http!, this.options.tunnel);
     }
