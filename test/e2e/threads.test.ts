@@ -1,7 +1,10 @@
 /** Serving threads (--threads) on every runtime: where a runtime has them, and the one-line refusal where not (README, Threads). */
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ask, engineOf, freePort, oneLine, RUNTIMES, runTsgw, startTsgw, waitForLog } from "../helpers/tsgw.ts";
+import { ask, commandFor, engineOf, freePort, oneLine, ROOT, RUNTIMES, runTsgw, startTsgw, waitForLog } from "../helpers/tsgw.ts";
 import { until } from "../helpers/master.ts";
 
 const APP = "test/fixtures/fetch";
@@ -23,6 +26,29 @@ for (const rt of RUNTIMES) {
         assert.match(oneLine(r.stderr), /^--threads is not available on Node: .*SO_REUSEPORT.*use --workers, or run tsgw on bun or deno$/);
       });
       return;
+    }
+
+    if (rt === "deno") {
+      test("deno without --unstable-net: --threads is refused in one line naming the flag; -w 2 shares its port through node:http, with a warning", async () => {
+        // the project's deno.json turns the flag on for everything run in this tree: the same config without it
+        const dir = mkdtempSync(join(tmpdir(), "tsgw-test-deno-"));
+        const config = JSON.parse(readFileSync(join(ROOT, "deno.json"), "utf8")) as Record<string, unknown>;
+        delete config.unstable;
+        writeFileSync(join(dir, "deno.json"), JSON.stringify(config));
+        const plainDeno = commandFor("deno").filter((a) => a !== "--unstable-net");
+        plainDeno.splice(plainDeno.length - 1, 0, "--config", join(dir, "deno.json"));
+        const r = await runTsgw(plainDeno, [APP, "-b", "127.0.0.1:0", "--threads", "2"]);
+        assert.notEqual(r.code, 0);
+        assert.match(oneLine(r.stderr), /^--threads needs deno's --unstable-net \(threads share a port with SO_REUSEPORT/);
+        const server = await startTsgw(plainDeno, [APP, "-b", "127.0.0.1:0", "-w", "2"]);
+        try {
+          await waitForLog(server, /Deno\.serve needs --unstable-net to share a port between workers; serving through node:http/);
+          assert.equal((await ask(server, { path: "/" })).status, 200);
+        } finally {
+          await server.stop();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
     }
 
     test("-w 1 --threads 2: two copies of the app in one worker serve each port; TERM lets a request in flight finish", async () => {
