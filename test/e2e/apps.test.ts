@@ -38,8 +38,8 @@ for (const rt of RUNTIMES) {
           assert.equal(await listening(3000), false);
           assert.match(server.logs(), /loaded as Node listener \(the server it started while loading, with node:http listen\(\)\)/);
           assert.match(server.logs(), new RegExp(`app asked for :3000; serving on http://127.0.0.1:${server.port} instead`));
-          // the app's listen callback ran, and saw tsgw's address
-          assert.match(server.logs(), new RegExp(`express ready at ${server.port}`));
+          // the app's listen callback ran, and saw tsgw's address (its stdout line may come after the requests' answers)
+          await waitForLog(server, new RegExp(`express ready at ${server.port}`));
         });
       });
 
