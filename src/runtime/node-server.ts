@@ -192,13 +192,20 @@ type UpgradeTaker = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
 const UPGRADED = Symbol("tsgw.upgraded");
 type Upgrading = HttpServer & { [UPGRADED]?: UpgradedSockets };
 
-/** WebSocket handshakes that reach the request listener: nothing here can take them. */
+/**
+ * WebSocket handshakes that reach the request listener: nothing here can
+ * take them. The 426 is counted and logged as the observer would a request
+ * (this runs outside the observed listener), as Bun.serve's and
+ * Deno.serve's refusals are.
+ */
 function refuseHandshakes(listener: RequestListener, options: ServeOptions): RequestListener {
   const untaken = rateLimited(options.onWarning, 10_000);
   return (req, res) => {
     if (!asksForWebSocket(req.method, req.headers.upgrade)) return listener(req, res);
+    const t0 = performance.now();
     untaken(untakenMessage(req.url ?? "/"));
     res.writeHead(426, { "content-type": "text/plain", connection: "close" }).end(UPGRADE_REQUIRED_BODY);
+    options.observe.answered(req, 426, t0);
   };
 }
 

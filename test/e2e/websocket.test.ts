@@ -360,10 +360,11 @@ for (const rt of RUNTIMES) {
     });
 
     for (const [kind, app] of [["fetch app", "test/fixtures/fetch"], ["Node listener", "test/fixtures/express.cjs"]] as const) {
-      test(`${kind} without WebSocket handling: a handshake gets 426 and a warning, never the GET route's 200; Upgrade: h2c, or a POST asking for a WebSocket, is an ordinary request`, async () => {
-        await withTsgw(rt, [app, ...LOCAL], async (server) => {
+      test(`${kind} without WebSocket handling: a handshake gets 426, a warning and an access-log line, never the GET route's 200; Upgrade: h2c, or a POST asking for a WebSocket, is an ordinary request`, async () => {
+        await withTsgw(rt, [app, ...LOCAL, "--access-log", "-", "--access-log-format", "%(m)s %(U)s %(s)s"], async (server) => {
           assert.equal(await connect(server, "/"), 426);
           await waitForLog(server, /a WebSocket upgrade for \/ found no WebSocket handler: answered 426/);
+          await waitForLog(server, /^GET \/ 426$/m);
           const h2c = await rawSend(
             server.port,
             "GET / HTTP/1.1\r\nhost: x\r\nconnection: Upgrade, HTTP2-Settings, close\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
