@@ -26,7 +26,7 @@ import { type Address, formatListener, type Listener, MAX_SOCKET_PATH, schemeOf 
 import { resolveConfig, type ResolvedConfig } from "../config/load.ts";
 import { describeError, EXIT, TsgwError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { bindError, prepareUnixPath, removeSocket } from "../runtime/socket-files.ts";
+import { bindError, holdWhileStarting, prepareUnixPath, removeSocket } from "../runtime/socket-files.ts";
 import type { RuntimeCore, WorkerProcess } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
 import { isWorkerMessage, type RequestMetrics, type RetireCause, type WebSocketCounts, WORKER_ENV, type WorkerMessage } from "../protocol/worker.ts";
@@ -100,6 +100,8 @@ export interface MasterInput {
 
 /** How often the loop ticks: heartbeat timeouts, graceful deadlines, backoff. */
 const TICK_MS = 500;
+/** How long a master waits for another that is starting on one of its addresses to have bound it (see holdWhileStarting). */
+const START_WAIT_MS = 60_000;
 /** how often systemd's STATUS= line is refreshed */
 const STATUS_MS = 10_000;
 
@@ -196,6 +198,33 @@ export class Arbiter {
     // a new master at an upgrade takes the pidfile once it serves: until then the old master's is the one to read
     this.inheritance = Inheritance.take(this.input.env);
     if (!this.inheritance) await this.takePidfile();
+    // (a new master at an upgrade binds nothing: the old master's sockets are handed to it)
+    const release = this.inheritance
+      ? undefined
+      : await holdWhileStarting(this.resolved.listeners.map((l) => l.address), this.runtime.holdName, START_WAIT_MS, (m) => this.log.info(m));
+    try {
+      await this.bindAndLaunch();
+    } finally {
+      release?.();
+    }
+    const first = [...this.workers.values()].find((w) => w.generation === 1)!;
+    // watching before "Listening at", which is the word that tsgw is up: no change after it is missed
+    if (this.config.watch) await this.watch();
+    if (this.inheritance) await this.takePidfile();
+    // an inherited socket is named by its address, not by the fd it came as
+    for (const [i, url] of first.urls.entries()) this.log.info(`Listening at: ${this.listeners[i]?.name ?? url} (${process.pid})`);
+    this.notifier = SystemdNotifier.fromEnv(this.input.env, (m) => this.log.warn(m));
+    void this.notifier?.ready(this.statusLine());
+    // the watchdog is fed only while the loop ticks
+    this.notifier?.startWatchdog(this.input.env, () => Date.now() - this.lastTick < TICK_MS * 4);
+    await this.hook("whenReady", this.serverInfo());
+    await reportToLauncher({ ok: true });
+    // the old master lets its endpoints go once it has this master's word
+    if (this.inheritance) void this.serveEndpointsWhenFree();
+  }
+
+  /** The addresses made concrete, the endpoints and the onStarting hook, then the first generation of workers, bound and ready. */
+  private async bindAndLaunch(): Promise<void> {
     [this.named, this.listeners] = await this.concreteListeners(this.resolved.listeners);
     if (!this.canOverlap && this.workerCount > 1) {
       throw new TsgwError(
@@ -219,20 +248,6 @@ export class Arbiter {
     if (failure) {
       throw new TsgwError(failure.message, failure.code === EXIT.usage || failure.code === EXIT.appLoad ? failure.code : EXIT.workerBoot);
     }
-    const first = [...this.workers.values()].find((w) => w.generation === 1)!;
-    // watching before "Listening at", which is the word that tsgw is up: no change after it is missed
-    if (this.config.watch) await this.watch();
-    if (this.inheritance) await this.takePidfile();
-    // an inherited socket is named by its address, not by the fd it came as
-    for (const [i, url] of first.urls.entries()) this.log.info(`Listening at: ${this.listeners[i]?.name ?? url} (${process.pid})`);
-    this.notifier = SystemdNotifier.fromEnv(this.input.env, (m) => this.log.warn(m));
-    void this.notifier?.ready(this.statusLine());
-    // the watchdog is fed only while the loop ticks
-    this.notifier?.startWatchdog(this.input.env, () => Date.now() - this.lastTick < TICK_MS * 4);
-    await this.hook("whenReady", this.serverInfo());
-    await reportToLauncher({ ok: true });
-    // the old master lets its endpoints go once it has this master's word
-    if (this.inheritance) void this.serveEndpointsWhenFree();
   }
 
   private async takePidfile(): Promise<void> {

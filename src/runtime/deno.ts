@@ -16,6 +16,7 @@ declare const Deno: {
     symbols: Record<string, { parameters: string[]; result: string }>,
   ): { symbols: Record<string, (...args: unknown[]) => number>; close(): void };
   listenDatagram?: unknown;
+  listen(options: { transport: "unix"; path: string }): { close(): void };
 };
 
 /**
@@ -60,6 +61,16 @@ function setGroupsLibc(user: string | number | null, gid: number): void {
   }
 }
 
+/** holdName through Deno's own listener: a node:net socket of Deno's is inherited by every child process (its workers held a master's name on) */
+function holdNameDeno(name: string): Promise<(() => void) | "taken" | undefined> {
+  try {
+    const listener = Deno.listen({ transport: "unix", path: name });
+    return Promise.resolve(() => listener.close());
+  } catch (err) {
+    return Promise.resolve((err as { code?: string }).code === "EADDRINUSE" ? "taken" : undefined);
+  }
+}
+
 export const runtime: RuntimeCore = {
   name: "deno",
   version: Deno.version.deno,
@@ -80,6 +91,7 @@ export const runtime: RuntimeCore = {
   // threads share a port with reusePort, which Deno gives only under the flag (it exits, rather than throws, without it)
   threadRefusal: UNSTABLE_NET ? undefined : "--threads needs deno's --unstable-net (threads share a port with SO_REUSEPORT, which Deno offers only under it)",
   importModule: importFile,
+  holdName: holdNameDeno,
   // Deno's TLS is rustls, for Deno.serve and node:https alike
   tlsRefusal: (tls) => (tls.ciphers ? "Deno's TLS (rustls) takes no OpenSSL cipher list: drop --ciphers (Node and Bun take one)" : undefined),
 };

@@ -2,6 +2,7 @@
 import { pathToFileURL } from "node:url";
 import { forkMaster, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
+import { holdNameNet } from "./socket-files.ts";
 import { dirname } from "node:path";
 import { importFile, needsTransform } from "./modules.ts";
 import { type ProjectTs, readProjectTs } from "./tsconfig.ts";
@@ -74,5 +75,6 @@ export const runtime: RuntimeCore = {
   startThread: nodeThread,
   setGroups: setGroupsProcess,
   // node:https and node:http2 do all of it
+  holdName: holdNameNet,
   tlsRefusal: () => undefined,
 };

@@ -153,3 +153,76 @@ function procIp(hex: string): string {
   const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16));
   return new URL(`http://[${groups.join(":")}]/`).hostname.slice(1, -1);
 }
+
+/**
+ * Held by a master from before it checks its addresses until its first
+ * workers have bound them, so that two masters started together cannot both
+ * find an address free: workers that share a port with SO_REUSEPORT (Bun,
+ * Deno), or that rename a unix socket into place, would otherwise join or
+ * replace the other's silently. It is an abstract unix socket name per port
+ * or socket path (Linux; the kernel lets it go when the master dies, and it
+ * is per network namespace, as ports are). The second master waits for the
+ * first to bind, then finds the address in use. Elsewhere nothing is held.
+ */
+export async function holdWhileStarting(
+  addresses: readonly Address[],
+  hold: (name: string) => Promise<(() => void) | "taken" | undefined>,
+  waitMs: number,
+  onWait: (what: string) => void,
+): Promise<() => void> {
+  if (process.platform !== "linux") return () => {};
+  const names = new Map<string, string>();
+  for (const a of addresses) {
+    if (a.kind === "tcp" && a.port !== 0) names.set(`tsgw-starting:tcp:${a.port}`, `port ${a.port}`);
+    if (a.kind === "unix") names.set(`tsgw-starting:unix:${nameOfPath(resolve(a.path))}`, formatAddress(a));
+  }
+  const held: (() => void)[] = [];
+  const release = () => held.splice(0).forEach((let_go) => let_go());
+  // one order for every master, so two that share two addresses cannot each hold one and wait for the other
+  for (const name of [...names.keys()].sort()) {
+    const deadline = Date.now() + waitMs;
+    let told = false;
+    for (;;) {
+      const got = await hold(`\0${name}`);
+      if (got !== "taken") {
+        if (got) held.push(got);
+        break;
+      }
+      if (Date.now() >= deadline) {
+        release();
+        throw new TsgwError(`another tsgw master has been starting on ${names.get(name)} for ${Math.ceil(waitMs / 1000)}s; try again once it serves`);
+      }
+      if (!told) onWait(`another tsgw master is starting on ${names.get(name)}: waiting for it to bind first`);
+      told = true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return release;
+}
+
+/** A unix socket path as part of a socket name (at most 107 bytes): itself where it fits, else a hash of it (node:crypto would cost every master its memory). */
+function nameOfPath(path: string): string {
+  if (Buffer.byteLength(path) <= 80) return path;
+  // FNV-1a, twice with different offsets: 64 bits
+  let [a, b] = [0x811c9dc5, 0x050c5d1f];
+  for (let i = 0; i < path.length; i++) {
+    a = Math.imul(a ^ path.charCodeAt(i), 0x01000193) >>> 0;
+    b = Math.imul(b ^ path.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  return `${a.toString(16)}${b.toString(16)}:${path.slice(-40)}`;
+}
+
+/** holdName through node:net, whose sockets children do not inherit on Node and Bun */
+export async function holdNameNet(name: string): Promise<(() => void) | "taken" | undefined> {
+  const { createServer } = await import("node:net");
+  const server = createServer();
+  const code = await new Promise<string | undefined>((done) => {
+    server.once("error", (err: { code?: string }) => done(err.code ?? "error"));
+    server.listen(name, () => done(undefined));
+  });
+  if (code === undefined) {
+    server.unref();
+    return () => server.close();
+  }
+  return code === "EADDRINUSE" ? "taken" : undefined;
+}

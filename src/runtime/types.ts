@@ -185,6 +185,12 @@ export interface RuntimeCore {
   readonly inheritedSockets?: string;
   /** what this runtime's servers cannot do of a TLS listener's settings (one line, refused at start), if anything */
   tlsRefusal(tls: TlsMaterial): string | undefined;
+  /**
+   * Hold an abstract unix socket name (Linux: "\0..."), in a way no child
+   * process inherits: its release; "taken" while another process holds it;
+   * undefined where no name can be held (see holdWhileStarting).
+   */
+  holdName(name: string): Promise<(() => void) | "taken" | undefined>;
 }
 
 /** A runtime's servers, and what an app needs in place before it loads: loaded by the processes and threads that serve. */

@@ -14,7 +14,21 @@ import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { isAlive } from "../../src/master/pidfile.ts";
 import { encodeRequest } from "../../src/protocol/uwsgi.ts";
-import { ask, commandFor, engineOf, oneLine, rawSend, RUNTIMES, runTsgw, type Server, startTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
+import {
+  ask,
+  commandFor,
+  engineOf,
+  freePort,
+  oneLine,
+  rawSend,
+  RUNTIMES,
+  runTsgw,
+  type Server,
+  startTsgw,
+  tempDir,
+  waitForLog,
+  withTsgw,
+} from "../helpers/tsgw.ts";
 
 const FAULTS = "test/fixtures/faults.ts";
 const ROOTED = process.getuid?.() === 0;
@@ -276,6 +290,27 @@ for (const rt of RUNTIMES) {
       assert.ok(isAlive(pid));
       process.kill(pid, "SIGTERM");
       await Promise.all([a, b]);
+    });
+
+    test("two masters started at once on one port or unix socket: one serves it, the other waits for it to bind, then exits 1 with one line", async () => {
+      const dir = tempDir();
+      // -w 2 on TCP: where workers share a port with SO_REUSEPORT (Bun, Deno), both masters' workers could join it
+      for (const [bind, workers] of [[`127.0.0.1:${await freePort()}`, "2"], [`unix:${join(dir, "app.sock")}`, "1"]] as const) {
+        const pidfiles = ["a", "b"].map((name) => join(dir, `${name}.pid`));
+        const runs = pidfiles.map((pid) =>
+          runTsgw(rt, ["test/fixtures/slow-boot.mjs", "-b", bind, "-w", workers, "--pid", pid], { timeoutMs: 20_000 })
+            .catch((e) => ({ code: -1, stderr: String(e), stdout: "" }))
+        );
+        // the winner serves until stopped; the loser exits 1 once the winner's workers have bound
+        const [loser, other] = await Promise.race(runs.map((run, i) => run.then((r) => [r, runs[1 - i]!] as const)));
+        assert.equal(loser.code, 1, loser.stderr);
+        assert.match(oneLine(loser.stderr), /^cannot listen on (http:\/\/127\.0\.0\.1:\d+: address already in use|unix:.*: another process is serving on it)$/);
+        assert.doesNotMatch(loser.stderr, /Booting worker/, `${bind}: refused before any worker started`);
+        const winner = pidfiles.map((f) => existsSync(f) ? Number(readFileSync(f, "utf8")) : 0).find((pid) => pid && isAlive(pid));
+        assert.ok(winner, `${bind}: one master serves`);
+        process.kill(winner, "SIGTERM");
+        assert.equal((await other).code, 0);
+      }
     });
 
     test("a pidfile that cannot be written is reported before any worker serves, leaving no control socket", async () => {

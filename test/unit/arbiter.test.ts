@@ -76,6 +76,7 @@ async function rig(args: string[], opts: { autoBoot?: boolean; unixOnly?: boolea
     name: "node",
     version: "test",
     tlsRefusal: () => undefined,
+    holdName: async () => undefined,
     unixSharing: opts.unixOnly ? "none" : "cluster",
     tcpSharing: "cluster",
     spawnWorker(env: Record<string, string>, events: WorkerEvents) {
