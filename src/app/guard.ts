@@ -19,7 +19,10 @@ const NODE_ONLY =
  */
 export function guardFetch(handler: FetchHandler, log: (m: string) => void, guessed = false): FetchHandler {
   let hinted = false;
-  const failed = (err: unknown) => {
+  const failed = (err: unknown, request: Request) => {
+    // a Host header no URL can be made of (Deno.serve passes it into request.url as it came) fails the
+    // app's `new URL(request.url)`: the client's fault, a 400 and no error line (see protocol/host.ts)
+    if (err instanceof TypeError && !URL.canParse(request.url)) return badRequest("invalid Host header");
     log(`app raised: ${describeError(err)}`);
     if (guessed && !hinted && err instanceof TypeError && NODE_ONLY.test(err.message)) {
       hinted = true;
@@ -41,11 +44,11 @@ export function guardFetch(handler: FetchHandler, log: (m: string) => void, gues
     try {
       out = handler(request, info);
     } catch (err) {
-      return failed(err);
+      return failed(err, request);
     }
     // the global at call time: on Node tsgw's light Response, which also knows native ones
     if (out instanceof globalThis.Response) return out;
-    if (typeof (out as Promise<unknown>)?.then === "function") return (out as Promise<unknown>).then((r) => check(r, info), failed);
+    if (typeof (out as Promise<unknown>)?.then === "function") return (out as Promise<unknown>).then((r) => check(r, info), (err) => failed(err, request));
     return check(out, info);
   };
 }
@@ -72,6 +75,10 @@ export function fail500(res: BridgeResponse): void {
   for (const name of res.getHeaderNames?.() ?? []) res.removeHeader?.(name);
   // the reason phrase is given: a writeHead that failed may have left the app's statusMessage set
   res.writeHead(500, "Internal Server Error", { "content-type": "text/plain", "content-length": "21" }).end("Internal Server Error");
+}
+
+function badRequest(text: string): Response {
+  return new Response(text, { status: 400, headers: { "content-type": "text/plain", connection: "close" } });
 }
 
 function internalError(): Response {

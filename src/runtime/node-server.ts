@@ -14,6 +14,7 @@ import { crosswsNode, isHooks } from "./crossws.ts";
 import { asksForWebSocket, untakenMessage, UPGRADE_REQUIRED_BODY, UPGRADE_REQUIRED_HEAD } from "../app/upgrade.ts";
 import { DRAIN_MS } from "./native-server.ts";
 import { UpgradedSockets } from "./upgraded-sockets.ts";
+import { isValidHost } from "../protocol/host.ts";
 import { chmodSocket, listenOn, prepareUnixPath, removeSocket } from "./socket-files.ts";
 import { countConnection, countsConnections } from "./connection-count.ts";
 import type { RunningServer, ServeOptions, StreamSocket } from "./types.ts";
@@ -271,11 +272,25 @@ function watchBodies(listener: RequestListener, options: ServeOptions): RequestL
   };
 }
 
+/**
+ * A fetch app's request URL is made from the Host header (node:http gives
+ * the path alone): a Host no URL can be made of is answered 400 before the
+ * app sees it (see protocol/host.ts). An empty or missing one is the
+ * request's own business (the URL says localhost).
+ */
+function refuseInvalidHosts(listener: RequestListener): RequestListener {
+  return (req, res) => {
+    const host = req.headers.host ?? req.headers[":authority"];
+    if (!host || typeof host !== "string" || isValidHost(host)) return listener(req, res);
+    res.writeHead(400, { "content-type": "text/plain", "content-length": "19", connection: "close" }).end("invalid Host header");
+  };
+}
+
 /** A fetch app served from node:http (Node always; Deno where Deno.serve cannot share the address), observed once. */
 export async function serveFetchOverNodeHttp(address: Address, handler: FetchHandler, options: ServeOptions): Promise<RunningServer> {
   // loaded here, not at the top: Bun workers import this file and never need the adapter
   const { fetchToNodeListener } = await import("../app/node-adapter.ts");
-  const listener = options.observe.node(fetchToNodeListener(handler, options.workerId, options.onError));
+  const listener = options.observe.node(refuseInvalidHosts(fetchToNodeListener(handler, options.workerId, options.onError)));
   // crossws hooks (the app's `websocket`) take the WebSocket handshakes
   const upgrade = isHooks(options.websocket) ? await crosswsNode(options.websocket, options) : undefined;
   return listenNodeServer(await nodeHttpServer(listener, { ...options, upgrade }), address, options);

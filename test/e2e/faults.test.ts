@@ -516,6 +516,40 @@ const MALFORMED: [name: string, text: string, expect: Record<"node:http" | "Bun.
   ["bare LF line endings", "GET / HTTP/1.1\nHost: x\n\n", { "node:http": "400", "Bun.serve": "505", "Deno.serve": "200" }],
 ];
 
+/**
+ * A Host header no URL can be made of, sent to a fetch app that parses its
+ * request's URL; what the app then sees, by the server that made the Request
+ * (the README's "Malformed requests" says the same). `400`: refused, and no
+ * error line; a path: the app served that path.
+ */
+const BAD_HOSTS: [host: string, expect: Record<"node:http" | "Bun.serve" | "Deno.serve", string>][] = [
+  ["a b", { "node:http": "400", "Bun.serve": "/p", "Deno.serve": "400" }],
+  ["[::1", { "node:http": "400", "Bun.serve": "400", "Deno.serve": "400" }],
+  // the host's path would be the app's: Deno.serve makes its URL of it as it came
+  ["a/b?c", { "node:http": "400", "Bun.serve": "/p", "Deno.serve": "/b" }],
+  ["user@evil", { "node:http": "400", "Bun.serve": "/p", "Deno.serve": "/p" }],
+  ["a%2Fb", { "node:http": "400", "Bun.serve": "400", "Deno.serve": "400" }],
+  // an empty Host is a missing one: the URL says localhost (node:http), or the server's own address
+  ["", { "node:http": "/p", "Bun.serve": "/p", "Deno.serve": "/p" }],
+  ["[::1]:8080", { "node:http": "/p", "Bun.serve": "/p", "Deno.serve": "/p" }],
+  ["xn--caf-dma.example", { "node:http": "/p", "Bun.serve": "/p", "Deno.serve": "/p" }],
+];
+
+for (const rt of RUNTIMES) {
+  const parser = engineOf(rt) === "node" ? "node:http" : engineOf(rt) === "bun" ? "Bun.serve" : "Deno.serve";
+  test(`a Host header no URL can be made of gets 400 from a fetch app, never a 500 or an error line (${rt})`, async () => {
+    await withTsgw(rt, ["test/fixtures/echo-path.mjs", "-b", "127.0.0.1:0"], async (server) => {
+      for (const [host, expect] of BAD_HOSTS) {
+        const reply = await rawSend(server.port, `GET /p HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`).reply;
+        const got = reply.startsWith("HTTP/1.1 400 ") ? "400" : /\r\n\r\napp GET (\S+)$/.exec(reply)?.[1] ?? reply.split("\r\n")[0];
+        assert.equal(got, expect[parser], `Host: ${JSON.stringify(host)} on ${parser}`);
+      }
+      assert.equal((await ask(server, { path: "/ok" })).text, "app GET /ok");
+      assert.doesNotMatch(server.logs(), /ERROR/);
+    });
+  });
+}
+
 for (const rt of RUNTIMES) {
   const engine = engineOf(rt);
   for (const [kind, app] of [["fetch app", FAULTS], ["Node listener", "test/fixtures/faults-node.mjs"]] as const) {

@@ -12,8 +12,8 @@ import { delegateMembers, delegateTo, natives, REAL, REQUEST_MEMBERS, whenNative
 const DECODER = new TextDecoder();
 const ABSOLUTE = /^https?:\/\//i;
 
-/** the Host header, or HTTP/2's :authority */
-const hostOf = (req: BridgeRequest): string => (req.headers.host ?? req.headers[":authority"] ?? "localhost") as string;
+/** the Host header, or HTTP/2's :authority; localhost where it is missing or empty (`http:///p` would make `p` the host) */
+const hostOf = (req: BridgeRequest): string => (req.headers.host || req.headers[":authority"] || "localhost") as string;
 
 export class LightRequest {
   #req: BridgeRequest;
