@@ -11,7 +11,7 @@ import { fail500 } from "./guard.ts";
 import { hasHeader } from "./node-headers.ts";
 import { LightRequest } from "./light/request.ts";
 import { type TlsInfo, tlsInfo } from "./tls-info.ts";
-import { reasonPhrase, streamedParts, writeKnownBody } from "./light/response.ts";
+import { NULL_BODY, reasonPhrase, streamedParts, writeKnownBody } from "./light/response.ts";
 
 const remote = (socket: BridgeRequest["socket"]): RemoteAddr => ({ hostname: socket?.remoteAddress ?? "", port: socket?.remotePort ?? 0 });
 
@@ -45,7 +45,7 @@ export function fetchToNodeListener(handler: FetchHandler, workerId: number, onE
   };
   // The common case (a known body, returned synchronously) allocates no promise at all.
   const send = (req: BridgeRequest, res: BridgeResponse, response: Response) => {
-    if (!writeKnownBody(response, res)) writeStream(req, res, response).catch((err) => failed(res, err));
+    if (!writeKnownBody(response, res)) writeStream(req, res, response, onError).catch((err) => failed(res, err));
   };
   return (req, res) => {
     const out = handler(new LightRequest(req, res) as unknown as Request, new NodeRequestInfo(req, res, workerId));
@@ -57,14 +57,18 @@ export function fetchToNodeListener(handler: FetchHandler, workerId: number, onE
 /** bytes a streamed body may have waiting in the socket's buffer before the stream waits for the client */
 const STREAM_AHEAD = 64 * 1024;
 
-async function writeStream(req: BridgeRequest, res: BridgeResponse, response: Response): Promise<void> {
+async function writeStream(req: BridgeRequest, res: BridgeResponse, response: Response, onError: (m: string) => void): Promise<void> {
   const { headers, body } = streamedParts(response);
   const head = () => res.writeHead(response.status, reasonPhrase(res, response.statusText), headers);
-  if (!body || req.method === "HEAD") {
+  if (!body || req.method === "HEAD" || NULL_BODY.has(response.status)) {
     head().end();
     if (body) await body.cancel().catch(() => {});
     return;
   }
+  // A stream must match the content-length the app gave, or a kept-alive client would read the next response at the
+  // wrong byte: what goes past it is not sent, and a body that ends short of it cuts the connection.
+  const declared = hasHeader(headers, "content-length") ? Number(headers["content-length"]) : NaN;
+  let left = declared >= 0 ? declared : Infinity;
   const reader = body.getReader();
   // A client that goes away cancels the app's stream at once (a file stream stops reading), even while
   // the stream is waiting for its next chunk; whatever the stream does after that cannot reach the client.
@@ -108,10 +112,25 @@ async function writeStream(req: BridgeRequest, res: BridgeResponse, response: Re
     }
     for (; !next.done; next = await reader.read()) {
       if (gone) return;
-      const wait = put(chunkBytes(next.value));
+      let chunk = chunkBytes(next.value);
+      if (chunk.byteLength > left) {
+        chunk = chunk.subarray(0, left);
+        reader.cancel(new Error("the body is longer than its content-length")).catch(() => {});
+        onError(`the app's response body is longer than its content-length (${declared} bytes): the rest was not sent`);
+        left = 0;
+        res.end(chunk);
+        return;
+      }
+      left -= chunk.byteLength;
+      const wait = put(chunk);
       if (wait) await wait;
     }
-    if (!gone) res.end();
+    if (gone) return;
+    if (left !== Infinity && left > 0) {
+      onError(`the app's response body ended ${left} bytes short of its content-length (${declared} bytes); connection closed`);
+      return void res.destroy();
+    }
+    res.end();
   } catch (err) {
     if (gone) return; // the client left: the cancel above is the whole story
     reader.cancel(err).catch(() => {});

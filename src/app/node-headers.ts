@@ -36,3 +36,47 @@ export function isHeadersObject(init: HeadersInit | Headers): init is Headers {
 export function hasHeader(headers: OutgoingHttpHeaders, key: string): boolean {
   return headers[key] !== undefined;
 }
+
+/**
+ * A response's headers as node:http may send them: the framing is node:http's
+ * own (content-length where the body is known, else chunked), so an app's
+ * `transfer-encoding` goes (sent beside a content-length it is how responses
+ * are smuggled), and so do `keep-alive` and a `connection` other than
+ * `close`, which would tell the client another server's keep-alive (a
+ * Response fetched from elsewhere and returned as it came carries that
+ * server's). `connection: close` stays: it ends the connection after this
+ * response, as the app asked.
+ */
+export function ownFraming(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  if (headers["transfer-encoding"] !== undefined) delete headers["transfer-encoding"];
+  if (headers["keep-alive"] !== undefined) delete headers["keep-alive"];
+  const connection = headers["connection"];
+  if (connection !== undefined && !/\bclose\b/i.test(String(connection))) delete headers["connection"];
+  return headers;
+}
+
+/** What fetch() on Node (undici) decodes, innermost last: a body it fetched with only these came decoded (Node 20's undici; zstd where Node's zlib has it). */
+const DECODED_BY_FETCH = new Set(["gzip", "x-gzip", "deflate", "br"]);
+if (
+  typeof (process as { getBuiltinModule?: (id: string) => { createZstdDecompress?: unknown } }).getBuiltinModule?.("node:zlib")?.createZstdDecompress ===
+    "function"
+) {
+  DECODED_BY_FETCH.add("zstd");
+}
+
+/**
+ * A Response fetched from another server and returned as it came: fetch()
+ * decoded a gzip or brotli body, yet its headers still say
+ * `content-encoding` and the encoded `content-length`. Sent so, a client
+ * would fail to decode it and, on a kept-alive connection, read the rest of
+ * the body as the next response. Both headers go where fetch decoded the
+ * body (Deno's fetch drops them itself; Bun.serve sends its own length).
+ */
+export function forgetFetchEncoding(headers: OutgoingHttpHeaders, response: { url: string }): void {
+  const encoding = headers["content-encoding"];
+  if (encoding === undefined || !response.url) return;
+  const codings = String(encoding).toLowerCase().split(",").map((c) => c.trim());
+  if (codings.length > 5 || !codings.every((c) => DECODED_BY_FETCH.has(c))) return;
+  delete headers["content-encoding"];
+  delete headers["content-length"];
+}

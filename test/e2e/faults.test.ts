@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
+import { Agent as HttpAgent, createServer as createHttpServer, request as httpRequest } from "node:http";
+import { gzipSync } from "node:zlib";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -310,6 +311,56 @@ for (const rt of RUNTIMES) {
         assert.ok(winner, `${bind}: one master serves`);
         process.kill(winner, "SIGTERM");
         assert.equal((await other).code, 0);
+      }
+    });
+
+    test("responses as apps return them: a fetched one goes out decoded and whole, a wrong content-length or the app's own framing never puts a kept-alive connection out of step", async () => {
+      const gzipped = gzipSync("hello gzip ".repeat(20));
+      const upstream = createHttpServer((req, res) => {
+        if (req.url === "/gzip") return void res.writeHead(200, { "content-encoding": "gzip", "content-length": gzipped.length }).end(gzipped);
+        if (req.url === "/chunked") return void res.end(res.write("hello ") && "chunked");
+        res.writeHead(200, { "content-length": 5, "keep-alive": "timeout=99" }).end("plain");
+      });
+      await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+      const env = { UPSTREAM: String((upstream.address() as { port: number }).port) };
+      const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+      try {
+        await withTsgw(rt, ["test/fixtures/responses.mjs", "-b", "127.0.0.1:0"], async (server) => {
+          const get = (path: string) => ask(server, { path, agent });
+          // one connection throughout: each answer must end where its framing says, or the connection with it
+          const proxied = await get("/gzip");
+          assert.equal(proxied.text, "hello gzip ".repeat(20));
+          // fetch() decoded the body; Bun.serve sends the upstream's content-encoding on with it (a bare Bun.serve does too)
+          assert.equal(proxied.headers["content-encoding"], engine === "bun" ? "gzip" : undefined);
+          assert.equal((await get("/chunked")).text, "hello chunked");
+          assert.equal((await get("/plain")).text, "plain");
+          // a stream longer than its content-length: cut at that length (node:http, Deno.serve), or sent chunked (Bun.serve)
+          assert.equal((await get("/long")).text, engine === "bun" ? "hello there" : "hello");
+          assert.equal((await get("/exact")).text, "hello there");
+          // a stream shorter than its content-length: its connection is cut (node:http, Deno.serve), or sent chunked (Bun.serve)
+          if (engine === "bun") assert.equal((await get("/short")).text, "hello there");
+          else await assert.rejects(get("/short"));
+          assert.equal((await get("/exact")).text, "hello there");
+          if (engine === "node") {
+            await waitForLog(server, /the app's response body is longer than its content-length \(5 bytes\): the rest was not sent/);
+            await waitForLog(server, /the app's response body ended 89 bytes short of its content-length \(100 bytes\); connection closed/);
+          }
+          const framing = await get("/framing");
+          assert.equal(framing.text, "hello");
+          assert.ok(!(framing.headers["transfer-encoding"] && framing.headers["content-length"]), "never both transfer-encoding and content-length");
+          // node:http frames and keeps alive by tsgw's settings (Bun.serve and Deno.serve send the app's keep-alive header on)
+          if (engine === "node") assert.equal(framing.headers["keep-alive"], "timeout=5");
+          const empty = await get("/no-content");
+          // Deno's Response refuses a body for a 204 (the app's error, a 500); node:http and Bun.serve send none
+          assert.deepEqual(
+            [empty.status, empty.text, empty.headers["content-length"]],
+            engine === "deno" ? [500, "Internal Server Error", "21"] : [204, "", undefined],
+          );
+          assert.equal((await get("/exact")).text, "hello there");
+        }, { env });
+      } finally {
+        agent.destroy();
+        upstream.close();
       }
     });
 

@@ -1,6 +1,6 @@
 /** Starting the real tsgw CLI as a subprocess on each runtime, and talking to it over real sockets. */
 import { type ChildProcess, spawn } from "node:child_process";
-import { type IncomingHttpHeaders, request as httpRequest } from "node:http";
+import { type Agent, type IncomingHttpHeaders, request as httpRequest } from "node:http";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect, createServer as createNetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -204,9 +204,11 @@ export interface Ask {
   path?: string;
   headers?: Record<string, string>;
   body?: Buffer | string | AsyncIterable<Buffer | string>;
+  /** a keep-alive agent, to send several requests on one connection (default: a fresh connection) */
+  agent?: Agent;
 }
 
-/** One request on a fresh connection (no keep-alive pool to leak between tests). */
+/** One request on a fresh connection (no keep-alive pool to leak between tests), or on the agent's. */
 export function ask(server: Pick<Server, "port" | "socketPath">, what: Ask = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -215,7 +217,7 @@ export function ask(server: Pick<Server, "port" | "socketPath">, what: Ask = {})
         method: what.method ?? "GET",
         path: what.path ?? "/",
         headers: what.headers,
-        agent: false,
+        agent: what.agent ?? false,
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -76,7 +76,22 @@ describe("LightResponse as the global Response", () => {
       "set-cookie": ["a=1", "b=2"],
       "content-length": 2,
     });
-    assert.equal(written(new Response(null, { status: 204 }))?.headers["content-length"], 0);
+    // no content-length on a 204 (RFC 9110 §8.6), nor a body, even one the app gave (Bun.serve drops it too)
+    assert.equal(written(new Response(null, { status: 204 }))?.headers["content-length"], undefined);
+    assert.deepEqual(written(new Response("a body", { status: 204 })), {
+      status: 204,
+      headers: { "content-type": "text/plain;charset=UTF-8" },
+      body: undefined,
+    });
+    // the framing is node:http's: an app's transfer-encoding and keep-alive headers go, its connection: close stays
+    assert.deepEqual(
+      written(new Response("x", { headers: { "transfer-encoding": "chunked", "keep-alive": "timeout=99", connection: "keep-alive" } }))?.headers,
+      {
+        "content-type": "text/plain;charset=UTF-8",
+        "content-length": 1,
+      },
+    );
+    assert.equal(written(new Response("x", { headers: { connection: "close" } }))?.headers.connection, "close");
     const used = new Response("used");
     await used.text();
     assert.equal(written(used), undefined, "a consumed body is not written again");

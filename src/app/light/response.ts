@@ -6,7 +6,7 @@
  */
 import type { OutgoingHttpHeaders } from "node:http";
 import type { BridgeResponse } from "../bridge.ts";
-import { hasHeader, isHeadersObject, toNodeHeaders } from "../node-headers.ts";
+import { forgetFetchEncoding, hasHeader, isHeadersObject, ownFraming, toNodeHeaders } from "../node-headers.ts";
 import { delegateMembers, delegateTo, natives, REAL, RESPONSE_MEMBERS, whenNativesLoaded } from "./natives.ts";
 
 const WRITE = Symbol("tsgw.write");
@@ -95,7 +95,7 @@ export class LightResponse {
   /** The head and the stream of a stream body no native Response took: what the server needs to send it. */
   [STREAM](): { headers: OutgoingHttpHeaders; body: ReadableStream<Uint8Array> } | undefined {
     if (!this.#stream || this.#real) return undefined;
-    return { headers: toNodeHeaders(this.#headers ?? this.#init?.headers), body: this.#stream };
+    return { headers: ownFraming(toNodeHeaders(this.#headers ?? this.#init?.headers)), body: this.#stream };
   }
   /**
    * Write this response to node:http in one go when its body is known (a
@@ -107,14 +107,21 @@ export class LightResponse {
     const real = this.#real;
     if (real && (real.bodyUsed || (this.#body === null && real.body !== null))) return false;
     const body = this.#body;
-    const headers = toNodeHeaders(real ? real.headers : (this.#headers ?? this.#init?.headers));
+    const headers = ownFraming(toNodeHeaders(real ? real.headers : (this.#headers ?? this.#init?.headers)));
     // a string body without content-type gets text/plain, as the Response constructor does
     if (!real && !this.#headers && typeof body === "string" && !hasHeader(headers, "content-type")) {
       headers["content-type"] = "text/plain;charset=UTF-8";
     }
+    const status = this.status;
+    if (NULL_BODY.has(status)) {
+      // no body, whatever the app gave (Bun.serve drops it too; a native Response would have thrown), and no length of it
+      res.writeHead(status, reasonPhrase(res, this.statusText), headers);
+      res.end();
+      return true;
+    }
     const bytes = body === null ? undefined : typeof body === "string" ? body : new Uint8Array(body);
     headers["content-length"] = bytes === undefined ? 0 : typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.byteLength;
-    res.writeHead(this.status, reasonPhrase(res, this.statusText), headers);
+    res.writeHead(status, reasonPhrase(res, this.statusText), headers);
     res.end(bytes);
     return true;
   }
@@ -140,9 +147,16 @@ function checkStatus(status: number): void {
   }
 }
 
+/** Statuses whose responses have no body (the Fetch standard's null body statuses) */
+export const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
 /** The head and body of a response to be streamed: read from a light response where it still holds them (no native Response made). */
 export function streamedParts(response: Response): { headers: OutgoingHttpHeaders; body: ReadableStream<Uint8Array> | null } {
-  return (response as unknown as LightResponse)[STREAM]?.() ?? { headers: toNodeHeaders(response.headers), body: response.body };
+  const light = (response as unknown as LightResponse)[STREAM]?.();
+  if (light) return light;
+  const headers = ownFraming(toNodeHeaders(response.headers));
+  forgetFetchEncoding(headers, response);
+  return { headers, body: response.body };
 }
 
 /** Write a light response with a known body in one go; false for anything that must be streamed. */
