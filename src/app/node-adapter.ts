@@ -8,10 +8,10 @@ import type { BridgeListener, BridgeRequest, BridgeResponse } from "./bridge.ts"
 import { type FetchHandler, LazyRequestInfo, type RemoteAddr } from "./contract.ts";
 import { chunkBytes } from "./body-stream.ts";
 import { fail500 } from "./guard.ts";
-import { hasHeader } from "./node-headers.ts";
+import { hasHeader, ownFraming } from "./node-headers.ts";
 import { LightRequest } from "./light/request.ts";
 import { type TlsInfo, tlsInfo } from "./tls-info.ts";
-import { NULL_BODY, reasonPhrase, streamedParts, writeKnownBody } from "./light/response.ts";
+import { NULL_BODY, overHttp2, reasonPhrase, streamedParts, writeKnownBody } from "./light/response.ts";
 
 const remote = (socket: BridgeRequest["socket"]): RemoteAddr => ({ hostname: socket?.remoteAddress ?? "", port: socket?.remotePort ?? 0 });
 
@@ -59,6 +59,7 @@ const STREAM_AHEAD = 64 * 1024;
 
 async function writeStream(req: BridgeRequest, res: BridgeResponse, response: Response, onError: (m: string) => void): Promise<void> {
   const { headers, body } = streamedParts(response);
+  if (overHttp2(res)) ownFraming(headers, true);
   const head = () => res.writeHead(response.status, reasonPhrase(res, response.statusText), headers);
   if (!body || req.method === "HEAD" || NULL_BODY.has(response.status)) {
     head().end();

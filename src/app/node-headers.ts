@@ -44,14 +44,15 @@ export function hasHeader(headers: OutgoingHttpHeaders, key: string): boolean {
  * are smuggled), and so do `keep-alive` and a `connection` other than
  * `close`, which would tell the client another server's keep-alive (a
  * Response fetched from elsewhere and returned as it came carries that
- * server's). `connection: close` stays: it ends the connection after this
- * response, as the app asked.
+ * server's). `connection: close` stays over HTTP/1: it ends the connection
+ * after this response, as the app asked (HTTP/2 has no such header: node:http2
+ * drops it with a warning).
  */
-export function ownFraming(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+export function ownFraming(headers: OutgoingHttpHeaders, http2 = false): OutgoingHttpHeaders {
   if (headers["transfer-encoding"] !== undefined) delete headers["transfer-encoding"];
   if (headers["keep-alive"] !== undefined) delete headers["keep-alive"];
   const connection = headers["connection"];
-  if (connection !== undefined && !/\bclose\b/i.test(String(connection))) delete headers["connection"];
+  if (connection !== undefined && (http2 || !/\bclose\b/i.test(String(connection)))) delete headers["connection"];
   return headers;
 }
 

@@ -107,7 +107,7 @@ export class LightResponse {
     const real = this.#real;
     if (real && (real.bodyUsed || (this.#body === null && real.body !== null))) return false;
     const body = this.#body;
-    const headers = ownFraming(toNodeHeaders(real ? real.headers : (this.#headers ?? this.#init?.headers)));
+    const headers = ownFraming(toNodeHeaders(real ? real.headers : (this.#headers ?? this.#init?.headers)), overHttp2(res));
     // a string body without content-type gets text/plain, as the Response constructor does
     if (!real && !this.#headers && typeof body === "string" && !hasHeader(headers, "content-type")) {
       headers["content-type"] = "text/plain;charset=UTF-8";
@@ -168,5 +168,10 @@ whenNativesLoaded(({ NativeResponse }) => delegateTo(LightResponse.prototype, Na
 
 /** HTTP/2 has no reason phrase (node:http2's compatibility response warns at one): given only over HTTP/1 */
 export function reasonPhrase(res: BridgeResponse, text: string): string | undefined {
-  return text && !(res as { stream?: unknown }).stream ? text : undefined;
+  return text && !overHttp2(res) ? text : undefined;
+}
+
+/** a response of node:http2's compatibility API (its stream is the HTTP/2 stream) */
+export function overHttp2(res: BridgeResponse): boolean {
+  return !!(res as { stream?: unknown }).stream;
 }
