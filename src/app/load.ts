@@ -124,7 +124,7 @@ export async function loadApp(importModule: ImportModule, specText: string, opts
     throw new AppLoadError(nothingToServe(file, picked, opts));
   } catch (err) {
     if (err instanceof AppLoadError) throw err;
-    throw new AppLoadError(`app module ${file} failed to load: ${firstLine(describeError(err))}`);
+    throw new AppLoadError(failedToLoad(file, err));
   } finally {
     release?.();
   }
@@ -145,7 +145,7 @@ async function pickExport(load: () => Promise<Record<string, unknown>>, spec: Ap
   try {
     mod = await load();
   } catch (err) {
-    throw new AppLoadError(`app module ${file} failed to load: ${firstLine(describeError(err))}`);
+    throw new AppLoadError(failedToLoad(file, err));
   }
   const name = spec.name ?? DEFAULT_NAMES.find((n) => mod[n] !== undefined && mod[n] !== null);
   const exports = Object.keys(mod).filter((k) => k !== "__esModule" && k !== "module.exports");
@@ -218,6 +218,29 @@ function isEmptyObject(v: unknown): boolean {
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof (v as { then?: unknown })?.then === "function";
+}
+
+/** The one line for a module that failed to load: the error's first line, and where a syntax error is, when the runtime tells. */
+function failedToLoad(file: string, err: unknown): string {
+  const line = firstLine(describeError(err)).trimEnd();
+  const where = syntaxLocation(err);
+  return `app module ${file} failed to load: ${line}${where && !line.includes(where) ? ` at ${where}` : ""}`;
+}
+
+/**
+ * file:line[:column] of a syntax error, from what each runtime gives: Bun's
+ * BuildMessage its `position`, Deno the location after the message, jiti
+ * (TypeScript on Node) after its ParseError's message, Node's CommonJS
+ * loader the stack's first line (Node's ES module loader gives none; the
+ * Node shim looks for it).
+ */
+function syntaxLocation(err: unknown): string | undefined {
+  const e = err as { name?: string; message?: string; stack?: string; position?: { file?: string; line?: number; column?: number } };
+  if (e?.position?.file && e.position.line) return `${e.position.file}:${e.position.line}${e.position.column !== undefined ? `:${e.position.column}` : ""}`;
+  const text = `${e?.message ?? ""}\n${e?.stack ?? ""}`;
+  if (!/SyntaxError|ParseError/.test(`${e?.name} ${text}`)) return undefined;
+  const m = /(?:^|[\s(])(?:file:\/\/)?(\/[^\s:'"()]+):(\d+)(?::(\d+))?/m.exec(text);
+  return m ? `${m[1]}:${m[2]}${m[3] ? `:${m[3]}` : ""}` : undefined;
 }
 
 function firstLine(text: string): string {

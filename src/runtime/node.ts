@@ -4,6 +4,7 @@ import { forkMaster, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
 import { holdNameNet } from "./socket-files.ts";
 import { dirname } from "node:path";
+import { readFileSync } from "node:fs";
 import { importFile, needsTransform } from "./modules.ts";
 import { type ProjectTs, readProjectTs } from "./tsconfig.ts";
 import { nodeThread } from "./threads.ts";
@@ -44,6 +45,27 @@ function jsxOptions(ts: ProjectTs | undefined): { runtime: "automatic" | "classi
 }
 
 /**
+ * Node's ES module loader gives a syntax error no location (it prints one
+ * only for an error nobody caught): parsing the module again with jiti's
+ * parser finds it, where the error is in that module (not in one it imports).
+ */
+async function locateSyntaxError(err: unknown, file: string): Promise<unknown> {
+  // (a location already given: CommonJS's syntax errors start their stack with file:line)
+  if (!(err instanceof SyntaxError) || /(?:^|[\s(])(?:file:\/\/)?\/[^\s:'"()]+:\d+/m.test(String(err.stack))) return err;
+  try {
+    jiti ??= await loadJiti(file);
+    // jiti's transform gives a parse error as code that would throw it: `exports.__JITI_ERROR__ = {...}`
+    const code = jiti.transform({ source: readFileSync(file, "utf8"), filename: file, ts: false });
+    const found = /__JITI_ERROR__ = (\{.*\})/.exec(code)?.[1];
+    const { line, column } = found ? (JSON.parse(found) as { line?: number; column?: number }) : {};
+    if (line) err.stack = `${err.stack}\n    at ${file}:${line}${column !== undefined ? `:${column}` : ""}`;
+  } catch {
+    // no better place to point at
+  }
+  return err;
+}
+
+/**
  * Threads of one process share a port with SO_REUSEPORT; node:net has it
  * from Node 22.12 (`listen({ reusePort })`), and node:cluster's shared
  * sockets, which a worker's main thread serves, are not bound with it.
@@ -70,7 +92,11 @@ export const runtime: RuntimeCore = {
       jiti ??= await loadJiti(file);
       return (await jiti.import(file)) as Record<string, unknown>;
     }
-    return importFile(file);
+    try {
+      return await importFile(file);
+    } catch (err) {
+      throw await locateSyntaxError(err, file);
+    }
   },
   startThread: nodeThread,
   setGroups: setGroupsProcess,

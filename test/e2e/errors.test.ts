@@ -123,10 +123,23 @@ const CASES: Case[] = [
     message: /app module .*test\/fixtures\/throws\.ts failed to load: database unreachable at import$/,
   },
   {
-    name: "app module with a syntax error",
+    name: "app module with a syntax error: where it is",
     args: () => [file("broken.ts", 'export default (req: Request) => { return new Response("x" ; }\n')],
     code: 4,
-    message: /app module .*broken\.ts failed to load: .+/,
+    message: /app module .*broken\.ts failed to load: .+ at \/.*broken\.ts:1(:\d+)?$/,
+  },
+  {
+    // Node's ES module loader gives no location: tsgw finds it
+    name: "ES module with a syntax error: where it is",
+    args: () => [file("broken.mjs", 'const a = 1;\nexport default { fetch() { return new Response("x") }\n')],
+    code: 4,
+    message: /app module .*broken\.mjs failed to load: .+ at \/.*broken\.mjs:\d+(:\d+)?$/,
+  },
+  {
+    name: "CommonJS module with a syntax error: where it is",
+    args: () => [file("broken.cjs", "const a = 1;\nconst b = ;\nmodule.exports = () => {};\n")],
+    code: 4,
+    message: /app module .*broken\.cjs failed to load: .+ at \/.*broken\.cjs:2(:\d+)?$/,
   },
   { name: "bad app spec", args: () => ["demo:not-a-name"], code: 4, message: /bad app spec: "demo:not-a-name": the part after ":" must be an export name/ },
   {
