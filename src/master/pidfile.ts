@@ -28,7 +28,7 @@ export function readPidfile(path: string): number {
   }
   const t = text.trim();
   if (!t) throw new TsgwError(`pidfile ${path} is empty`);
-  if (!/^\d+$/.test(t) || Number(t) < 2) throw new TsgwError(`pidfile ${path} does not hold a pid (it reads "${t.slice(0, 40)}")`);
+  if (!/^\d+$/.test(t) || Number(t) < 2) throw new TsgwError(`pidfile ${path} does not hold a pid (it reads ${JSON.stringify(t.slice(0, 40))})`);
   return Number(t);
 }
 

@@ -181,6 +181,8 @@ for (const rt of RUNTIMES) {
         ["missing.pid", null, /no such file \(is tsgw running\?\)/],
         ["empty.pid", "", /is empty$/],
         ["garbage.pid", "hello\n", /does not hold a pid \(it reads "hello"\)/],
+        // another file given by mistake (an INI): still one line
+        ["app.ini", "[uwsgi]\nworkers = 2\n", /does not hold a pid \(it reads "\[uwsgi\]\\nworkers = 2"\)/],
         ["dead.pid", "999999\n", /is stale: no process 999999/],
       ];
       for (const [name, body, message] of cases) {
