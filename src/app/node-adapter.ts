@@ -8,7 +8,7 @@ import type { BridgeListener, BridgeRequest, BridgeResponse } from "./bridge.ts"
 import { type FetchHandler, LazyRequestInfo, type RemoteAddr } from "./contract.ts";
 import { chunkBytes } from "./body-stream.ts";
 import { fail500 } from "./guard.ts";
-import { hasHeader, ownFraming } from "./node-headers.ts";
+import { hasHeader } from "./node-headers.ts";
 import { LightRequest } from "./light/request.ts";
 import { type TlsInfo, tlsInfo } from "./tls-info.ts";
 import { NULL_BODY, overHttp2, reasonPhrase, streamedParts, writeKnownBody } from "./light/response.ts";
@@ -58,8 +58,7 @@ export function fetchToNodeListener(handler: FetchHandler, workerId: number, onE
 const STREAM_AHEAD = 64 * 1024;
 
 async function writeStream(req: BridgeRequest, res: BridgeResponse, response: Response, onError: (m: string) => void): Promise<void> {
-  const { headers, body } = streamedParts(response);
-  if (overHttp2(res)) ownFraming(headers, true);
+  const { headers, body } = streamedParts(response, overHttp2(res));
   const head = () => res.writeHead(response.status, reasonPhrase(res, response.statusText), headers);
   if (!body || req.method === "HEAD" || NULL_BODY.has(response.status)) {
     head().end();
@@ -118,7 +117,6 @@ async function writeStream(req: BridgeRequest, res: BridgeResponse, response: Re
         chunk = chunk.subarray(0, left);
         reader.cancel(new Error("the body is longer than its content-length")).catch(() => {});
         onError(`the app's response body is longer than its content-length (${declared} bytes): the rest was not sent`);
-        left = 0;
         res.end(chunk);
         return;
       }

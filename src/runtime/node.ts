@@ -50,8 +50,8 @@ function jsxOptions(ts: ProjectTs | undefined): { runtime: "automatic" | "classi
  * parser finds it, where the error is in that module (not in one it imports).
  */
 async function locateSyntaxError(err: unknown, file: string): Promise<unknown> {
-  // (a location already given: CommonJS's syntax errors start their stack with file:line)
-  if (!(err instanceof SyntaxError) || /(?:^|[\s(])(?:file:\/\/)?\/[^\s:'"()]+:\d+/m.test(String(err.stack))) return err;
+  // (CommonJS's syntax errors start their stack with file:line already)
+  if (!(err instanceof SyntaxError) || String(err.stack).includes(`${file}:`)) return err;
   try {
     jiti ??= await loadJiti(file);
     // jiti's transform gives a parse error as code that would throw it: `exports.__JITI_ERROR__ = {...}`

@@ -93,9 +93,9 @@ export class LightResponse {
     return this.#real;
   }
   /** The head and the stream of a stream body no native Response took: what the server needs to send it. */
-  [STREAM](): { headers: OutgoingHttpHeaders; body: ReadableStream<Uint8Array> } | undefined {
+  [STREAM](http2: boolean): { headers: OutgoingHttpHeaders; body: ReadableStream<Uint8Array> } | undefined {
     if (!this.#stream || this.#real) return undefined;
-    return { headers: ownFraming(toNodeHeaders(this.#headers ?? this.#init?.headers)), body: this.#stream };
+    return { headers: ownFraming(toNodeHeaders(this.#headers ?? this.#init?.headers), http2), body: this.#stream };
   }
   /**
    * Write this response to node:http in one go when its body is known (a
@@ -150,11 +150,14 @@ function checkStatus(status: number): void {
 /** Statuses whose responses have no body (the Fetch standard's null body statuses) */
 export const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
-/** The head and body of a response to be streamed: read from a light response where it still holds them (no native Response made). */
-export function streamedParts(response: Response): { headers: OutgoingHttpHeaders; body: ReadableStream<Uint8Array> | null } {
-  const light = (response as unknown as LightResponse)[STREAM]?.();
+/**
+ * The head and body of a response to be streamed (over HTTP/2 when `http2`): read from a light response where it
+ * still holds them (no native Response made).
+ */
+export function streamedParts(response: Response, http2 = false): { headers: OutgoingHttpHeaders; body: ReadableStream<Uint8Array> | null } {
+  const light = (response as unknown as LightResponse)[STREAM]?.(http2);
   if (light) return light;
-  const headers = ownFraming(toNodeHeaders(response.headers));
+  const headers = ownFraming(toNodeHeaders(response.headers), http2);
   forgetFetchEncoding(headers, response);
   return { headers, body: response.body };
 }
