@@ -44,13 +44,16 @@ export function nodeAddress(at: ServingAt): string | { address: string; family: 
 /**
  * The node:http trap: while installed, listen() on any HTTP server (http,
  * https, on every runtime) adopts the server; listen() on a plain net.Server
- * (another protocol) binds as usual.
+ * (another protocol) binds as usual. `httpsOwnsListen`: node:https's Server
+ * has a listen() of its own (the runtime says), so node:https is loaded to
+ * trap it; elsewhere it inherits the one trapped here, and loading it
+ * (node:tls, node:crypto) would cost every worker 3-5 ms of its start on Node.
  */
-export async function nodeServerTrap(): Promise<TrapServers> {
-  const [http, https, net] = await Promise.all([import("node:http"), import("node:https"), import("node:net")]);
+export async function nodeServerTrap(httpsOwnsListen = false): Promise<TrapServers> {
+  const [http, net, https] = await Promise.all([import("node:http"), import("node:net"), httpsOwnsListen ? import("node:https") : undefined]);
   // the prototypes that own a listen() (Bun's http.Server has its own, Node's inherits net.Server's)
   const owners = new Set<{ listen: Listen }>();
-  for (const cls of [http.Server, https.Server, net.Server]) {
+  for (const cls of [http.Server, net.Server, ...(https ? [https.Server] : [])]) {
     for (let p = cls.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
       if (Object.hasOwn(p, "listen")) {
         owners.add(p as { listen: Listen });
@@ -65,7 +68,8 @@ export async function nodeServerTrap(): Promise<TrapServers> {
       originals.set(owner, original);
       owner.listen = function listen(this: HttpServer, ...args: unknown[]) {
         // a plain net.Server is another protocol: the app's own business
-        if (!isHttpServer(this, http.Server, https.Server)) {
+        // (an https.Server is not an http.Server on Node, but has its closeIdleConnections)
+        if (!isHttpServer(this, http.Server, ...(https ? [https.Server] : []))) {
           return original.apply(this, args);
         }
         onServer(adoptNodeServer(this, args, at));

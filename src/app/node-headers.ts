@@ -56,13 +56,18 @@ export function ownFraming(headers: OutgoingHttpHeaders, http2 = false): Outgoin
   return headers;
 }
 
-/** What fetch() on Node (undici) decodes, innermost last: a body it fetched with only these came decoded (Node 20's undici; zstd where Node's zlib has it). */
-const DECODED_BY_FETCH = new Set(["gzip", "x-gzip", "deflate", "br"]);
-if (
-  typeof (process as { getBuiltinModule?: (id: string) => { createZstdDecompress?: unknown } }).getBuiltinModule?.("node:zlib")?.createZstdDecompress ===
-    "function"
-) {
-  DECODED_BY_FETCH.add("zstd");
+/**
+ * What fetch() on Node (undici) decodes, innermost last: a body it fetched with only these came decoded (Node 20's undici;
+ * zstd where Node's zlib has it). Made on first need: asking for zlib loads it, which a worker has no other use for.
+ */
+let decodedByFetch: Set<string> | undefined;
+function decodedCodings(): Set<string> {
+  if (!decodedByFetch) {
+    decodedByFetch = new Set(["gzip", "x-gzip", "deflate", "br"]);
+    const zlib = (process as { getBuiltinModule?: (id: string) => { createZstdDecompress?: unknown } }).getBuiltinModule?.("node:zlib");
+    if (typeof zlib?.createZstdDecompress === "function") decodedByFetch.add("zstd");
+  }
+  return decodedByFetch;
 }
 
 /**
@@ -77,7 +82,7 @@ export function forgetFetchEncoding(headers: OutgoingHttpHeaders, response: { ur
   const encoding = headers["content-encoding"];
   if (encoding === undefined || !response.url) return;
   const codings = String(encoding).toLowerCase().split(",").map((c) => c.trim());
-  if (codings.length > 5 || !codings.every((c) => DECODED_BY_FETCH.has(c))) return;
+  if (codings.length > 5 || !codings.every((c) => decodedCodings().has(c))) return;
   delete headers["content-encoding"];
   delete headers["content-length"];
 }

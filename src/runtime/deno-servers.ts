@@ -99,6 +99,7 @@ export const servers: RuntimeServers = {
   installGlobals: installBytesOnlyResponse,
   fileBody: denoFileBody,
   trapServers: denoServeTrap,
+  httpsOwnsListen: true,
   async serveFetch(address, handler, options) {
     reportCut = options.onError;
     const viaNodeHttp = () => {

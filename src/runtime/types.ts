@@ -201,6 +201,8 @@ export interface RuntimeServers {
   fileBody(path: string, start: number, end: number, size: number): BodyInit;
   /** adopt this runtime's own servers (Bun.serve, Deno.serve) that the app starts while it loads; node:http's are adopted on every runtime (app/adopt.ts) */
   trapServers?: TrapServers;
+  /** node:https's Server has a listen() of its own (Deno's), not node:http's or node:net's: the adoption trap loads node:https to cover it */
+  readonly httpsOwnsListen?: boolean;
   /**
    * The upgrade listener for WebSocket handshakes on a connection tsgw holds
    * (a uwsgi tunnel), from a fetch app's `websocket`: crossws hooks can run

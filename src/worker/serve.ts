@@ -53,7 +53,7 @@ const LISTEN_WAIT_MARGIN_MS = 500;
 export async function loadConfiguredApp(runtime: Runtime, resolved: ResolvedConfig, cwd: string, log: Logger, announce = true): Promise<LoadedApp> {
   const { config } = resolved;
   runtime.installGlobals();
-  const trap = allTraps([await nodeServerTrap(), runtime.trapServers]);
+  const trap = allTraps([await nodeServerTrap(runtime.httpsOwnsListen), runtime.trapServers]);
   const at = servingAt(resolved);
   const app = await loadApp(runtime.importModule, config.app!, {
     cwd,

@@ -61,6 +61,13 @@ for (const rt of RUNTIMES) {
         assert.match(server.logs(), /app close callback ran/);
       });
 
+      test("node:https by hand (https.createServer(...).listen(3013)): adopted, served on tsgw's listener, its port left alone", async () => {
+        await withTsgw(rt, [`${APPS}/https.mjs`, ...LOCAL], async (server) => {
+          assert.equal((await ask(server, { path: "/s" })).text, "https listens /s");
+          assert.equal(await listening(3013), false);
+        });
+      });
+
       test("an async bootstrap() nobody awaits (NestJS's and Fastify's usual shape) is waited for", async () => {
         await withTsgw(rt, [`${APPS}/bootstrap.mjs`, ...LOCAL], async (server) => {
           assert.equal((await ask(server)).text, "bootstrapped");
