@@ -6,14 +6,17 @@
 // sources instead once one of them is newer than the bundle. Bun and Deno
 // import the TypeScript sources natively; Node 20 cannot, so there the
 // sources go through jiti.
-import { existsSync, readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
+
+// node:fs through require: its ES module face would read every export, ReadStream's too, which loads fs streams (2 ms)
+const require = createRequire(import.meta.url);
+const { existsSync, readdirSync, statSync } = require("node:fs");
+const { fileURLToPath } = require("node:url");
 
 const bundle = new URL("../dist/npm/tsgw.cjs", import.meta.url);
 if (bundleCurrent()) {
   // runs itself; required, not imported: import() of CommonJS first scans all 0.4 MB of it for its exports (30-40 ms)
-  createRequire(import.meta.url)(fileURLToPath(bundle));
+  require(fileURLToPath(bundle));
 } else {
   let cli;
   try {
