@@ -458,6 +458,32 @@ for (const rt of RUNTIMES) {
       }
     });
 
+    test("body-timeout on node:http (a Node listener, every runtime): a kept-alive connection's second body stalls and is cut; a body that trickles in is served", async () => {
+      const server = await startTsgw(rt, ["test/fixtures/faults-node.mjs", "-b", "127.0.0.1:0", "--body-timeout", "1"]);
+      try {
+        const t0 = Date.now();
+        const kept = rawSend(
+          server.port,
+          "POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+          "POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789",
+        );
+        const reply = await Promise.race([kept.reply, sleep(6000).then(() => "(still open)")]);
+        kept.sock.destroy();
+        assert.match(reply, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n5$/, "the first request is answered, then the connection is closed");
+        assert.ok(Date.now() - t0 < 5000);
+        // 60 bytes, 10 every 400 ms: 2.4 s in all, longer than body-timeout, never silent for it
+        const trickle = rawSend(server.port, "POST /count HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 60\r\n\r\n");
+        for (let i = 0; i < 6; i++) {
+          await sleep(400);
+          trickle.sock.write("0123456789");
+        }
+        assert.match(await trickle.reply, /\r\n\r\n60$/);
+        await waitForLog(server, /request body stalled for 1s \(body-timeout/);
+      } finally {
+        await server.stop();
+      }
+    });
+
     test(
       "--user: supplementary groups are the user's, never root's, and a root-only-group file cannot be read",
       { skip: ROOTED ? undefined : "needs root" },
