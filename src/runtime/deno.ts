@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { forkMaster, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { workerConfig } from "./deno-config.ts";
 import { importFile } from "./modules.ts";
+import { keepListenersFromChildren } from "./socket-files.ts";
 import { startServingThread, webThread } from "./threads.ts";
 import type { RuntimeCore } from "./types.ts";
 
@@ -60,6 +61,32 @@ function setGroupsLibc(user: string | number | null, gid: number): void {
     libc.close();
   }
 }
+
+/**
+ * Deno's node:net unix sockets are not close-on-exec, nor is a worker's
+ * channel to its master (node:cluster's NODE_CHANNEL_FD): a master's control
+ * socket stayed open in every worker (after a kill -9 of the master, in one
+ * still finishing a request), and a worker's listeners and channel in the
+ * app's child processes. libc's fcntl through FFI marks them; where FFI is not
+ * allowed they stay as Deno made them.
+ */
+let fcntl: ((fd: number, cmd: number, arg: number) => number) | null | undefined;
+function closeOnExec(fd: number): void {
+  if (fcntl === undefined) {
+    try {
+      const libc = Deno.dlopen("libc.so.6", { fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" } });
+      fcntl = libc.symbols.fcntl as (fd: number, cmd: number, arg: number) => number;
+    } catch {
+      fcntl = null;
+    }
+  }
+  const F_SETFD = 2, FD_CLOEXEC = 1;
+  fcntl?.(fd, F_SETFD, FD_CLOEXEC);
+}
+keepListenersFromChildren(closeOnExec);
+// a process tsgw started (a worker, a daemon, an upgrade's new master) has its channel on fd 3, after stdio (Deno
+// drops NODE_CHANNEL_FD from the environment once read)
+if (typeof process.send === "function") closeOnExec(3);
 
 /** holdName through Deno's own listener: a node:net socket of Deno's is inherited by every child process (its workers held a master's name on) */
 function holdNameDeno(name: string): Promise<(() => void) | "taken" | undefined> {

@@ -72,12 +72,27 @@ export function bindError(address: Address, err: unknown, scheme = "http"): Tsgw
 }
 
 /** Listen a node:net (or node:http) server on `address`; a failed bind is one line naming it. */
+/** Marks a descriptor close-on-exec: set by a runtime whose node:net sockets are not (see keepListenersFromChildren). */
+let closeOnExec: ((fd: number) => void) | undefined;
+
+/**
+ * A runtime whose node:net listening sockets are inherited by every child
+ * process (Deno's unix sockets: a master's control socket stayed open in its
+ * workers, and a worker's listeners in the app's own child processes) gives
+ * the way to mark them close-on-exec; listenOn marks each socket it listens on.
+ */
+export function keepListenersFromChildren(mark: (fd: number) => void): void {
+  closeOnExec = mark;
+}
+
 export function listenOn(server: NetServer, address: Address, scheme?: string, reusePort = false): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const fail = (err: unknown) => reject(bindError(address, err, scheme));
     server.once("error", fail);
     const ready = () => {
       server.off("error", fail);
+      const fd = (server as { _handle?: { fd?: unknown } })._handle?.fd;
+      if (closeOnExec && typeof fd === "number" && fd > 2) closeOnExec(fd);
       resolve();
     };
     if (address.kind === "unix") server.listen(address.path, ready);

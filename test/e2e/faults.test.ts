@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { Agent as HttpAgent, createServer as createHttpServer, request as httpRequest } from "node:http";
 import { gzipSync } from "node:zlib";
 import { connect } from "node:net";
@@ -247,6 +247,34 @@ for (const rt of RUNTIMES) {
       await withTsgw(rt, [FAULTS, "-b", `127.0.0.1:${port}`, "--socket", sock, "--pid", pidfile], async (again) => {
         assert.equal((await ask(again, { path: "/" })).text, "ok");
         assert.equal(readFileSync(pidfile, "utf8").trim(), String(again.child.pid));
+      }, { listeners: 2 });
+    });
+
+    test("a worker holds none of its master's own sockets (its control socket), nor do the app's child processes hold the worker's listeners", async () => {
+      const dir = tempDir();
+      const sock = join(dir, "app.sock");
+      await withTsgw(rt, [FAULTS, "-b", "127.0.0.1:0", "--socket", sock], async (server) => {
+        const master = server.child.pid!;
+        const [worker] = workerPids(server);
+        // the inodes of the unix sockets listening at these paths (Linux's /proc/net/unix: ... Inode Path)
+        const inodeAt = (path: string) => readFileSync("/proc/net/unix", "utf8").split("\n").map((l) => l.trim().split(/\s+/)).find((f) => f[7] === path)?.[6];
+        const socketsOf = (pid: number) =>
+          readdirSync(`/proc/${pid}/fd`).map((fd) => {
+            try {
+              return readlinkSync(`/proc/${pid}/fd/${fd}`);
+            } catch {
+              return "";
+            }
+          }).filter((l) => l.startsWith("socket:"));
+        const control = inodeAt(join(tmpdir(), `tsgw-${master}.ctl`));
+        assert.ok(control, "the master's control socket is listening");
+        assert.ok(socketsOf(master).includes(`socket:[${control}]`));
+        assert.ok(!socketsOf(worker!).includes(`socket:[${control}]`), "the worker does not hold the control socket");
+        // a child process the app starts holds no socket of the worker's (its listeners, connections, IPC channel)
+        const fds = (await ask(server, { path: "/child-fds" })).text;
+        // (0-2 are its stdio, socket pairs where the runtime makes them so)
+        const inherited = [...fds.matchAll(/ (\d+) -> (socket:\S+)/g)].filter((m) => Number(m[1]) > 2).map((m) => m[2]);
+        assert.deepEqual(inherited, [], "the app's child process inherited no socket");
       }, { listeners: 2 });
     });
 
