@@ -6,8 +6,21 @@ export type Address = { kind: "tcp"; host: string; port: number } | { kind: "uni
 export type BindAddress = Exclude<Address, { kind: "fd" }>;
 
 export const DEFAULT_PORT = 8000;
-/** Where tsgw listens when no listener is given at all. */
+/** Where tsgw listens when no listener is given at all (and no PORT is set: see defaultBind). */
 export const DEFAULT_BIND = `127.0.0.1:${DEFAULT_PORT}`;
+
+/**
+ * The listener when none is given: every interface on $PORT where the
+ * environment sets it, as Gunicorn does (platforms that assign a container
+ * its port say so in PORT), else DEFAULT_BIND. A PORT that is no port is
+ * the string saying why.
+ */
+export function defaultBind(env: Record<string, string | undefined>): { bind: string; where: string } | string {
+  const port = env.PORT?.trim();
+  if (!port) return { bind: DEFAULT_BIND, where: "default" };
+  if (!/^\d+$/.test(port) || Number(port) > 65535) return `${JSON.stringify(env.PORT)} is not a port number (0-65535)`;
+  return { bind: `0.0.0.0:${Number(port)}`, where: "env PORT" };
+}
 
 /** Where to listen and which protocol to speak there. */
 export interface Listener {

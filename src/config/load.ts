@@ -8,7 +8,7 @@
 import { resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
 import type { ImportModule } from "../app/contract.ts";
-import { type ClientCerts, DEFAULT_BIND, type Listener, parseAddress, type TlsFiles } from "./address.ts";
+import { type ClientCerts, defaultBind, type Listener, parseAddress, type TlsFiles } from "./address.ts";
 import { parseArgv } from "./cli.ts";
 import { cmdArgsLayer, envDefaultsLayer } from "./env.ts";
 import type { Entry, Layer } from "./layer.ts";
@@ -81,7 +81,10 @@ function finish(layers: Layer[], input: ResolveInput, action?: ResolvedConfig["a
   validate(values, sources, warnings);
   const activated = socketActivation(input.env);
   if (!(values.bind as string[]).length && !(values.socket as string[]).length && !(values["http-socket"] as string[]).length && !activated.length) {
-    values.bind = [DEFAULT_BIND];
+    const fallback = defaultBind(input.env);
+    if (typeof fallback === "string") throw new ConfigError(fallback, "env PORT");
+    values.bind = [fallback.bind];
+    sources.bind = fallback.where;
     resolved.config = toConfig(values);
   }
   const parse = (setting: "bind" | "http-socket" | "socket", protocol: Listener["protocol"]) =>

@@ -329,7 +329,8 @@ export const SETTINGS = [
     flags: ["-b", "--http"],
     iniKeys: ["http"],
     meta: "ADDRESS",
-    help: `Serve HTTP at HOST:PORT, :PORT, [::1]:PORT or unix:/path.sock (repeatable); ${DEFAULT_BIND} when no listener is given.`,
+    help:
+      `Serve HTTP at HOST:PORT, :PORT, [::1]:PORT or unix:/path.sock (repeatable). When no listener is given: ${DEFAULT_BIND}, or 0.0.0.0:$PORT where the environment sets PORT (as Gunicorn does).`,
     reload: false,
   },
   {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ask, engineOf, FIXTURES, ROOT, RUNTIMES, runTsgw, startTsgw, tempDir, withTsgw } from "../helpers/tsgw.ts";
+import { ask, engineOf, FIXTURES, oneLine, ROOT, RUNTIMES, runTsgw, startTsgw, tempDir, withTsgw } from "../helpers/tsgw.ts";
 
 function iniFile(body: string): string {
   const dir = tempDir();
@@ -114,6 +114,16 @@ for (const rt of RUNTIMES) {
       assert.match(line("workers"), /= 1\s+# env WEB_CONCURRENCY$/);
       assert.match(line("timeout"), /= 30\s+# default$/);
       assert.match(line("bind"), /= 127\.0\.0\.1:8000\s+# default$/);
+    });
+
+    test("PORT set and no listener given: served on 0.0.0.0:$PORT (Gunicorn's rule); a PORT that is no port is one line", async () => {
+      await withTsgw(rt, ["test/fixtures/fetch"], async (server) => {
+        assert.match(server.logs(), /Listening at: http:\/\/0\.0\.0\.0:\d+ /);
+        assert.equal((await ask(server)).text, "hello world");
+      }, { env: { PORT: "0" } });
+      const r = await runTsgw(rt, ["test/fixtures/fetch"], { env: { PORT: "eighty" } });
+      assert.equal(r.code, 1);
+      assert.equal(oneLine(r.stderr), 'env PORT: "eighty" is not a port number (0-65535)');
     });
 
     test("--print-config lists every setting with value and source", async () => {

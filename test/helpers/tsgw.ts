@@ -66,7 +66,14 @@ export type Target = RuntimeName | string[];
 
 function spawnTsgw(rt: Target, args: string[], opts: RunOptions): ChildProcess {
   const [cmd, ...pre] = Array.isArray(rt) ? rt : commandFor(rt);
-  const env: Record<string, string | undefined> = { ...process.env, TSGW_CMD_ARGS: undefined, WEB_CONCURRENCY: undefined, NO_COLOR: "1", ...opts.env };
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    TSGW_CMD_ARGS: undefined,
+    WEB_CONCURRENCY: undefined,
+    PORT: undefined,
+    NO_COLOR: "1",
+    ...opts.env,
+  };
   const child = spawn(cmd!, [...pre, ...args], { cwd: opts.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
   live.add(child);
   child.once("exit", () => live.delete(child));

@@ -207,6 +207,22 @@ describe("resolving", () => {
     assert.deepEqual(r.listeners, [{ protocol: "http", address: { kind: "tcp", host: "127.0.0.1", port: 8000 } }]);
   });
 
+  test("PORT in the environment (platforms that assign the port): 0.0.0.0:$PORT when no listener is given, as Gunicorn does", async () => {
+    const r = await resolveConfig({ ...base, argv: ["demo:app"], env: { PORT: "5000" } });
+    assert.deepEqual(r.listeners, [{ protocol: "http", address: { kind: "tcp", host: "0.0.0.0", port: 5000 } }]);
+    assert.equal(r.sources.bind, "env PORT");
+    // any listener given wins, a uwsgi socket alone too
+    const given = await resolveConfig({ ...base, argv: ["demo:app", "-b", "127.0.0.1:7000"], env: { PORT: "5000" } });
+    assert.deepEqual(given.listeners.map((l) => l.address), [{ kind: "tcp", host: "127.0.0.1", port: 7000 }]);
+    const uwsgi = await resolveConfig({ ...base, argv: ["demo:app", "--socket", "/tmp/x.sock"], env: { PORT: "5000" } });
+    assert.deepEqual(uwsgi.listeners.map((l) => l.protocol), ["uwsgi"]);
+    for (const bad of ["http", "70000", "-1", "80 81"]) {
+      const err = await resolveConfig({ ...base, argv: ["demo:app"], env: { PORT: bad } }).catch((e: Error) => e);
+      assert.ok(err instanceof Error);
+      assert.equal(err.message, `env PORT: ${JSON.stringify(bad)} is not a port number (0-65535)`);
+    }
+  });
+
   test("a higher source replaces a list wholesale", async () => {
     const r = await resolveConfig({ ...base, argv: ["demo:app", "-b", ":1"], env: { TSGW_CMD_ARGS: "-b :2 -b :3" } });
     assert.deepEqual(r.config.bind, [":1"]);
