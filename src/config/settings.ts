@@ -468,6 +468,18 @@ export const SETTINGS = [
     reload: false,
   },
   {
+    name: "forwarded-allow-ips",
+    section: "Server socket",
+    type: "list",
+    default: ["127.0.0.1", "::1"],
+    split: ",",
+    env: "FORWARDED_ALLOW_IPS",
+    meta: "ADDRS",
+    help:
+      "Peers whose X-Forwarded-Proto: https (or X-Forwarded-Ssl: on) is believed (Gunicorn's option; * for any): a fetch app's request.url then says https://, as behind a proxy that ends TLS. Node listeners read the header themselves (Express's trust proxy).",
+    reload: true,
+  },
+  {
     name: "socket-timeout",
     section: "Server socket",
     type: "number",

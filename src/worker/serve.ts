@@ -7,6 +7,7 @@ import type { ResolvedConfig } from "../config/load.ts";
 import { loadApp, type LoadedApp } from "../app/load.ts";
 import { guardFetch, guardNode } from "../app/guard.ts";
 import { refuseUntakenUpgrades } from "../app/upgrade.ts";
+import { forwardedScheme } from "../app/forwarded.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { AccessLog } from "../log/access.ts";
@@ -146,7 +147,9 @@ export async function listenAll(runtime: Runtime, resolved: ResolvedConfig, app:
     websocket: app.kind === "fetch" ? app.websocket : undefined,
   };
   // the shims apply the observer (see ServeOptions.observe); the uwsgi server applies it here
-  let handler = app.kind === "fetch" ? refuseUntakenUpgrades(guardFetch(app.handler, onError, app.guessed), (m) => log.warn(m)) : undefined;
+  let handler = app.kind === "fetch"
+    ? forwardedScheme(refuseUntakenUpgrades(guardFetch(app.handler, onError, app.guessed), (m) => log.warn(m)), config.forwardedAllowIps)
+    : undefined;
   let listener = app.kind === "node" ? guardNode(app.listener, onError) : undefined;
   if (config.staticMap.length > 0) {
     // loaded only where static files are configured

@@ -55,6 +55,19 @@ for (const rt of RUNTIMES) {
         assert.equal(proxied.href, "http://ex.test/info?p=1");
       });
 
+      test("X-Forwarded-Proto: https from this host's proxy (forwarded-allow-ips) makes request.url https://; from others it is ignored", async () => {
+        const urlOf = async (headers: Record<string, string>) => JSON.parse((await ask(server, { path: "/info?f=1", headers })).text).url as string;
+        assert.match(await urlOf({ "x-forwarded-proto": "https" }), /^https:\/\/127\.0\.0\.1:\d+\/info\?f=1$/);
+        assert.match(await urlOf({ "x-forwarded-proto": "https, http" }), /^https:/, "the first proxy's scheme");
+        assert.match(await urlOf({ "x-forwarded-ssl": "on" }), /^https:/);
+        assert.match(await urlOf({ "x-forwarded-proto": "http" }), /^http:/);
+        assert.match(await urlOf({}), /^http:/);
+        await withTsgw(rt, ["test/fixtures/fetch", ...LOCAL, "--forwarded-allow-ips", "10.0.0.1"], async (other) => {
+          const url = JSON.parse((await ask(other, { path: "/info", headers: { "x-forwarded-proto": "https" } })).text).url as string;
+          assert.match(url, /^http:/, "a peer not in forwarded-allow-ips cannot claim https");
+        });
+      });
+
       test("HEAD gets headers and no body", async () => {
         const r = await ask(server, { method: "HEAD" });
         assert.equal(r.status, 200);

@@ -16,6 +16,7 @@
 import type { BridgeListener } from "../../app/bridge.ts";
 import type { FetchHandler, NodeListener } from "../../app/contract.ts";
 import { fetchToNodeListener } from "../../app/node-adapter.ts";
+import { normalizeIp } from "../../app/forwarded.ts";
 import { installRequestCompat } from "../../app/light/globals.ts";
 import { parseRequest, requestFromPairs, unsafeParts } from "../../protocol/uwsgi.ts";
 import type { StreamSocket } from "../../runtime/types.ts";
@@ -63,10 +64,6 @@ export async function uwsgiConnections(app: UwsgiApp, options: UwsgiOptions): Pr
     }
     new Connection(socket, served, options, deadlines).start();
   };
-}
-
-function normalizeIp(ip: string): string {
-  return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
 }
 
 class Connection {
