@@ -12,6 +12,7 @@ import { actionsOf } from "./config/settings.ts";
 import { formatListener } from "./config/address.ts";
 import { describeError, EXIT, TsgwError } from "./errors.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
+import { setProcessTitle } from "./log/title.ts";
 import { currentRuntime, servingRuntime } from "./runtime/index.ts";
 import type { RuntimeCore } from "./runtime/types.ts";
 import { VERSION } from "./version.ts";
@@ -90,7 +91,10 @@ async function start(runtime: RuntimeCore, resolved: ResolvedConfig, argv: strin
   if (resolved.action === "check-config" || !resolved.config.master) {
     // a check, or --no-master: this process loads the app itself (a master never loads app-loading code)
     const { loadConfiguredApp, prepareProcess, serveAlone } = await import("./worker/serve.ts");
-    if (resolved.action !== "check-config") log.info(`Starting tsgw ${VERSION} on ${runtime.name} ${runtime.version}, no master`);
+    if (resolved.action !== "check-config") {
+      log.info(`Starting tsgw ${VERSION} on ${runtime.name} ${runtime.version}, no master`);
+      setProcessTitle("worker", resolved.config.procName ?? resolved.config.app!);
+    }
     const serving = await servingRuntime();
     const app = await loadConfiguredApp(serving, resolved, prepareProcess(resolved, cwd), log);
     if (resolved.action === "check-config") {

@@ -629,6 +629,18 @@ export const SETTINGS = [
 
   // --- Process management -------------------------------------------------
   {
+    name: "proc-name",
+    section: "Process management",
+    type: "string",
+    default: null,
+    flags: ["-n", "--name"],
+    iniKeys: ["proc_name", "procname"],
+    meta: "STRING",
+    help:
+      "The name in the processes' titles, as ps and top show them: tsgw: master [NAME], tsgw: worker [NAME] (Gunicorn's); the app spec by default. Node and Deno set titles; Bun keeps its command line.",
+    reload: true,
+  },
+  {
     name: "pidfile",
     needsMaster: true,
     section: "Process management",

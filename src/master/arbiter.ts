@@ -26,6 +26,7 @@ import { type Address, formatListener, type Listener, MAX_SOCKET_PATH, schemeOf 
 import { resolveConfig, type ResolvedConfig } from "../config/load.ts";
 import { describeError, EXIT, TsgwError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
+import { setProcessTitle } from "../log/title.ts";
 import { bindError, holdWhileStarting, prepareUnixPath, removeSocket } from "../runtime/socket-files.ts";
 import type { RuntimeCore, WorkerProcess } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
@@ -192,6 +193,7 @@ export class Arbiter {
   }
 
   private async start(): Promise<void> {
+    setProcessTitle("master", this.config.procName ?? this.config.app!);
     removeStaleControls();
     // the control socket first: a second master that finds the pidfile taken asks this one whether it lives
     this.control = await serveControl(process.pid, () => this.status());

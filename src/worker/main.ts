@@ -12,6 +12,7 @@ import type { Listener } from "../config/address.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/load.ts";
 import { describeError, EXIT, TsgwError } from "../errors.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
+import { setProcessTitle } from "../log/title.ts";
 import type { RunningServer, Runtime } from "../runtime/types.ts";
 import { runHook } from "../hooks.ts";
 import { rateLimited } from "../log/rate.ts";
@@ -131,6 +132,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     const resolved = await workerConfig(runtime, argv, setup, cwd);
     const { config } = resolved;
     log = createLogger(config.logLevel, config.errorLog);
+    setProcessTitle("worker", config.procName ?? config.app!);
     const masterPid = process.ppid;
     const retire = retireOnce(send, id);
     const appCwd = prepareProcess(resolved, cwd);

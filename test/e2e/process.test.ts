@@ -11,6 +11,24 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const rt of RUNTIMES) {
   describe(`process model on ${rt}`, () => {
+    test("process titles: tsgw: master [NAME] and tsgw: worker [NAME] (Gunicorn's), the app spec or --name; Bun keeps its command line", async () => {
+      const title = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+      const workerOf = (server: { logs(): string }) => Number(/Booting worker with pid: (\d+)/.exec(server.logs())![1]);
+      await withTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--name", "shop"], async (server) => {
+        const master = server.child.pid!;
+        if (engineOf(rt) === "bun") {
+          assert.doesNotMatch(title(master), /tsgw: master/);
+          return;
+        }
+        assert.match(title(master), /^tsgw: master \[shop\]/);
+        assert.match(title(workerOf(server)), /^tsgw: worker \[shop\]/);
+      });
+      if (engineOf(rt) === "bun") return;
+      await withTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--no-master"], async (server) => {
+        assert.match(title(server.child.pid!), /^tsgw: worker \[test\/fixtures\/fetch\]/);
+      });
+    });
+
     test("-w 2 runs two workers that both serve, and TTIN/TTOU change the count", async () => {
       const server = await startTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "-w", "2"]);
       try {
