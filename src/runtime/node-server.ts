@@ -214,7 +214,7 @@ function refuseHandshakes(listener: RequestListener, options: ServeOptions): Req
  * While a request's body is unfinished, its connection may be silent for at
  * most body-timeout; past that it is closed. A sweep every second reads the
  * bytesRead of each connection whose latest request has a body. Per request
- * there is one Set entry per connection (or HTTP/2 stream) and no timer, event
+ * there is one Map entry per connection (or HTTP/2 stream) and no timer, event
  * listener or turn of the loop: a socket timer per request cost Node 40% of a
  * small JSON POST's throughput, holding every request until a sweep 30% (in
  * garbage collection), and an immediate per read to see whether its bodies had
