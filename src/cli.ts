@@ -93,7 +93,7 @@ async function start(runtime: RuntimeCore, resolved: ResolvedConfig, argv: strin
     const { loadConfiguredApp, prepareProcess, serveAlone } = await import("./worker/serve.ts");
     if (resolved.action !== "check-config") {
       log.info(`Starting tsgw ${VERSION} on ${runtime.name} ${runtime.version}, no master`);
-      setProcessTitle("worker", resolved.config.procName ?? resolved.config.app!);
+      setProcessTitle("worker", resolved.config);
     }
     const serving = await servingRuntime();
     const app = await loadConfiguredApp(serving, resolved, prepareProcess(resolved, cwd), log);

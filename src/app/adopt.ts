@@ -51,9 +51,11 @@ export function nodeAddress(at: ServingAt): string | { address: string; family: 
  */
 export async function nodeServerTrap(httpsOwnsListen = false): Promise<TrapServers> {
   const [http, net, https] = await Promise.all([import("node:http"), import("node:net"), httpsOwnsListen ? import("node:https") : undefined]);
+  // (an https.Server is not an http.Server on Node, but has its closeIdleConnections)
+  const httpServers = [http.Server, ...(https ? [https.Server] : [])];
   // the prototypes that own a listen() (Bun's http.Server has its own, Node's inherits net.Server's)
   const owners = new Set<{ listen: Listen }>();
-  for (const cls of [http.Server, net.Server, ...(https ? [https.Server] : [])]) {
+  for (const cls of [...httpServers, net.Server]) {
     for (let p = cls.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
       if (Object.hasOwn(p, "listen")) {
         owners.add(p as { listen: Listen });
@@ -68,8 +70,7 @@ export async function nodeServerTrap(httpsOwnsListen = false): Promise<TrapServe
       originals.set(owner, original);
       owner.listen = function listen(this: HttpServer, ...args: unknown[]) {
         // a plain net.Server is another protocol: the app's own business
-        // (an https.Server is not an http.Server on Node, but has its closeIdleConnections)
-        if (!isHttpServer(this, http.Server, ...(https ? [https.Server] : []))) {
+        if (!isHttpServer(this, ...httpServers)) {
           return original.apply(this, args);
         }
         onServer(adoptNodeServer(this, args, at));

@@ -3,11 +3,11 @@
  * worker [NAME]` (Gunicorn's shape), so an operator tells the master from its
  * workers and one app's tsgw from another's. Node writes the title over its
  * command line (as long as that was), Deno sets it whole, Bun leaves its
- * command line as it was.
+ * command line as it was. NAME is --name, else the app spec.
  */
-export function setProcessTitle(role: "master" | "worker", name: string): void {
+export function setProcessTitle(role: "master" | "worker", config: { procName: string | null; app: string | null }): void {
   try {
-    process.title = `tsgw: ${role} [${name}]`;
+    process.title = `tsgw: ${role} [${config.procName ?? config.app}]`;
   } catch {
     // a runtime that refuses it keeps its command line
   }

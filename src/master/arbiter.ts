@@ -193,7 +193,7 @@ export class Arbiter {
   }
 
   private async start(): Promise<void> {
-    setProcessTitle("master", this.config.procName ?? this.config.app!);
+    setProcessTitle("master", this.config);
     removeStaleControls();
     // the control socket first: a second master that finds the pidfile taken asks this one whether it lives
     this.control = await serveControl(process.pid, () => this.status());

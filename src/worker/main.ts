@@ -132,7 +132,7 @@ export async function runWorker(runtime: Runtime, argv: string[], env: Record<st
     const resolved = await workerConfig(runtime, argv, setup, cwd);
     const { config } = resolved;
     log = createLogger(config.logLevel, config.errorLog);
-    setProcessTitle("worker", config.procName ?? config.app!);
+    setProcessTitle("worker", config);
     const masterPid = process.ppid;
     const retire = retireOnce(send, id);
     const appCwd = prepareProcess(resolved, cwd);

@@ -29,6 +29,7 @@ import {
   tempDir,
   waitForLog,
   withTsgw,
+  workerPids,
 } from "../helpers/tsgw.ts";
 
 const FAULTS = "test/fixtures/faults.ts";
@@ -38,10 +39,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   for (const start = Date.now(); Date.now() - start < ms; await sleep(50)) if (!isAlive(pid)) return true;
   return false;
-}
-
-function workerPids(server: Pick<Server, "logs">): number[] {
-  return [...server.logs().matchAll(/Booting worker with pid: (\d+)/g)].map((m) => Number(m[1]));
 }
 
 /** GET `path` and leave after `bytes` bytes of the body (a client that aborts a download). */

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ask, commandFor, engineOf, FIXTURES, oneLine, RUNTIMES, runTsgw, startTsgw, tempDir, waitForLog, withTsgw } from "../helpers/tsgw.ts";
+import { ask, commandFor, engineOf, FIXTURES, oneLine, RUNTIMES, runTsgw, startTsgw, tempDir, waitForLog, withTsgw, workerPids } from "../helpers/tsgw.ts";
 import { loadLoop, ready, reloadLossReason, until } from "../helpers/master.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -13,7 +13,6 @@ for (const rt of RUNTIMES) {
   describe(`process model on ${rt}`, () => {
     test("process titles: tsgw: master [NAME] and tsgw: worker [NAME] (Gunicorn's), the app spec or --name; Bun keeps its command line", async () => {
       const title = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim();
-      const workerOf = (server: { logs(): string }) => Number(/Booting worker with pid: (\d+)/.exec(server.logs())![1]);
       await withTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--name", "shop"], async (server) => {
         const master = server.child.pid!;
         if (engineOf(rt) === "bun") {
@@ -21,7 +20,7 @@ for (const rt of RUNTIMES) {
           return;
         }
         assert.match(title(master), /^tsgw: master \[shop\]/);
-        assert.match(title(workerOf(server)), /^tsgw: worker \[shop\]/);
+        assert.match(title(workerPids(server)[0]!), /^tsgw: worker \[shop\]/);
       });
       if (engineOf(rt) === "bun") return;
       await withTsgw(rt, ["test/fixtures/fetch", "-b", "127.0.0.1:0", "--no-master"], async (server) => {

@@ -189,6 +189,11 @@ export async function withTsgw<T>(
   }
 }
 
+/** The pids of the workers a master booted, in order, from its log's "Booting worker" lines. */
+export function workerPids(server: Pick<Server, "logs">): number[] {
+  return [...server.logs().matchAll(/Booting worker with pid: (\d+)/g)].map((m) => Number(m[1]));
+}
+
 /** Log lines travel through a pipe and may land after the response that caused them: wait a little. */
 export async function waitForLog(server: Pick<Server, "logs">, pattern: RegExp, ms = 5000): Promise<string> {
   for (const start = Date.now(); Date.now() - start < ms; await new Promise((r) => setTimeout(r, 20))) {
