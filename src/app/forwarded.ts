@@ -5,7 +5,7 @@
  * proxy), a fetch app's request then says `https://` in its URL, as it would
  * had tsgw ended the TLS itself: absolute redirects, cookie and origin checks
  * stay right. A header from any other peer is ignored, so a client cannot
- * claim it. Node listeners read the header themselves (Express's trust proxy).
+ * claim it; a peer on a unix socket is trusted. Node listeners read the header themselves (Express's trust proxy).
  */
 import type { FetchHandler } from "./contract.ts";
 import { requestHeader } from "./request-header.ts";
@@ -21,9 +21,12 @@ export function forwardedScheme(handler: FetchHandler, given: readonly string[])
   if (allowIps.length === 0) return handler;
   const any = allowIps.includes("*");
   const allowed = new Set(allowIps.map(normalizeIp));
+  // a peer on a unix socket has no address (Deno gives none at all): it reached the socket through the file's
+  // permissions, and is trusted, as unix sockets are by socket-allow-from
+  const trusted = (peer: string | undefined) => any || !peer || allowed.has(normalizeIp(peer));
   return (req, info) => {
     // (index 4 is the ":" of "http:"; a request that came over TLS says https already)
-    if (req.url.charCodeAt(4) === 58 && saysHttps(req) && (any || allowed.has(normalizeIp(info.remoteAddr.hostname)))) {
+    if (req.url.charCodeAt(4) === 58 && saysHttps(req) && trusted(info.remoteAddr.hostname)) {
       // the runtime's own request is kept (a server's upgrade() takes no other), its URL made https
       Object.defineProperty(req, "url", { value: `https${req.url.slice(4)}`, configurable: true });
     }

@@ -476,7 +476,7 @@ export const SETTINGS = [
     env: "FORWARDED_ALLOW_IPS",
     meta: "ADDRS",
     help:
-      "Peers whose X-Forwarded-Proto: https (or X-Forwarded-Ssl: on) is believed (Gunicorn's option; * for any): a fetch app's request.url then says https://, as behind a proxy that ends TLS. Node listeners read the header themselves (Express's trust proxy).",
+      "Peers whose X-Forwarded-Proto: https (or X-Forwarded-Ssl: on) is believed (Gunicorn's option; * for any; a peer on a unix socket always is): a fetch app's request.url then says https://, as behind a proxy that ends TLS. Node listeners read the header themselves (Express's trust proxy).",
     reload: true,
   },
   {

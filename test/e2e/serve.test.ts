@@ -66,6 +66,12 @@ for (const rt of RUNTIMES) {
           const url = JSON.parse((await ask(other, { path: "/info", headers: { "x-forwarded-proto": "https" } })).text).url as string;
           assert.match(url, /^http:/, "a peer not in forwarded-allow-ips cannot claim https");
         });
+        // nginx's proxy_pass to an --http-socket: its peer has no address, and reached the socket through the file's permissions
+        const sock = join(tempDir(), "http.sock");
+        await withTsgw(rt, ["test/fixtures/fetch", "--http-socket", sock, "--forwarded-allow-ips", "10.0.0.1"], async (proxied) => {
+          const url = JSON.parse((await ask(proxied, { path: "/info", headers: { "x-forwarded-proto": "https" } })).text).url as string;
+          assert.match(url, /^https:/, "a peer on a unix socket is trusted");
+        }, { listeners: 1 });
       });
 
       test("HEAD gets headers and no body", async () => {
