@@ -21,7 +21,6 @@ import { readFileSync, renameSync } from "node:fs";
 import { isatty } from "node:tty";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { createServer as createTcpServer } from "node:net";
-import type { Server } from "node:net";
 import { type Address, formatListener, type Listener, MAX_SOCKET_PATH, schemeOf } from "../config/address.ts";
 import { resolveConfig, type ResolvedConfig } from "../config/load.ts";
 import { describeError, EXIT, TsgwError } from "../errors.ts";
@@ -137,7 +136,7 @@ export class Arbiter {
   private stopping = false;
   private pidfileTaken = false;
   private queue: Promise<void> = Promise.resolve();
-  private control?: Server;
+  private control?: () => void;
   private readonly spawnsBySlot = new Map<number, number>();
   private readonly startedAt = Date.now();
   private stats?: StatsServer;
@@ -196,7 +195,7 @@ export class Arbiter {
     setProcessTitle("master", this.config);
     removeStaleControls();
     // the control socket first: a second master that finds the pidfile taken asks this one whether it lives
-    this.control = await serveControl(process.pid, () => this.status());
+    this.control = await serveControl(process.pid, () => this.status(), this.runtime.serveAnswers);
     // a new master at an upgrade takes the pidfile once it serves: until then the old master's is the one to read
     this.inheritance = Inheritance.take(this.input.env);
     if (!this.inheritance) await this.takePidfile();

@@ -5,9 +5,8 @@
  * a reload has finished.
  */
 import type { WebSocketCounts } from "../protocol/worker.ts";
-import { connect, createServer, type Server } from "node:net";
+import { connect } from "node:net";
 import { readdirSync, unlinkSync } from "node:fs";
-import { listenOn } from "../runtime/socket-files.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -80,22 +79,23 @@ export function removeStaleControls(): void {
   }
 }
 
-export function serveControl(pid: number, status: () => MasterStatus): Promise<Server> {
+/** `serve` is the runtime's serveAnswers (its sockets are kept from the master's child processes); the control socket's close */
+export function serveControl(
+  pid: number,
+  status: () => MasterStatus,
+  serve: (path: string, answer: () => string) => Promise<() => void>,
+): Promise<() => void> {
   const path = controlPath(pid);
   try {
     unlinkSync(path);
   } catch {
     // none left over
   }
-  const server = createServer((sock) => {
-    sock.on("error", () => {});
-    sock.once("data", () => sock.end(JSON.stringify(status()) + "\n"));
-  });
-  return listenOn(server, { kind: "unix", path }).then(() => server);
+  return serve(path, () => JSON.stringify(status()) + "\n");
 }
 
-export function closeControl(server: Server | undefined, pid: number): void {
-  server?.close();
+export function closeControl(close: (() => void) | undefined, pid: number): void {
+  close?.();
   try {
     unlinkSync(controlPath(pid));
   } catch {

@@ -1,7 +1,7 @@
 /** Bun shim: processes, threads, the binary's app compilation (its servers: runtime/bun-servers.ts). */
 import { forkMaster, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
-import { holdNameNet } from "./socket-files.ts";
+import { holdNameNet, serveAnswersNet } from "./socket-files.ts";
 import { importFile } from "./modules.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
@@ -91,6 +91,7 @@ export const runtime: RuntimeCore = {
   // Bun.serve takes no fd, and Bun's node:http accepts nothing on one
   inheritedSockets: INHERITED_REFUSAL,
   holdName: holdNameNet,
+  serveAnswers: serveAnswersNet,
   tlsRefusal: (tls) =>
     tls.clientCerts === "optional"
       ? "Bun's servers cannot tell the app whether a client certificate was verified: use --cert-reqs required on Bun (optional needs Node or Deno)"

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { forkMaster, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { workerConfig } from "./deno-config.ts";
 import { importFile } from "./modules.ts";
-import { keepListenersFromChildren } from "./socket-files.ts";
+import { bindError, keepListenersFromChildren } from "./socket-files.ts";
 import { startServingThread, webThread } from "./threads.ts";
 import type { RuntimeCore } from "./types.ts";
 
@@ -17,8 +17,18 @@ declare const Deno: {
     symbols: Record<string, { parameters: string[]; result: string }>,
   ): { symbols: Record<string, (...args: unknown[]) => number>; close(): void };
   listenDatagram?: unknown;
-  listen(options: { transport: "unix"; path: string }): { close(): void };
+  listen(options: { transport: "unix"; path: string }): DenoListener;
 };
+
+interface DenoConn {
+  read(buf: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+interface DenoListener extends AsyncIterable<DenoConn> {
+  close(): void;
+}
 
 /**
  * The flags this Deno was started with (`deno run -A --config deno.json
@@ -88,6 +98,44 @@ keepListenersFromChildren(closeOnExec);
 // drops NODE_CHANNEL_FD from the environment once read)
 if (typeof process.send === "function") closeOnExec(3);
 
+/**
+ * serveAnswers through Deno's own listener, which is close-on-exec: a
+ * node:net one would need libc's fcntl through FFI, which costs a master
+ * 2–3 MB of resident memory (the pages of Deno's FFI code).
+ */
+function serveAnswersDeno(path: string, answer: () => string): Promise<() => void> {
+  let listener: DenoListener;
+  try {
+    listener = Deno.listen({ transport: "unix", path });
+  } catch (err) {
+    return Promise.reject(bindError({ kind: "unix", path }, err));
+  }
+  void (async () => {
+    try {
+      for await (const conn of listener) void answerOnce(conn, answer);
+    } catch {
+      // the listener closed
+    }
+  })();
+  return Promise.resolve(() => listener.close());
+}
+
+async function answerOnce(conn: DenoConn, answer: () => string): Promise<void> {
+  try {
+    if ((await conn.read(new Uint8Array(256))) === null) return;
+    let bytes = new TextEncoder().encode(answer());
+    while (bytes.length > 0) bytes = bytes.subarray(await conn.write(bytes));
+  } catch {
+    // the client went away
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed already
+    }
+  }
+}
+
 /** holdName through Deno's own listener: a node:net socket of Deno's is inherited by every child process (its workers held a master's name on) */
 function holdNameDeno(name: string): Promise<(() => void) | "taken" | undefined> {
   try {
@@ -119,6 +167,7 @@ export const runtime: RuntimeCore = {
   threadRefusal: UNSTABLE_NET ? undefined : "--threads needs deno's --unstable-net (threads share a port with SO_REUSEPORT, which Deno offers only under it)",
   importModule: importFile,
   holdName: holdNameDeno,
+  serveAnswers: serveAnswersDeno,
   // Deno's TLS is rustls, for Deno.serve and node:https alike
   tlsRefusal: (tls) => (tls.ciphers ? "Deno's TLS (rustls) takes no OpenSSL cipher list: drop --ciphers (Node and Bun take one)" : undefined),
 };

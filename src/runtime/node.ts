@@ -2,7 +2,7 @@
 import { pathToFileURL } from "node:url";
 import { forkMaster, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
-import { holdNameNet } from "./socket-files.ts";
+import { holdNameNet, serveAnswersNet } from "./socket-files.ts";
 import { dirname } from "node:path";
 import { readFileSync } from "node:fs";
 import { importFile, needsTransform } from "./modules.ts";
@@ -102,5 +102,6 @@ export const runtime: RuntimeCore = {
   setGroups: setGroupsProcess,
   // node:https and node:http2 do all of it
   holdName: holdNameNet,
+  serveAnswers: serveAnswersNet,
   tlsRefusal: () => undefined,
 };

@@ -71,7 +71,6 @@ export function bindError(address: Address, err: unknown, scheme = "http"): Tsgw
   return new TsgwError(`cannot listen on ${formatAddress(address, scheme)}: ${reason ?? e.message ?? String(err)}`);
 }
 
-/** Listen a node:net (or node:http) server on `address`; a failed bind is one line naming it. */
 /** Marks a descriptor close-on-exec: set by a runtime whose node:net sockets are not (see keepListenersFromChildren). */
 let closeOnExec: ((fd: number) => void) | undefined;
 
@@ -85,6 +84,7 @@ export function keepListenersFromChildren(mark: (fd: number) => void): void {
   closeOnExec = mark;
 }
 
+/** Listen a node:net (or node:http) server on `address`; a failed bind is one line naming it. */
 export function listenOn(server: NetServer, address: Address, scheme?: string, reusePort = false): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const fail = (err: unknown) => reject(bindError(address, err, scheme));
@@ -225,6 +225,17 @@ function nameOfPath(path: string): string {
     b = Math.imul(b ^ path.charCodeAt(i), 0x01000193) >>> 0;
   }
   return `${a.toString(16)}${b.toString(16)}:${path.slice(-40)}`;
+}
+
+/** serveAnswers through node:net, whose sockets children do not inherit on Node and Bun */
+export async function serveAnswersNet(path: string, answer: () => string): Promise<() => void> {
+  const { createServer } = await import("node:net");
+  const server = createServer((sock) => {
+    sock.on("error", () => {});
+    sock.once("data", () => sock.end(answer()));
+  });
+  await listenOn(server, { kind: "unix", path });
+  return () => server.close();
 }
 
 /** holdName through node:net, whose sockets children do not inherit on Node and Bun */

@@ -191,6 +191,12 @@ export interface RuntimeCore {
    * undefined where no name can be held (see holdWhileStarting).
    */
   holdName(name: string): Promise<(() => void) | "taken" | undefined>;
+  /**
+   * Serve a unix socket at `path` that answers each connection, once the
+   * client has said anything, with `answer()` and closes it, in a way no
+   * child process inherits (the master's control socket): its close.
+   */
+  serveAnswers(path: string, answer: () => string): Promise<() => void>;
 }
 
 /** A runtime's servers, and what an app needs in place before it loads: loaded by the processes and threads that serve. */

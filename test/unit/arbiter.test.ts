@@ -11,6 +11,7 @@ import { resolveConfig } from "../../src/config/load.ts";
 import { Arbiter, type Signal } from "../../src/master/arbiter.ts";
 import type { Runtime, WorkerEvents } from "../../src/runtime/types.ts";
 import { WORKER_ENV } from "../../src/protocol/worker.ts";
+import { serveAnswersNet } from "../../src/runtime/socket-files.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -77,6 +78,7 @@ async function rig(args: string[], opts: { autoBoot?: boolean; unixOnly?: boolea
     version: "test",
     tlsRefusal: () => undefined,
     holdName: async () => undefined,
+    serveAnswers: serveAnswersNet,
     unixSharing: opts.unixOnly ? "none" : "cluster",
     tcpSharing: "cluster",
     spawnWorker(env: Record<string, string>, events: WorkerEvents) {
