@@ -886,6 +886,21 @@ for (const rt of wanted("master memory") ? RUNTIMES : []) {
   }
 }
 
+const workerRows: string[] = [];
+if (wanted("worker memory")) console.log(`\nworker memory: a worker's RSS (-w 1) against a bare server's, each after a second of load (median of ${rounds}):`);
+for (const rt of wanted("worker memory") ? engines.filter((e) => e !== "node") : []) {
+  const bare: number[] = [];
+  const worker: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    bare.push(await workersRss(rawServer(rt), async (server) => [server.pid!]));
+    worker.push(await workersRss((port) => group([...commandFor(rt), HELLO, "-b", `127.0.0.1:${port}`, "-w", "1", ...QUIET])));
+  }
+  const ratios = worker.map((w, i) => w / bare[i]!);
+  const verdict = median(ratios) <= 1.1 ? "PASS" : "FAIL";
+  console.log(`${rt.padEnd(5)} bare ${median(bare).toFixed(1)} MB, worker ${median(worker).toFixed(1)} MB, ratio ${spread(ratios)} (<= 1.1) ${verdict}`);
+  workerRows.push(`| ${rt} | ${median(bare).toFixed(1)} MB | ${median(worker).toFixed(1)} MB | ${spread(ratios)} | ${verdict} |`);
+}
+
 const coldRows: string[] = [];
 if (wanted("cold start")) console.log("\ncold start, exec to first response (median):");
 for (const rt of wanted("cold start") ? RUNTIMES : []) {
@@ -1048,6 +1063,32 @@ if (OUT) {
       "`@hono/node-server` serves hello world at 0.98–1.0 of a bare `node:http` listener in the same run. tsgw also serves through node:http, so 1.1× Hono on hello world would mean 1.1× node:http itself, which no adapter on node:http can reach.",
       "On the JSON echo and the 64 KB stream, Hono's Request and stream costs leave that margin, and tsgw has it.",
       "",
+      "## Where the fetch rows' time goes on Bun and Deno",
+      "",
+      "Measured as the server's CPU time per request (2026-12-07, `--no-master`, the server and wrk pinned to a core each, rounds of 3 s, the range of 3–5 rounds).",
+      "tsgw's layers between the runtime's server and the app were turned off one at a time, in a build made for the measure:",
+      "",
+      "| per request | Bun | Deno |",
+      "| --- | ---: | ---: |",
+      "| hello world: bare `Bun.serve` / `Deno.serve` | 6.4–6.7 µs | 6.0–6.3 µs |",
+      "| tsgw, the app called with none of tsgw's checks | 6.5–6.8 µs | 5.9–6.3 µs |",
+      "| + the 500 guard | 6.6–7.1 µs | 5.9–6.2 µs |",
+      "| + the check for WebSocket handshakes nothing takes | 7.4–7.6 µs | 6.9–7.3 µs |",
+      "| + forwarded-allow-ips: tsgw as it ships | 7.4–7.7 µs | 7.4–8.0 µs |",
+      "| JSON echo POST: bare | 10.0–11.0 µs | 7.7–8.9 µs |",
+      "| JSON echo POST: tsgw with `--forwarded-allow-ips ''` | 10.2–11.2 µs | 8.1–9.2 µs |",
+      "| JSON echo POST: tsgw as it ships | 10.5–11.5 µs | 9.2–10.3 µs |",
+      "| 64 KB stream: bare | 21.0–22.0 µs | 46.4–48.1 µs |",
+      "| 64 KB stream: tsgw | 22.1–24.1 µs | 58.1–61.8 µs |",
+      "",
+      "- **The first request header tsgw reads is most of the gap: 0.7–0.8 µs on Bun, about 1 µs on Deno.** Both runtimes build the request's whole `Headers` at the first read (Deno fetches every header from its HTTP layer at once). Later reads of the same request cost about 50 ns each.",
+      "  - The check for an untaken WebSocket handshake (a `426` instead of the app's `200`, see the README) reads `Upgrade` on every GET. It is documented behaviour and stays.",
+      "  - `--forwarded-allow-ips` reads `X-Forwarded-Proto` on every request from a trusted peer (by default this host), so on a POST it is the first read. A server that no proxy on this host talks to can turn it off with `--forwarded-allow-ips ''`.",
+      "  - An app that reads any header itself pays this cost anyway, once per request, and shares it with tsgw.",
+      "- **Everything else on the path measured nothing**: the guard, the request counter, tsgw's handler around the runtime's own server, and its `Response` on Deno.",
+      "- **Deno's stream: 8–12 µs per 16-chunk stream go to making string chunks bytes.** Deno.serve answers an empty `200` for a string chunk, which Bun sends as UTF-8. So tsgw reads each stream an app returns through a second stream that encodes string chunks: with that wrapper turned off, tsgw measured 51.5–57.9 µs.",
+      "  - A `TransformStream` in its place cost 22 µs per stream in a loop without a server, against 4.5 µs for the wrapper. A wrapper that reads ahead up to 64 KB measured the same as the one tsgw uses.",
+      "",
       "## Reloads under load",
       "",
       "Two `tsgw --reload` during one wrk run; every failed or reset request counts.",
@@ -1097,7 +1138,9 @@ if (OUT) {
       "  tsgw's config, logging and serving code use `node:*` modules, so a tsgw thread cannot cost less than that 13.5 MB. 0.3 of a process is 19 MB.",
       "- **A tsgw thread adds 19–23 MB.** Its isolate's heap is 16.8 MB after load, against 9.4–11 MB bare.",
       "  - The live data after a full GC is 8.0–8.6 MB against 5.3–5.7 MB: tsgw's modules and the app.",
-      "  - The rest is V8's young generation, grown under load.",
+      "  - The rest is V8's young generation, grown under load: 6.5 MB against 3.5 MB in a bare thread (`v8.getHeapSpaceStatistics()`, 2026-12-07).",
+      "    V8 doubles the young generation once the bytes that survived its scavenges since the last growth exceed its size. A thread that loads tsgw's modules starts with more of them behind it.",
+      "    A bare thread that only imports the same modules, without running them, grows its young generation to 6.5 MB in its first second of load as well. A thread of a larger app would too.",
       "  - With `deno run --v8-flags=--max-semi-space-size=1`, a flag for the whole process, one run measured 16.9 MB a thread. tsgw does not set it: it changes garbage collection for the app too, and was not measured further.",
       "",
       "## Master memory",
@@ -1111,6 +1154,32 @@ if (OUT) {
       "",
       "On Deno, the first `node:*` module a process loads brings Deno's Node compatibility layer (5–8 MB, measured by importing each into an idle process);",
       "a master needs `node:cluster`, `node:net` and `node:fs`, and a bare `Deno.serve` none. `dist/tsgw` holds all its modules in one bytecode image.",
+      "",
+      "What else a master's memory is (2026-12-07, `/proc/PID/status` after 100 requests):",
+      "",
+      "- **Most of it is the runtime's own binary, mapped from disk and shared with every other process that runs it.** Deno's master: 37.9 MB of file pages and 18.5 MB of its own, against 37.1 and 17.7 MB for a bare `Deno.serve` after a second of load.",
+      "  Bun's master: 36.0 and 8.0 MB, against 35.3 and 4.4 MB bare.",
+      "- **Deno's master no longer loads FFI.** Its control socket was a `node:net` unix socket, which Deno lets child processes inherit; marking it close-on-exec took libc's `fcntl` through FFI, and FFI's code is 2–3 MB of file pages.",
+      "  The control socket is now Deno's own listener (`Deno.listen`), which is close-on-exec. That took Deno's master from 1.06 to 1.03 of bare.",
+      "- **Bun's master holds 2 MB of heap and 6 MB of other memory of its own**: importing the master's modules takes 3.7 MB, starting the worker, its channel and the sockets the rest. A full garbage collection after start freed 0.3 MB.",
+      "",
+      "## Worker memory",
+      "",
+      "The resident memory of a worker (`-w 1`) against a bare server of the same runtime, each after a second of load. Target: at most 1.1.",
+      "",
+      "| runtime | bare server | tsgw worker | ratio | verdict |",
+      "| --- | ---: | ---: | ---: | --- |",
+      ...workerRows,
+      "",
+      "What a worker holds that a bare server does not (2026-12-07, a worker started with a part turned off, or the part imported alone into an idle process):",
+      "",
+      "- **The lifeline thread: 12 MB on Deno, 1.5–2.5 MB on Bun.** A worker watches its master from a thread that a stuck handler cannot block (README, Failure modes), and a web Worker is a whole isolate on Deno: a trivial one costs a Deno process 8–15 MB.",
+      "  A process-level watchdog (libc's `alarm()` rearmed at each heartbeat, or `PR_SET_PDEATHSIG`) could replace it on Deno; neither is built.",
+      "- **Deno's Node compatibility: about 8 MB.** tsgw's code uses `node:*` modules; a bare `Deno.serve` uses none.",
+      "- **FFI on Deno: 3–4 MB of file pages.** A worker marks its channel to the master (fd 3) and its `node:net` listeners close-on-exec through libc's `fcntl`, so that the app's child processes do not hold them.",
+      "- **`node:http` on Bun: 5.3 MB** (2.2 MB of its own, 3.1 MB of file pages). A worker imports it before the app, to adopt an app's own `listen()` (see Cold start).",
+      "- **tsgw's modules: about 4–5 MB on Bun** (the worker's, the servers' and the config's, imported into an idle process).",
+      "- A Bun worker started by `Bun.spawn` instead of `node:cluster` would be lighter; that is issue 14's spawner, which is blocked (see src/runtime/cluster.ts).",
       "",
       "## Cold start",
       "",
