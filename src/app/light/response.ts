@@ -76,6 +76,14 @@ export class LightResponse {
     }
     return this.#headers;
   }
+  /**
+   * A stream body is the app's own stream, as a native Response's is; asked
+   * for it, no native Response is made: the headers it would copy would no
+   * longer see the app's later changes.
+   */
+  get body(): ReadableStream<Uint8Array> | null {
+    return this.#stream && !this.#real ? this.#stream : this[REAL]().body;
+  }
   get type(): ResponseType {
     return this.#real ? this.#real.type : "default";
   }
