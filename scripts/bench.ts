@@ -1143,6 +1143,7 @@ if (OUT) {
       "  - The rest is V8's young generation, grown under load: 6.5 MB against 3.5 MB in a bare thread (`v8.getHeapSpaceStatistics()`, 2026-12-07).",
       "    V8 doubles the young generation once the bytes that survived its scavenges since the last growth exceed its size. A thread that loads tsgw's modules starts with more of them behind it.",
       "    A bare thread that only imports the same modules, without running them, grows its young generation to 6.5 MB in its first second of load as well. A thread of a larger app would too.",
+      "  - So the row moves with it: on 2026-12-07 three runs of it gave 0.35 (0.34–0.40), 0.22 (0.19–0.31) and 0.18 (0.16–0.34).",
       "  - With `deno run --v8-flags=--max-semi-space-size=1`, a flag for the whole process, one run measured 16.9 MB a thread. tsgw does not set it: it changes garbage collection for the app too, and was not measured further.",
       "",
       "## Master memory",
