@@ -97,8 +97,18 @@ function buildNpmEntry(): string {
   // required) only when first imported. Measured, exec to a first response: 110-114 ms against 123-125 ms with
   // --no-master, the same with a master, whose memory stays under a bare node:http server's.
   rmSync(join(DIST, "npm"), { recursive: true, force: true });
-  const args = ["--target", "node", "--format", "cjs", "--external", "jiti"];
+  const args = ["--target", "node", "--format", "cjs", "--external", "jiti", "--define", "TSGW_EMBED_TRANSFORM=false"];
   const entry = bunBuild(args, join(DIST, "npm", "tsgw.cjs"), "prebuilt bundle", "bundling the npm entry");
+  // bin/tsgw.mjs runs this file from V8's code cache on Node, where an import() of its own fails on Node 20
+  // (src/dynamic-import.ts, whose own import(specifier) runs elsewhere); `import(${` is the source of a thread
+  const own = /(?<![\w$.])import\((?!\$\{|specifier\))/.exec(readFileSync(entry, "utf8"));
+  if (own) {
+    rmSync(entry);
+    process.stderr.write(
+      `compile: the npm bundle has an import() of its own: "${own.input.slice(own.index - 60, own.index + 40)}"; import through src/dynamic-import.ts\n`,
+    );
+    process.exit(1);
+  }
   if (process.argv.includes("--packed")) {
     writeFileSync(join(DIST, "npm", "packed.txt"), "This bundle was packed with its sources: bin/tsgw.mjs runs it without comparing them.\n");
   }
@@ -179,7 +189,12 @@ function main(): void {
     if (deno) built.push(deno);
   }
   for (const file of built) process.stderr.write(`compile: ${relative(ROOT, file)} ${(statSync(file).size / 1048576).toFixed(1)} MB\n`);
-  writeFileSync(stampFile, [stamp, ...built.map((f) => relative(ROOT, f))].join("\n"));
+  const names = built.map((f) => relative(ROOT, f));
+  writeFileSync(stampFile, [stamp, ...names].join("\n"));
+  // another set of kinds' stamp that lists a file built now vouches for sources it was not built from
+  for (const other of readdirSync(DIST).filter((f) => f.startsWith(".build-stamp-")).map((f) => join(DIST, f))) {
+    if (other !== stampFile && readFileSync(other, "utf8").split("\n").slice(1).some((f) => names.includes(f))) rmSync(other);
+  }
 }
 
 main();

@@ -14,6 +14,7 @@
 import type { Server as HttpServer } from "node:http";
 import type { AdoptedServer, ServingAt, TrapServers } from "./contract.ts";
 import { servedBy } from "./detect.ts";
+import { dynamicImport } from "../dynamic-import.ts";
 
 type Listen = (this: HttpServer, ...args: unknown[]) => unknown;
 
@@ -50,7 +51,11 @@ export function nodeAddress(at: ServingAt): string | { address: string; family: 
  * (node:tls, node:crypto) would cost every worker 3-5 ms of its start on Node.
  */
 export async function nodeServerTrap(httpsOwnsListen = false): Promise<TrapServers> {
-  const [http, net, https] = await Promise.all([import("node:http"), import("node:net"), httpsOwnsListen ? import("node:https") : undefined]);
+  const [http, net, https] = await Promise.all([
+    dynamicImport<typeof import("node:http")>("node:http"),
+    dynamicImport<typeof import("node:net")>("node:net"),
+    httpsOwnsListen ? dynamicImport<typeof import("node:https")>("node:https") : undefined,
+  ]);
   // (an https.Server is not an http.Server on Node, but has its closeIdleConnections)
   const httpServers = [http.Server, ...(https ? [https.Server] : [])];
   // the prototypes that own a listen() (Bun's http.Server has its own, Node's inherits net.Server's)

@@ -1,5 +1,6 @@
 /** Module loading shared by the shims (a master's too: TS configs). */
 import { pathToFileURL } from "node:url";
+import { dynamicImport } from "../dynamic-import.ts";
 
 /** TypeScript or JSX: what Node cannot import by itself */
 export function needsTransform(file: string): boolean {
@@ -8,5 +9,5 @@ export function needsTransform(file: string): boolean {
 
 /** import() from a file path, for runtimes that load TypeScript natively. */
 export async function importFile(file: string): Promise<Record<string, unknown>> {
-  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  return await dynamicImport(pathToFileURL(file).href);
 }

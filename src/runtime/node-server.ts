@@ -18,6 +18,7 @@ import { isValidHost } from "../protocol/host.ts";
 import { chmodSocket, listenOn, prepareUnixPath, removeSocket } from "./socket-files.ts";
 import { countConnection, countsConnections } from "./connection-count.ts";
 import type { RunningServer, ServeOptions, StreamSocket } from "./types.ts";
+import { dynamicImport } from "../dynamic-import.ts";
 
 /** A node:http server (not a plain node:net one): it parses requests, keeps connections alive. */
 function isHttp(server: NetServer): server is HttpServer {
@@ -101,7 +102,7 @@ export async function serveNetConnections(
   options: ServeOptions,
   takeOver?: (server: NetServer, onConnection: (socket: StreamSocket) => void) => { stop(graceful: boolean): Promise<void> } | undefined,
 ): Promise<RunningServer> {
-  const { createServer } = await import("node:net");
+  const { createServer } = await dynamicImport<typeof import("node:net")>("node:net");
   const server = createServer(onConnection);
   const running = await listenNodeServer(server, address, options, scheme);
   const taken = takeOver?.(server, onConnection);
@@ -126,10 +127,16 @@ export async function nodeHttpServer(listener: RequestListener, options: ServeOp
   const serverOptions = { headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout) };
   const serving = refuseHandshakes(watchBodies(listener, options), options);
   const tls = options.tls;
-  const server = !tls ? (await import("node:http")).createServer(serverOptions, serving) : tls.h2
+  const server = !tls ? (await dynamicImport<typeof import("node:http")>("node:http")).createServer(serverOptions, serving) : tls.h2
     // HTTP/2 by ALPN, HTTP/1.1 for the rest; Node listeners get node:http2's compatibility API
-    ? (await import("node:http2")).createSecureServer({ ...secureOptions(tls, headersTimeout), allowHTTP1: true }, serving as never) as unknown as HttpServer
-    : (await import("node:https")).createServer({ ...serverOptions, ...secureOptions(tls, headersTimeout) }, serving) as unknown as HttpServer;
+    ? (await dynamicImport<typeof import("node:http2")>("node:http2")).createSecureServer(
+      { ...secureOptions(tls, headersTimeout), allowHTTP1: true },
+      serving as never,
+    ) as unknown as HttpServer
+    : (await dynamicImport<typeof import("node:https")>("node:https")).createServer(
+      { ...serverOptions, ...secureOptions(tls, headersTimeout) },
+      serving,
+    ) as unknown as HttpServer;
   server.keepAliveTimeout = Math.round(options.keepAlive * 1000);
   takeUpgrades(server, options);
   return server;
@@ -179,7 +186,7 @@ function takeUpgrades(server: HttpServer, options: ServeOptions): void {
  * and the 1001 goodbye).
  */
 export async function upgradeOnlyServer(options: ServeOptions): Promise<{ take: UpgradeTaker; goingAway(graceSeconds: number): void }> {
-  const { createServer } = await import("node:http");
+  const { createServer } = await dynamicImport<typeof import("node:http")>("node:http");
   const server = createServer();
   takeUpgrades(server, options);
   return {

@@ -9,6 +9,7 @@ import { importFile, needsTransform } from "./modules.ts";
 import { type ProjectTs, readProjectTs } from "./tsconfig.ts";
 import { nodeThread } from "./threads.ts";
 import type { RuntimeCore } from "./types.ts";
+import { dynamicImport } from "../dynamic-import.ts";
 
 type Jiti = ReturnType<typeof import("jiti").createJiti>;
 let jiti: Jiti | undefined;
@@ -23,7 +24,9 @@ declare const TSGW_EMBED_TRANSFORM: boolean | undefined;
  * single executable needs jiti/static, which carries the transform inside.
  */
 async function loadJiti(file: string): Promise<Jiti> {
-  const { createJiti } = typeof TSGW_EMBED_TRANSFORM === "boolean" && TSGW_EMBED_TRANSFORM ? await import("jiti/static") : await import("jiti");
+  const { createJiti } = typeof TSGW_EMBED_TRANSFORM === "boolean" && TSGW_EMBED_TRANSFORM
+    ? await import("jiti/static")
+    : await dynamicImport<typeof import("jiti")>("jiti");
   const ts = readProjectTs(dirname(file));
   return createJiti(pathToFileURL(`${process.cwd()}/`).href, {
     interopDefault: false,

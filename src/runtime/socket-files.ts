@@ -8,6 +8,7 @@ import type { Server as NetServer } from "node:net";
 import { resolve } from "node:path";
 import { type Address, type BindAddress, formatAddress } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
+import { dynamicImport } from "../dynamic-import.ts";
 
 /** Make a unix socket path usable: remove a stale socket file, refuse one a live process serves. */
 export async function prepareUnixPath(path: string): Promise<void> {
@@ -18,7 +19,7 @@ export async function prepareUnixPath(path: string): Promise<void> {
     return; // nothing there
   }
   if (!isSocket) throw new TsgwError(`cannot listen on unix:${path}: the path exists and is not a socket`);
-  const { connect } = await import("node:net");
+  const { connect } = await dynamicImport<typeof import("node:net")>("node:net");
   const alive = await new Promise<boolean>((done) => {
     const probe = connect(path);
     probe.once("connect", () => {
@@ -229,7 +230,7 @@ function nameOfPath(path: string): string {
 
 /** serveAnswers through node:net, whose sockets children do not inherit on Node and Bun */
 export async function serveAnswersNet(path: string, answer: () => string): Promise<() => void> {
-  const { createServer } = await import("node:net");
+  const { createServer } = await dynamicImport<typeof import("node:net")>("node:net");
   const server = createServer((sock) => {
     sock.on("error", () => {});
     sock.once("data", () => sock.end(answer()));
@@ -240,7 +241,7 @@ export async function serveAnswersNet(path: string, answer: () => string): Promi
 
 /** holdName through node:net, whose sockets children do not inherit on Node and Bun */
 export async function holdNameNet(name: string): Promise<(() => void) | "taken" | undefined> {
-  const { createServer } = await import("node:net");
+  const { createServer } = await dynamicImport<typeof import("node:net")>("node:net");
   const server = createServer();
   const code = await new Promise<string | undefined>((done) => {
     server.once("error", (err: { code?: string }) => done(err.code ?? "error"));

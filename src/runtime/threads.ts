@@ -6,12 +6,13 @@
  * threads try to join the cluster and die).
  */
 import type { ServingThread, ServingThreadEvents, ThreadBody } from "./types.ts";
+import { dynamicImport } from "../dynamic-import.ts";
 
 /** `body`'s source, called in the thread with its data, a way to post back, the live parent pid and a way to die. */
 const call = (body: ThreadBody, data: string, post: string, ppid: string, die: string) => `(${body.toString()})(${data}, ${post}, ${ppid}, ${die});`;
 
 export async function nodeThread(body: ThreadBody, data: unknown, onMessage: (m: unknown) => void): Promise<void> {
-  const { Worker } = await import("node:worker_threads");
+  const { Worker } = await dynamicImport<typeof import("node:worker_threads")>("node:worker_threads");
   const code = `const { workerData, parentPort } = require("node:worker_threads");
 ${call(body, "workerData", "(m) => parentPort.postMessage(m)", "() => process.ppid", '() => process.kill(process.pid, "SIGKILL")')}`;
   const thread = new Worker(code, { eval: true, workerData: data, stdout: false, stderr: false });

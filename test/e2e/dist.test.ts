@@ -5,10 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ask, BINARY, FIXTURES, NODE_BINARY, ROOT, runTsgw, startTsgw, type Target, tempDir, withTsgw } from "../helpers/tsgw.ts";
+import { ask, BINARY, FIXTURES, NODE_BINARY, ROOT, runTsgw, type Server, startTsgw, type Target, tempDir, withTsgw } from "../helpers/tsgw.ts";
 
 const BIN = join(ROOT, "node_modules", ".bin");
 const PATH = `${BIN}:${process.env.PATH}`;
@@ -35,6 +36,62 @@ test("a checkout's bin runs the prebuilt bundle while no source is newer, then t
   assert.match(version(), /^tsgw \S+ \(node [\d.]+\)$/m, "a source newer than the bundle: the sources run");
   writeFileSync(join(copy, "dist", "npm", "packed.txt"), "packed\n");
   assert.match(version(), /, prebuilt bundle\)$/m);
+});
+
+test("on Node the bundle runs from V8's code cache kept beside it, one for a master and one for its workers; a cache it cannot use or write never stops a start", async () => {
+  const copy = tempDir();
+  for (const dir of ["bin", "dist/npm"]) cpSync(join(ROOT, dir), join(copy, dir), { recursive: true });
+  for (const file of readdirSync(join(copy, "dist", "npm"))) if (file.endsWith(".v8cache")) rmSync(join(copy, "dist", "npm", file));
+  cpSync(join(ROOT, "package.json"), join(copy, "package.json"));
+  symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"));
+  writeFileSync(join(copy, "dist", "npm", "packed.txt"), "packed\n");
+  const caches = ["main", "worker"].map((role) => join(copy, "dist", "npm", `tsgw.cjs.${role}.v8cache`));
+  const serve = (check: (server: Server) => Promise<void>) =>
+    withTsgw([process.execPath, join(copy, "bin", "tsgw.mjs")], ["demo:app", "-b", "127.0.0.1:0", "-w", "1"], async (server) => {
+      assert.equal((await ask(server)).text, "Hello from tsgw\n");
+      await check(server);
+      assert.doesNotMatch(server.logs(), /error|warning|Error/i);
+    });
+  /** a cache is written a second into a process's life */
+  const written = async (file: string, unlike?: string) => {
+    for (let i = 0; i < 100 && (!existsSync(file) || statSync(file).isDirectory() || readFileSync(file, "latin1") === unlike); i++) await sleep(100);
+    const text = readFileSync(file, "latin1");
+    assert.notEqual(text, unlike, `${file} was not written again`);
+    return text;
+  };
+
+  await serve(async () => {
+    for (const file of caches) await written(file);
+  });
+  const made = caches.map((file) => readFileSync(file, "latin1"));
+  assert.notEqual(made[0], made[1], "the master's cache and the worker's hold different code");
+  assert.match(made[0]!, /^tsgw\.cjs \d+ [\d.]+\n/, "its first line names the bundle");
+  const mtimes = caches.map((file) => statSync(file).mtimeMs);
+  await serve(async () => await sleep(1500));
+  assert.deepEqual(caches.map((file) => statSync(file).mtimeMs), mtimes, "V8 took the caches: nothing was written again");
+
+  // a cache V8 refuses (another Node, other flags; here garbage after the right first line) is written again
+  const stamp = made[0]!.slice(0, made[0]!.indexOf("\n") + 1);
+  for (const file of caches) writeFileSync(file, Buffer.from(`${stamp}${"x".repeat(4096)}`, "latin1"));
+  await serve(async () => {
+    for (const file of caches) await written(file, `${stamp}${"x".repeat(4096)}`);
+  });
+  // one a new bundle's first line does not name is passed over
+  for (const file of caches) writeFileSync(file, Buffer.from(`tsgw.cjs 1 2\n${made[0]!.slice(stamp.length)}`, "latin1"));
+  await serve(async () => {
+    for (const file of caches) assert.match(await written(file, `tsgw.cjs 1 2\n${made[0]!.slice(stamp.length)}`), /^tsgw\.cjs \d+ [\d.]+\n/);
+  });
+  // a cache that cannot be read nor written (a folder in its place: as root, permissions would not stop a write)
+  for (const file of caches) {
+    rmSync(file);
+    mkdirSync(file);
+  }
+  await serve(async () => await sleep(1500));
+  assert.deepEqual(
+    readdirSync(join(copy, "dist", "npm")).sort(),
+    ["packed.txt", "tsgw.cjs", ...caches.map((f) => f.slice(f.lastIndexOf("/") + 1))].sort(),
+    "no partial file is left",
+  );
 });
 
 test("deno task serve runs src/cli.ts on Deno", () => {

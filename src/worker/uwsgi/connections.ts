@@ -24,6 +24,7 @@ import type { BodyStall } from "./body.ts";
 import { UwsgiRequest, UwsgiResponse } from "./fetch.ts";
 import { serveNodeRequest, type TakeUpgrade, tunnelRequest } from "./node.ts";
 import { asksForWebSocket } from "../../app/upgrade.ts";
+import { dynamicImport } from "../../dynamic-import.ts";
 
 export interface UwsgiOptions {
   workerId: number;
@@ -55,7 +56,7 @@ export async function uwsgiConnections(app: UwsgiApp, options: UwsgiOptions): Pr
     installRequestCompat(); // apps may pass the light request to new Request() or fetch()
     served = { fetch: fetchToNodeListener(app.fetch, options.workerId, options.onError) };
   } else served = { node: app.node };
-  if ("node" in served || options.tunnel) served.http = await import("node:http");
+  if ("node" in served || options.tunnel) served.http = await dynamicImport<typeof import("node:http")>("node:http");
   return (socket) => {
     const peer = socket.remoteAddress;
     if (peer && !allowed.has(normalizeIp(peer))) {
