@@ -56,7 +56,7 @@ function bundleCurrent() {
  * unwritten and costs nothing else. Its first line names the bundle it was made from, which V8 does not check.
  */
 function runFromCodeCache(file) {
-  const { readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs");
+  const { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } = require("node:fs");
   const { Script } = require("node:vm");
   const { size, mtimeMs } = statSync(file);
   // a master and its workers run different parts of the bundle: one cache each (a worker's id, src/protocol/worker.ts)
@@ -76,11 +76,18 @@ function runFromCodeCache(file) {
   if (!cachedData || script.cachedDataRejected) {
     setTimeout(() => {
       const partial = `${cacheFile}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+      let fd;
       try {
-        writeFileSync(partial, Buffer.concat([stamp, script.createCachedData()]));
+        // opened before the cache is made: where it cannot be written, making it would be work thrown away
+        fd = openSync(partial, "wx");
+        try {
+          writeSync(fd, Buffer.concat([stamp, script.createCachedData()]));
+        } finally {
+          closeSync(fd);
+        }
         renameSync(partial, cacheFile);
       } catch {
-        rmSync(partial, { force: true });
+        if (fd !== undefined) rmSync(partial, { force: true });
       }
     }, 1000).unref();
   }
