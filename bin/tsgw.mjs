@@ -16,7 +16,7 @@ const { fileURLToPath } = require("node:url");
 const bundle = new URL("../dist/npm/tsgw.cjs", import.meta.url);
 if (bundleCurrent()) {
   // runs itself; required, not imported: import() of CommonJS first scans all 0.4 MB of it for its exports (30-40 ms).
-  // Bun keeps its own cache of compiled code; Deno is left as it was measured.
+  // Bun keeps a cache of compiled code of its own, and Deno's node:vm was not measured: both require() it.
   if (process.versions.bun || globalThis.Deno) require(fileURLToPath(bundle));
   else runFromCodeCache(fileURLToPath(bundle));
 } else {
@@ -50,7 +50,8 @@ function bundleCurrent() {
 /**
  * Runs the bundle as require() would, but from V8's code cache, kept beside it as Python keeps __pycache__: V8 then
  * neither parses the 0.4 MB nor compiles the functions the cache holds. Measured, exec to a first response of a hello
- * world: 93-105 ms against 84-89 ms with --no-master, 194-202 against 171-173 ms with a master and a worker.
+ * world (3 alternating rounds of 9 starts): 94-99 ms before, 85-88 ms after with --no-master; 195-215 before,
+ * 169-179 ms after with a master and a worker.
  * The cache is written once, a second into a process's life (so that it holds what a start compiles), when there was
  * none or V8 refused it (another Node, other flags). A folder that cannot be written, or a full disk, leaves it
  * unwritten and costs nothing else. Its first line names the bundle it was made from, which V8 does not check.
