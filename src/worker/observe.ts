@@ -75,7 +75,7 @@ export class RequestCounter implements RequestObserver {
       return (req, res) => {
         this.onStart(++this.started);
         const t0 = performance.now();
-        res.once("close", () => {
+        res.on("close", () => {
           this.finished++;
           metrics?.add(req.method ?? "GET", res.statusCode, performance.now() - t0, lengthOf(nodeResponseHeader(res, "content-length")));
         });
@@ -88,8 +88,9 @@ export class RequestCounter implements RequestObserver {
       // taken now: some servers (Bun's node:http, node:http2's streams) let go of the connection by the time the response closes
       const connection = connectionOf(req);
       const remote = connection?.remoteAddress ?? "";
-      // "close" comes after the response finished, or when the client went away first
-      res.once("close", () => this.done(new NodeRecord(req, res, remote, connection, t0, performance.now() - t0)));
+      // "close" comes after the response finished, or when the client went away first; once per response, so on()
+      // rather than once(), whose wrapper cost 0.4-1 µs of 15 µs per request (CPU per request, 2026-12-07)
+      res.on("close", () => this.done(new NodeRecord(req, res, remote, connection, t0, performance.now() - t0)));
       listener(req, res);
     };
   }
