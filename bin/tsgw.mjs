@@ -14,11 +14,12 @@ const { existsSync, readdirSync, statSync } = require("node:fs");
 const { fileURLToPath } = require("node:url");
 
 const bundle = new URL("../dist/npm/tsgw.cjs", import.meta.url);
-if (bundleCurrent()) {
+const current = currentBundle();
+if (current) {
   // runs itself; required, not imported: import() of CommonJS first scans all 0.4 MB of it for its exports (30-40 ms).
   // Bun keeps a cache of compiled code of its own, and Deno's node:vm was not measured: both require() it.
   if (process.versions.bun || globalThis.Deno) require(fileURLToPath(bundle));
-  else runFromCodeCache(fileURLToPath(bundle));
+  else runFromCodeCache(fileURLToPath(bundle), current);
 } else {
   let cli;
   try {
@@ -31,20 +32,24 @@ if (bundleCurrent()) {
   await cli.main(process.argv.slice(2));
 }
 
-/** The bundle is there, and no source it was built from changed since (a packed bundle is current by definition). */
-function bundleCurrent() {
-  let built;
+/**
+ * The bundle's stat, if it is there and no source it was built from changed since (a packed bundle is current by
+ * definition); else undefined.
+ */
+function currentBundle() {
+  let stat;
   try {
-    built = statSync(bundle).mtimeMs;
+    stat = statSync(bundle);
   } catch {
-    return false;
+    return undefined;
   }
+  const built = stat.mtimeMs;
   // (about 100 stat calls, 1.2-1.4 ms measured, on paths as strings: URLs took 2 ms more; a stale bundle would run code that is no longer in src/)
-  if (existsSync(new URL("../dist/npm/packed.txt", import.meta.url))) return true;
+  if (existsSync(new URL("../dist/npm/packed.txt", import.meta.url))) return stat;
   const newer = (dir) =>
     readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory() ? newer(`${dir}/${e.name}`) : statSync(`${dir}/${e.name}`).mtimeMs > built);
   const root = fileURLToPath(new URL("..", import.meta.url));
-  return !["src", "demo"].some((dir) => newer(`${root}${dir}`));
+  return ["src", "demo"].some((dir) => newer(`${root}${dir}`)) ? undefined : stat;
 }
 
 /**
@@ -56,10 +61,9 @@ function bundleCurrent() {
  * none or V8 refused it (another Node, other flags). A folder that cannot be written, or a full disk, leaves it
  * unwritten and costs nothing else. Its first line names the bundle it was made from, which V8 does not check.
  */
-function runFromCodeCache(file) {
+function runFromCodeCache(file, { size, mtimeMs }) {
   const { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } = require("node:fs");
   const { Script } = require("node:vm");
-  const { size, mtimeMs } = statSync(file);
   // a master and its workers run different parts of the bundle: one cache each (a worker's id, src/protocol/worker.ts)
   const cacheFile = `${file}.${process.env.TSGW_WORKER_ID === undefined ? "main" : "worker"}.v8cache`;
   const stamp = Buffer.from(`tsgw.cjs ${size} ${mtimeMs}\n`);
@@ -93,5 +97,5 @@ function runFromCodeCache(file) {
     }, 1000).unref();
   }
   const module = { exports: {} };
-  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, fileURLToPath(new URL(".", bundle)));
+  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, file.slice(0, file.lastIndexOf("/")));
 }

@@ -105,7 +105,9 @@ function buildNpmEntry(): string {
   if (own) {
     rmSync(entry);
     process.stderr.write(
-      `compile: the npm bundle has an import() of its own: "${own.input.slice(own.index - 60, own.index + 40)}"; import through src/dynamic-import.ts\n`,
+      `compile: the npm bundle has an import() of its own: "${
+        own.input.slice(Math.max(0, own.index - 60), own.index + 40)
+      }"; import through src/dynamic-import.ts\n`,
     );
     process.exit(1);
   }

@@ -50,11 +50,11 @@ test("on Node the bundle runs from V8's code cache kept beside it, one for a mas
     withTsgw([process.execPath, join(copy, "bin", "tsgw.mjs")], ["demo:app", "-b", "127.0.0.1:0", "-w", "1"], async (server) => {
       assert.equal((await ask(server)).text, "Hello from tsgw\n");
       await check(server);
-      assert.doesNotMatch(server.logs(), /error|warning|Error/i);
+      assert.doesNotMatch(server.logs(), /error|warning/i);
     });
   /** a cache is written a second into a process's life */
   const written = async (file: string, unlike?: string) => {
-    for (let i = 0; i < 100 && (!existsSync(file) || statSync(file).isDirectory() || readFileSync(file, "latin1") === unlike); i++) await sleep(100);
+    for (let i = 0; i < 100 && (!existsSync(file) || readFileSync(file, "latin1") === unlike); i++) await sleep(100);
     const text = readFileSync(file, "latin1");
     assert.notEqual(text, unlike, `${file} was not written again`);
     return text;
