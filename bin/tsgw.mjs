@@ -14,11 +14,13 @@ const { existsSync, readdirSync, statSync } = require("node:fs");
 const { fileURLToPath } = require("node:url");
 
 const bundle = new URL("../dist/npm/tsgw.cjs", import.meta.url);
+const forBun = new URL("../dist/npm/tsgw.bun.cjs", import.meta.url);
 const current = currentBundle();
 if (current) {
   // runs itself; required, not imported: import() of CommonJS first scans all 0.4 MB of it for its exports (30-40 ms).
-  // Bun keeps a cache of compiled code of its own, and Deno's node:vm was not measured: both require() it.
-  if (process.versions.bun || globalThis.Deno) require(fileURLToPath(bundle));
+  // Bun runs its own build of it, whose bytecode lies beside it (compile/build.ts); Deno's node:vm was not measured.
+  if (process.versions.bun) require(fileURLToPath(existsSync(forBun) ? forBun : bundle));
+  else if (globalThis.Deno) require(fileURLToPath(bundle));
   else runFromCodeCache(fileURLToPath(bundle), current);
 } else {
   let cli;

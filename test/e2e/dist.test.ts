@@ -36,6 +36,11 @@ test("a checkout's bin runs the prebuilt bundle while no source is newer, then t
   assert.match(version(), /^tsgw \S+ \(node [\d.]+\)$/m, "a source newer than the bundle: the sources run");
   writeFileSync(join(copy, "dist", "npm", "packed.txt"), "packed\n");
   assert.match(version(), /, prebuilt bundle\)$/m);
+  // Bun runs its own build of the bundle, with the bytecode beside it; without that build, the one Node runs
+  const onBun = () => spawnSync(join(BIN, "bun"), [join(copy, "bin", "tsgw.mjs"), "--version"], { encoding: "utf8", timeout: 30000 }).stdout;
+  assert.match(onBun(), /^tsgw \S+ \(bun [\d.]+, prebuilt bundle, Bun bytecode\)$/m);
+  rmSync(join(copy, "dist", "npm", "tsgw.bun.cjs"));
+  assert.match(onBun(), /^tsgw \S+ \(bun [\d.]+, prebuilt bundle\)$/m);
 });
 
 test("on Node the bundle runs from V8's code cache kept beside it, one for a master and one for its workers; a cache it cannot use or write never stops a start", async () => {
@@ -89,7 +94,7 @@ test("on Node the bundle runs from V8's code cache kept beside it, one for a mas
   await serve(async () => await sleep(1500));
   assert.deepEqual(
     readdirSync(join(copy, "dist", "npm")).sort(),
-    ["packed.txt", "tsgw.cjs", ...caches.map((f) => f.slice(f.lastIndexOf("/") + 1))].sort(),
+    ["packed.txt", "tsgw.bun.cjs", "tsgw.bun.cjs.jsc", "tsgw.cjs", ...caches.map((f) => f.slice(f.lastIndexOf("/") + 1))].sort(),
     "no partial file is left",
   );
 });
@@ -202,7 +207,7 @@ describe("npm package", () => {
 
   test("the tarball ships the prebuilt entry, the sources Bun and Deno run, the demo and docs; no tests or tooling", () => {
     const { files } = pack(true);
-    for (const needed of ["bin/tsgw.mjs", "dist/npm/tsgw.cjs", "src/cli.ts", "demo/index.ts", "package.json", "README.md"]) {
+    for (const needed of ["bin/tsgw.mjs", "dist/npm/tsgw.cjs", "dist/npm/tsgw.bun.cjs", "dist/npm/tsgw.bun.cjs.jsc", "src/cli.ts", "demo/index.ts", "package.json", "README.md"]) {
       assert.ok(files.includes(needed), `${needed} missing from the tarball`);
     }
     const junk = files.filter((f) => !/^(bin|dist\/npm|src|demo|docs)\/|^(package\.json|README\.md|deno\.json|LICENSE)$/.test(f));
@@ -240,5 +245,7 @@ describe("npm package", () => {
     assert.equal(plainBunx.code, 0, plainBunx.stderr);
     // bunx follows the bin's `#!/usr/bin/env node` when node is installed; --bun picks Bun (README)
     assert.match(plainBunx.stdout, /^tsgw \d+\.\d+\.\d+ \(node [\d.]+, prebuilt bundle\)/, "an installed package runs its bundle");
+    const bunxBun = await runTsgw([join(BIN, "bunx"), "--bun", "tsgw"], ["--version"], { cwd: project, env });
+    assert.match(bunxBun.stdout, /^tsgw \d+\.\d+\.\d+ \(bun [\d.]+, prebuilt bundle, Bun bytecode\)/, "on Bun, the bundle built for Bun");
   });
 });
