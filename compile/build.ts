@@ -31,6 +31,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = join(ROOT, "node_modules", ".bin");
 const DIST = join(ROOT, "dist");
 const ENTRY = join(ROOT, "compile", "entry.ts");
+const SEA_ENTRY = join(ROOT, "compile", "sea-entry.ts");
 /** the fuse postject flips so that node runs the injected blob (Node's documented constant) */
 const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 
@@ -70,11 +71,11 @@ function inputsHash(kinds: Kind[], target: string | undefined): string {
  * bun build of compile/entry.ts. `build` is what --version reports. import.meta.main is defined false because a
  * bundle would otherwise run src/cli.ts's own self-start as well.
  */
-function bunBuild(args: string[], out: string, build: string, what: string): string {
+function bunBuild(args: string[], out: string, build: string, what: string, entry = ENTRY): string {
   const defines = ["--define", `TSGW_BUILD=${JSON.stringify(build)}`, "--define", "import.meta.main=false"];
   // (bytecode beside a bundle is a second file, which --outfile refuses: a folder and the entry's name instead)
   const to = args.includes("--bytecode") && !args.includes("--compile") ? ["--outdir", dirname(out), "--entry-naming", basename(out)] : ["--outfile", out];
-  run(join(BIN, "bun"), ["build", ENTRY, ...to, ...defines, ...args], what);
+  run(join(BIN, "bun"), ["build", entry, ...to, ...defines, ...args], what);
   return out;
 }
 
@@ -100,7 +101,7 @@ function buildNpmEntry(): string[] {
   // required) only when first imported. Measured, exec to a first response: 110-114 ms against 123-125 ms with
   // --no-master, the same with a master, whose memory stays under a bare node:http server's.
   rmSync(join(DIST, "npm"), { recursive: true, force: true });
-  const args = ["--target", "node", "--format", "cjs", "--external", "jiti", "--define", "TSGW_EMBED_TRANSFORM=false"];
+  const args = ["--target", "node", "--format", "cjs", "--external", "jiti"];
   const entry = bunBuild(args, join(DIST, "npm", "tsgw.cjs"), "prebuilt bundle", "bundling the npm entry");
   // bin/tsgw.mjs runs this file from V8's code cache on Node, where an import() of its own fails on Node 20
   // (src/dynamic-import.ts, whose own import(specifier) runs elsewhere); `import(${` is the source of a thread
@@ -118,7 +119,7 @@ function buildNpmEntry(): string[] {
   // bytecode against the file and its own version and parses the file instead where it does not match. Measured
   // (2026-12-07, hello world, exec to a first response, --no-master): 50-58 ms with tsgw.cjs, 36 ms with this one.
   const forBun = bunBuild(
-    ["--target", "bun", "--format", "cjs", "--bytecode", "--external", "jiti", "--define", "TSGW_EMBED_TRANSFORM=false"],
+    ["--target", "bun", "--format", "cjs", "--bytecode", "--external", "jiti"],
     join(DIST, "npm", "tsgw.bun.cjs"),
     "prebuilt bundle, Bun bytecode",
     "bundling the npm entry for Bun",
@@ -132,9 +133,16 @@ function buildNpmEntry(): string[] {
 function buildNodeSea(): string {
   const work = join(DIST, "sea");
   mkdirSync(work, { recursive: true });
-  // a single executable runs one CommonJS script: bundle everything, jiti included, into it
-  const args = ["--target", "node", "--format", "cjs", "--define", "TSGW_EMBED_TRANSFORM=true"];
-  const bundle = bunBuild(args, join(work, "tsgw.cjs"), "standalone binary: node single executable", "bundling for Node");
+  // a single executable runs one CommonJS script: bundle everything into it, jiti as text (compile/embedded-jiti.ts),
+  // each file the string a function returns: a string at the script's top level would be made at every start (6 MB a process)
+  const jitiText = (file: string) => `() => ${JSON.stringify(readFileSync(join(ROOT, "node_modules", "jiti", "dist", file), "utf8"))}`;
+  writeFileSync(join(work, "jiti-text.cjs"), `exports.jiti = ${jitiText("jiti.cjs")};\nexports.babel = ${jitiText("babel.cjs")};\n`);
+  const args = ["--target", "node", "--format", "cjs"];
+  const bundle = bunBuild(args, join(work, "tsgw.cjs"), "standalone binary: node single executable", "bundling for Node", SEA_ENTRY);
+  // every character in ASCII: V8 holds a script with any character past Latin-1 at two bytes each (4.3 MB, not 2.2), and
+  // bun build leaves jiti's text as it is; \uXXXX means the same in a string, a template, a regular expression and a name
+  const text = readFileSync(bundle, "utf8");
+  writeFileSync(bundle, text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
   const config = join(work, "sea-config.json");
   const blob = join(work, "sea.blob");
   // (no useCodeCache: on Node 20 a blob with V8's code cache fails every dynamic import(), "A dynamic import callback was not specified")

@@ -14,19 +14,17 @@ import { dynamicImport } from "../dynamic-import.ts";
 type Jiti = ReturnType<typeof import("jiti").createJiti>;
 let jiti: Jiti | undefined;
 
-/** Defined true by compile/build.ts for the Node single executable, which has no node_modules to read jiti's transform from. */
-declare const TSGW_EMBED_TRANSFORM: boolean | undefined;
+/** The Node single executable's own jiti (compile/embedded-jiti.ts): it has no node_modules to load jiti from. */
+const EMBEDDED_JITI = Symbol.for("tsgw.jiti");
 
 /**
  * jiti for TypeScript apps and configs, loaded on first use. From source or
  * the npm package, plain jiti loads its Babel transform lazily (not at all
- * when its file cache already holds the module: about 170 ms saved); a
- * single executable needs jiti/static, which carries the transform inside.
+ * when its file cache already holds the module: about 170 ms saved).
  */
 async function loadJiti(file: string): Promise<Jiti> {
-  const { createJiti } = typeof TSGW_EMBED_TRANSFORM === "boolean" && TSGW_EMBED_TRANSFORM
-    ? await import("jiti/static")
-    : await dynamicImport<typeof import("jiti")>("jiti");
+  const embedded = (globalThis as { [EMBEDDED_JITI]?: () => Promise<typeof import("jiti").createJiti> })[EMBEDDED_JITI];
+  const createJiti = embedded ? await embedded() : (await dynamicImport<typeof import("jiti")>("jiti")).createJiti;
   const ts = readProjectTs(dirname(file));
   return createJiti(pathToFileURL(`${process.cwd()}/`).href, {
     interopDefault: false,
