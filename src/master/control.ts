@@ -5,10 +5,10 @@
  * a reload has finished.
  */
 import type { WebSocketCounts } from "../protocol/worker.ts";
-import { connect } from "node:net";
 import { readdirSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { dynamicImport } from "../dynamic-import.ts";
 
 /** The master's state: what --status prints, what the stats server serves, what --reload/--stop read. */
 export interface MasterStatus {
@@ -104,7 +104,9 @@ export function closeControl(close: (() => void) | undefined, pid: number): void
 }
 
 /** The status of the tsgw master with this pid, or null when none answers. */
-export function askMaster(pid: number, timeoutMs = 2000): Promise<MasterStatus | null> {
+export async function askMaster(pid: number, timeoutMs = 2000): Promise<MasterStatus | null> {
+  // (asked for here: a master that only serves its control socket through the runtime loads no node:net)
+  const { connect } = await dynamicImport<typeof import("node:net")>("node:net");
   return new Promise((resolve) => {
     const sock = connect(controlPath(pid));
     let text = "";

@@ -5,11 +5,11 @@
  * HTTP request first (curl, a browser, a monitoring probe) gets it as an HTTP
  * response. A bare port means loopback: these numbers are for the operator.
  */
-import { createServer } from "node:net";
 import { type Address, parseAddress } from "../config/address.ts";
 import { TsgwError } from "../errors.ts";
 import { listenOn, prepareUnixPath, removeSocket } from "../runtime/socket-files.ts";
 import type { MasterStatus } from "./control.ts";
+import { dynamicImport } from "../dynamic-import.ts";
 
 /** how long a silent client is given to start an HTTP request before it gets the plain document */
 const HTTP_WAIT_MS = 100;
@@ -31,6 +31,8 @@ export interface StatsServer {
 export async function serveStats(text: string, cwd: string, status: () => MasterStatus): Promise<StatsServer> {
   const address = statsAddress(text, cwd);
   if (address.kind === "unix") await prepareUnixPath(address.path);
+  // (asked for here: every master imports this module, and node:net costs a Bun master 2 MB)
+  const { createServer } = await dynamicImport<typeof import("node:net")>("node:net");
   const server = createServer((sock) => {
     sock.on("error", () => {});
     let answered = false;

@@ -1,13 +1,14 @@
 /** Bun shim: processes, threads, the binary's app compilation (its servers: runtime/bun-servers.ts). */
 import { forkMaster, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
-import { holdNameNet, serveAnswersNet } from "./socket-files.ts";
+import { bindError } from "./socket-files.ts";
 import { importFile } from "./modules.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { readProjectTs } from "./tsconfig.ts";
 import { startServingThread, webThread } from "./threads.ts";
 import type { RuntimeCore } from "./types.ts";
+import type { Address } from "../config/address.ts";
 
 declare const Bun: {
   version: string;
@@ -21,7 +22,53 @@ declare const Bun: {
     }): void;
   }): void;
   Transpiler: new (options: Record<string, unknown>) => { transformSync(code: string): string };
+  listen(options: ({ unix: string } | { hostname: string; port: number }) & { socket: BunSocketHandler }): { port: number; stop(closeActive?: boolean): void };
 };
+
+interface BunSocket {
+  end(data?: string): void;
+}
+
+interface BunSocketHandler {
+  data(socket: BunSocket, data: Uint8Array): void;
+  error?(socket: BunSocket, err: Error): void;
+}
+
+/**
+ * The master's own sockets (its control socket, the name it holds while
+ * starting, the probe of each TCP port) through Bun.listen, which is
+ * close-on-exec and native: node:net's servers cost a Bun master 2.5 MB, and
+ * node:net is then not loaded at all by a master (0.5 MB with Bun.listen).
+ */
+function serveAnswersBun(path: string, answer: () => string): Promise<() => void> {
+  try {
+    const listener = Bun.listen({ unix: path, socket: { data: (socket) => socket.end(answer()), error() {} } });
+    return Promise.resolve(() => listener.stop(true));
+  } catch (err) {
+    return Promise.reject(bindError({ kind: "unix", path }, err));
+  }
+}
+
+function holdNameBun(name: string): Promise<(() => void) | "taken" | undefined> {
+  try {
+    const listener = Bun.listen({ unix: name, socket: { data() {} } });
+    return Promise.resolve(() => listener.stop(true));
+  } catch (err) {
+    return Promise.resolve((err as { code?: string }).code === "EADDRINUSE" ? "taken" : undefined);
+  }
+}
+
+function probePortBun(address: Address & { kind: "tcp" }, scheme: string): Promise<number> {
+  try {
+    // (Bun.listen binds without SO_REUSEPORT unless asked)
+    const listener = Bun.listen({ hostname: address.host, port: address.port, socket: { data() {} } });
+    const { port } = listener;
+    listener.stop(true);
+    return Promise.resolve(port);
+  } catch (err) {
+    return Promise.reject(bindError(address, err, scheme));
+  }
+}
 
 export const INHERITED_REFUSAL =
   "Bun's servers cannot serve an inherited socket (fd://, systemd's LISTEN_FDS): run tsgw on node or deno for socket activation, or let tsgw bind the address";
@@ -90,8 +137,9 @@ export const runtime: RuntimeCore = {
   },
   // Bun.serve takes no fd, and Bun's node:http accepts nothing on one
   inheritedSockets: INHERITED_REFUSAL,
-  holdName: holdNameNet,
-  serveAnswers: serveAnswersNet,
+  holdName: holdNameBun,
+  serveAnswers: serveAnswersBun,
+  probePort: probePortBun,
   tlsRefusal: (tls) =>
     tls.clientCerts === "optional"
       ? "Bun's servers cannot tell the app whether a client certificate was verified: use --cert-reqs required on Bun (optional needs Node or Deno)"

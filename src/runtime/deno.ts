@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { forkMaster, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { workerConfig } from "./deno-config.ts";
 import { importFile } from "./modules.ts";
-import { bindError, keepListenersFromChildren } from "./socket-files.ts";
+import { bindError, keepListenersFromChildren, probePortNet } from "./socket-files.ts";
 import { startServingThread, webThread } from "./threads.ts";
 import type { RuntimeCore } from "./types.ts";
 
@@ -168,6 +168,8 @@ export const runtime: RuntimeCore = {
   importModule: importFile,
   holdName: holdNameDeno,
   serveAnswers: serveAnswersDeno,
+  // (node:net: Deno's node:cluster, which a master needs, loads it anyway)
+  probePort: probePortNet,
   // Deno's TLS is rustls, for Deno.serve and node:https alike
   tlsRefusal: (tls) => (tls.ciphers ? "Deno's TLS (rustls) takes no OpenSSL cipher list: drop --ciphers (Node and Bun take one)" : undefined),
 };

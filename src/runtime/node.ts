@@ -2,7 +2,7 @@
 import { pathToFileURL } from "node:url";
 import { forkMaster, sendToMaster, spawnClusterWorker } from "./cluster.ts";
 import { setGroupsProcess } from "./groups.ts";
-import { holdNameNet, serveAnswersNet } from "./socket-files.ts";
+import { holdNameNet, probePortNet, serveAnswersNet } from "./socket-files.ts";
 import { dirname } from "node:path";
 import { readFileSync } from "node:fs";
 import { importFile, needsTransform } from "./modules.ts";
@@ -104,5 +104,6 @@ export const runtime: RuntimeCore = {
   // node:https and node:http2 do all of it
   holdName: holdNameNet,
   serveAnswers: serveAnswersNet,
+  probePort: probePortNet,
   tlsRefusal: () => undefined,
 };

@@ -239,6 +239,19 @@ export async function serveAnswersNet(path: string, answer: () => string): Promi
   return () => server.close();
 }
 
+/** probePort through node:net */
+export async function probePortNet(address: Address & { kind: "tcp" }, scheme: string): Promise<number> {
+  const { createServer } = await dynamicImport<typeof import("node:net")>("node:net");
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", (err) => reject(bindError(address, err, scheme)));
+    probe.listen({ port: address.port, host: address.host, exclusive: true }, () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 /** holdName through node:net, whose sockets children do not inherit on Node and Bun */
 export async function holdNameNet(name: string): Promise<(() => void) | "taken" | undefined> {
   const { createServer } = await dynamicImport<typeof import("node:net")>("node:net");

@@ -197,6 +197,12 @@ export interface RuntimeCore {
    * child process inherits (the master's control socket): its close.
    */
   serveAnswers(path: string, answer: () => string): Promise<() => void>;
+  /**
+   * Bind a TCP address for a moment, without SO_REUSEPORT, so that a port
+   * something else serves is refused before any worker starts (the bind
+   * error, as bindError words it): the port bound (port 0: a free one).
+   */
+  probePort(address: Address & { kind: "tcp" }, scheme: string): Promise<number>;
 }
 
 /** A runtime's servers, and what an app needs in place before it loads: loaded by the processes and threads that serve. */

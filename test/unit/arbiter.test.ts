@@ -11,7 +11,7 @@ import { resolveConfig } from "../../src/config/load.ts";
 import { Arbiter, type Signal } from "../../src/master/arbiter.ts";
 import type { Runtime, WorkerEvents } from "../../src/runtime/types.ts";
 import { WORKER_ENV } from "../../src/protocol/worker.ts";
-import { serveAnswersNet } from "../../src/runtime/socket-files.ts";
+import { probePortNet, serveAnswersNet } from "../../src/runtime/socket-files.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -79,6 +79,7 @@ async function rig(args: string[], opts: { autoBoot?: boolean; unixOnly?: boolea
     tlsRefusal: () => undefined,
     holdName: async () => undefined,
     serveAnswers: serveAnswersNet,
+    probePort: probePortNet,
     unixSharing: opts.unixOnly ? "none" : "cluster",
     tcpSharing: "cluster",
     spawnWorker(env: Record<string, string>, events: WorkerEvents) {
