@@ -47,6 +47,13 @@ const BENCH = join(ROOT, "scripts", "bench-apps");
 const WORKERS = Math.max(2, Math.min(4, availableParallelism()));
 const WORK = join(tmpdir(), `tsgw-bench-${process.pid}`);
 mkdirSync(WORK, { recursive: true });
+/**
+ * Every server runs without NODE_EXTRA_CA_CERTS, bare and tsgw alike: Node 20 reads and parses that file at every
+ * process start, which with a system's whole bundle (as on this project's machines) is 35 ms of a 55 ms `node -e 0`
+ * and a certificate store in each process, a constant of the machine that would hide tsgw's own cost.
+ */
+const EXTRA_CA = process.env.NODE_EXTRA_CA_CERTS;
+delete process.env.NODE_EXTRA_CA_CERTS;
 
 const which = (cmd: string): string | undefined =>
   ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"].map((d) => join(d, cmd)).find((p) => existsSync(p));
@@ -753,17 +760,13 @@ async function workersRss(launch: Launch, pids = (server: Running) => server.wor
   }
 }
 
-/**
- * Exec to first served response, median of a few starts. Without NODE_EXTRA_CA_CERTS, bare and tsgw alike: Node 20
- * reads and parses that file at every process start, which with a system's whole bundle (as on this project's
- * machines) is 35 ms of a 55 ms `node -e 0`, a constant of the machine that would hide tsgw's own cost.
- */
+/** Exec to first served response, median of a few starts. */
 async function coldStart(cmd: (port: number) => string[]): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < (smoke ? 1 : quick ? 3 : 7); i++) {
     const port = freshPort();
     const start = performance.now();
-    const server = group(cmd(port), { NODE_EXTRA_CA_CERTS: "" });
+    const server = group(cmd(port));
     await waitUntilServing(`http://127.0.0.1:${port}/`, 2);
     times.push(performance.now() - start);
     await server.stop();
@@ -786,6 +789,7 @@ const header = `wrk -t1 -c32 -d${seconds}s, ratios as median (min–max) of ${ro
   rounds > 1 ? "s" : ""
 }, ${WORKERS} workers where N; ${machine}`;
 console.log(`bench: ${header}\n`);
+if (EXTRA_CA) console.log(`NODE_EXTRA_CA_CERTS (${EXTRA_CA}) is unset for every server: see "Cold start" in docs/benchmarks.md\n`);
 
 interface Row extends Comparison {
   base: Result;
@@ -988,6 +992,7 @@ if (OUT) {
       "Each baseline runs the same workload (scripts/bench-apps/workload.ts: hello world, a JSON echo POST, a 64 KB streamed response) in the same run;",
       "wrk and the servers share the machine, so only the ratios carry over to other machines.",
       "Idle RSS is the largest worker process, read from /proc after one request.",
+      ...(EXTRA_CA ? ["Every server ran without `NODE_EXTRA_CA_CERTS`, which this machine sets (see Cold start)."] : []),
       ...(skipped.length ? ["", ...skipped.map((s) => `Skipped: ${s}.`)] : []),
       "",
       "![tsgw / baseline](benchmarks.svg)",
@@ -1203,7 +1208,7 @@ if (OUT) {
       "",
       "## Cold start",
       "",
-      "Exec to the first served response, median; the bare runtime serves the same app. Both run without `NODE_EXTRA_CA_CERTS`, which this machine sets (see below).",
+      "Exec to the first served response, median; the bare runtime serves the same app. Every server in this run ran without `NODE_EXTRA_CA_CERTS`, which this machine sets (see below).",
       "",
       "| target | bare | tsgw --no-master | ratio (target 1.2) | tsgw with a master, 1 worker | ratio (target 2.2) |",
       "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -1222,7 +1227,7 @@ if (OUT) {
       "- **`NODE_EXTRA_CA_CERTS`.** Node 20 reads and parses that file at every process start (OpenSSL 3 is slow at it: nodejs/node#40524). This machine points it at",
       "  the system's whole bundle, and `node -e 0` takes 54–56 ms with it. A Node master and each of its workers pay it, so tsgw with a master pays it twice",
       "  (105 against 180 ms to a first response here). Bun and Deno do not read it at start. A file of one certificate costs 18 ms (Node then builds its",
-      "  whole root store at start). The rows above run without it, bare and tsgw alike; the earlier runs, which had it, gave Node 84 ms bare.",
+      "  whole root store at start). Every server of the benchmark runs without it, bare and tsgw alike; the runs before 2026-12-08, which had it, gave Node 84 ms bare.",
       "- **Node's module loader.** Node 20 spends about 0.45 ms on each ES module (20 files importing each other: 81–84 ms, one file: 72–74 ms).",
       "  A worker of the npm bundle loaded 20 of its chunks. The bundle is now one CommonJS file that bin/tsgw.mjs `require`s.",
       "  `import()` of it would first scan all 0.4 MB for its exports, 30–40 ms. `--no-master` went from 123–125 ms to 110–114 ms.",
