@@ -68,7 +68,7 @@ function inputsHash(kinds: Kind[], target: string | undefined): string {
 }
 
 /**
- * bun build of compile/entry.ts. `build` is what --version reports. import.meta.main is defined false because a
+ * bun build of compile/entry.ts (or `entry`). `build` is what --version reports. import.meta.main is defined false because a
  * bundle would otherwise run src/cli.ts's own self-start as well.
  */
 function bunBuild(args: string[], out: string, build: string, what: string, entry = ENTRY): string {
