@@ -55,7 +55,7 @@ const ALLOWED: Record<string, string[]> = {
   hooks: ["config", "errors", "log"],
   runtime: ["app", "config/address", "dynamic-import", "errors", "log", "protocol"],
   worker: ["app", "config", "dynamic-import", "errors", "hooks", "log", "protocol", "runtime"],
-  master: ["config", "errors", "hooks", "log", "protocol", "runtime/socket-files", "runtime/types", "version", "worker/user"],
+  master: ["config", "dynamic-import", "errors", "hooks", "log", "protocol", "runtime/socket-files", "runtime/types", "version", "worker/user"],
   cli: ["app/spec", "config", "errors", "log", "master", "protocol", "runtime", "version", "worker"],
   index: ["app/contract", "config", "version"],
 };
